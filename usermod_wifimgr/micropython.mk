@@ -1,0 +1,8 @@
+# _wifimgr for make-based ports (unix). Sources are listed explicitly.
+WIFIMGR_MOD_DIR := $(USERMOD_DIR)
+WIFIMGR_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' $(WIFIMGR_MOD_DIR)/../frozen/wifimgr/__init__.py)
+
+SRC_USERMOD_C += \
+	$(WIFIMGR_MOD_DIR)/modwifimgr.c \
+
+CFLAGS_USERMOD += -I$(WIFIMGR_MOD_DIR) -DWIFIMGR_VERSION='"$(WIFIMGR_VERSION)"'
