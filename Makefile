@@ -30,7 +30,7 @@ export WIFIMGR_HTTP_PORT WIFIMGR_DNS_PORT
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim test unix bench lint format system-packages clean
+.PHONY: help sim test unix bench host-core lint format system-packages clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -52,7 +52,7 @@ sim: $(STAMP_VENV) $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run wifimgr on MicroPy
 	@$(if $(MICROPY_DIR),echo "sim: native backend, $(MICROPYTHON)",echo "sim: MICROPY_DIR not set: fallback backend on the registry MicroPython")
 	$(VENV)/bin/python tools/sim/launch.py --scenario $(SCENARIO)
 
-test: $(STAMP_VENV) $(STAMP_SYSTEM) $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run every test tier this machine can run.
+test: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run every test tier this machine can run.
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 unix: $(MICROPYTHON) ## Build the unix port with _wifimgr and the frozen package (MICROPY_DIR=...).
@@ -67,6 +67,23 @@ $(UNIX_BUILD)/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr frozen -ty
 		FROZEN_MANIFEST=$(abspath frozen/manifest.py) \
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \
 		$(UNIX_MAKE_ARGS)
+
+bench: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Measure; writes build/bench/results.json and .png.
+	$(VENV)/bin/python tools/bench/run.py $(BENCH)
+
+# The portable C core, built for the host: loaded by the tests through ctypes.
+CORE_DIR := usermod_wifimgr/core
+CORE_SRC := $(wildcard $(CORE_DIR)/*.c)
+CORE_HDR := $(wildcard $(CORE_DIR)/*.h)
+HOST_CC ?= cc
+CORE_WARN := -std=c99 -Wall -Wextra -Werror -pedantic
+HOST_CORE := $(BUILD)/host/libwmcore.so
+
+host-core: $(HOST_CORE) ## Build usermod_wifimgr/core as a host shared library for the tests.
+
+$(HOST_CORE): $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(CORE_WARN) -O2 -g -fPIC -shared -o $@ $(CORE_SRC)
 
 lint: $(STAMP_VENV) ## Check Python style (ruff) and format.
 	$(VENV)/bin/ruff check .

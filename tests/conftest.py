@@ -102,3 +102,12 @@ def pytest_report_header(config):
     if not os.environ.get("IDF_PATH"):
         lines.append("esp32 compile check: skipped: IDF_PATH not set (no ESP-IDF)")
     return lines
+
+
+@pytest.fixture(scope="session")
+def core_lib():
+    """usermod_wifimgr/core as a host shared library (make host-core), loaded with ctypes."""
+    import ctypes
+
+    subprocess.run(["make", "-s", "host-core"], cwd=ROOT, check=True)
+    return ctypes.CDLL(str(ROOT / "build" / "host" / "libwmcore.so"))
