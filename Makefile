@@ -15,6 +15,11 @@ STAMP_SYSTEM := $(BUILD)/.system-packages
 MICROPY_DIR ?=
 MICROPY_LIB_DIR ?= $(if $(MICROPY_DIR),$(MICROPY_DIR)/lib/micropython-lib)
 UNIX_BUILD := $(BUILD)/unix
+# Features whose library is a git submodule the given tree may not have checked out.
+UNIX_MAKE_ARGS ?= \
+	$(if $(wildcard $(MICROPY_DIR)/lib/berkeley-db-1.xx/include),,MICROPY_PY_BTREE=0) \
+	$(if $(wildcard $(MICROPY_DIR)/lib/mbedtls/include),,MICROPY_PY_SSL=0) \
+	$(if $(wildcard $(MICROPY_DIR)/lib/libffi/src),,MICROPY_PY_FFI=0)
 ifneq ($(MICROPY_DIR),)
 MICROPYTHON := $(abspath $(UNIX_BUILD))/micropython
 else
@@ -57,12 +62,12 @@ test: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)
 
 unix: $(MICROPYTHON) ## Build the unix port with _wifimgr and the frozen package (MICROPY_DIR=...).
 
-$(UNIX_BUILD)/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr frozen -type f 2>/dev/null)
+$(abspath $(UNIX_BUILD))/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr frozen -type f 2>/dev/null)
 	@test -n "$(MICROPY_DIR)" || { echo "make unix: set MICROPY_DIR to a MicroPython $(MICROPYTHON_VERSION) source tree"; exit 2; }
 	@test -f "$(MICROPY_DIR)/ports/unix/Makefile" || { echo "make unix: $(MICROPY_DIR) is not a MicroPython source tree (no ports/unix/Makefile)"; exit 2; }
 	$(MAKE) -C $(MICROPY_DIR)/mpy-cross
 	$(MAKE) -C $(MICROPY_DIR)/ports/unix \
-		BUILD=$(abspath $(UNIX_BUILD))/obj PROG=$(abspath $(UNIX_BUILD))/micropython \
+		BUILD=$(abspath $(UNIX_BUILD)) PROG=micropython \
 		USER_C_MODULES=$(abspath .) \
 		FROZEN_MANIFEST=$(abspath frozen/manifest.py) \
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \

@@ -1,6 +1,7 @@
 // _wifimgr: the C half of wifimgr. Bindings only: each function converts its arguments and
 // calls into core/ or port/, so everything it does can be tested without MicroPython.
 
+#include "py/objstr.h"
 #include "py/runtime.h"
 
 // The build files pass the version of the frozen wifimgr package, so the two always match.
@@ -8,7 +9,7 @@
 #error "WIFIMGR_VERSION must be defined by micropython.mk or micropython.cmake"
 #endif
 
-static MP_DEFINE_STR_OBJ(wifimgr_version_obj, WIFIMGR_VERSION);
+static const MP_DEFINE_STR_OBJ(wifimgr_version_obj, WIFIMGR_VERSION);
 
 static const mp_rom_map_elem_t wifimgr_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__wifimgr) },
