@@ -6,9 +6,9 @@ own address. Names may start with "*." to cover every subdomain. Both implementa
 vectors in tests/dns_vectors.json. `select()` returns the C one when the firmware has it.
 """
 
+import asyncio
 import socket
 
-import asyncio
 from micropython import const
 
 _HEADER = const(12)
