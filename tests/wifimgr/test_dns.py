@@ -1,0 +1,169 @@
+"""wifimgr/dns.py (and _wifimgr.DNSServer on the native tier) on MicroPython."""
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
+import dnsvec  # noqa: E402
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_python_twin_passes_every_vector(micropython):
+    """Every conformance vector through wifimgr.dns.answer on MicroPython, byte for byte."""
+    code = """
+import json, sys
+from wifimgr import dns
+data = json.load(open(sys.argv[1]))
+c = data["config"]
+cfg = dns.Config(c["ip"], c["ttl"], c["overrides"], c["nxdomain"], c["refused"])
+out = []
+for v in data["vectors"]:
+    r = dns.answer(cfg, bytes.fromhex(v["query"]))
+    out.append("drop" if r is None else r.hex())
+print(json.dumps(out))
+"""
+    data = dnsvec.load()
+    got = json.loads(micropython.run(code, args=[dnsvec.VECTORS]).strip().splitlines()[-1])
+    failures = [
+        (v["name"], want, g)
+        for v, g in zip(data["vectors"], got, strict=True)
+        if g != (want := v["response"])
+    ]
+    assert not failures
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("'192.168.4'", "ip: not an IPv4 address"),
+        ("'192.168.4.256'", "ip: not an IPv4 address"),
+        ("1234", "ip: not an IPv4 address"),
+        ("'10.0.0.1', ttl=-1", "ttl: must be"),
+        ("'10.0.0.1', ttl=2**31", "ttl: must be"),
+        ("'10.0.0.1', port=70000", "port: must be"),
+        ("'10.0.0.1', bind='localhost'", "bind: not an IPv4 address"),
+        ("'10.0.0.1', nxdomain=['a..b']", "bad label"),
+        ("'10.0.0.1', refused=['x' * 64 + '.com']", "bad label"),
+        ("'10.0.0.1', overrides={'a.b': '1.2.3'}", "override for a.b"),
+        ("'10.0.0.1', nxdomain=['n%d.x' % i for i in range(9)]", "at most 8"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(micropython, args, message):
+    """Both DNSServer classes reject bad arguments with a ValueError naming the argument."""
+    code = (
+        """
+from wifimgr import dns
+classes = [dns.DNSServer]
+try:
+    import _wifimgr
+    classes.append(_wifimgr.DNSServer)
+except ImportError:
+    pass
+for cls in classes:
+    try:
+        cls(%s)
+    except ValueError as e:
+        print(cls.__module__ if hasattr(cls, "__module__") else "c", "ValueError:", e)
+    else:
+        print("no error")
+"""
+        % args
+    )
+    out = micropython.run(code).strip().splitlines()
+    assert out and all("ValueError:" in line and message in line for line in out), out
+
+
+SERVE = """
+import asyncio, socket, sys
+from wifimgr import dns
+
+PORT = int(sys.argv[1])
+IMPL = sys.argv[2]
+
+async def ask(sock, q):
+    sock.sendto(q, socket.getaddrinfo("127.0.0.1", PORT)[0][-1])
+    for _ in range(200):
+        try:
+            return sock.recv(600)
+        except OSError:
+            await asyncio.sleep_ms(5)
+    return None
+
+async def main():
+    cls = dns.select() if IMPL == "select" else dns.DNSServer
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    with cls("192.168.4.1", port=PORT, ttl=30, bind="127.0.0.1", nxdomain=["no.test"]) as srv:
+        srv.start()  # a second start() is a no-op
+        a = await ask(c, bytes.fromhex(sys.argv[3]))
+        bad = await ask(c, b"\\x00\\x01")  # dropped
+        b = await ask(c, bytes.fromhex(sys.argv[4]))
+        s = srv.stats()
+    print(a.hex() if a else None)
+    print(bad)
+    print(b.hex() if b else None)
+    print(s["queries"], s["answers"], s["drops"], s["running"], srv.stats()["running"])
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("impl", ["python", "select"])
+def test_server_answers_over_udp_and_counts(micropython, impl):
+    """A DNSServer started inside asyncio answers on loopback, drops garbage, keeps going."""
+    q1 = dnsvec.query("Captive.Test", qid=0x0102)
+    q2 = dnsvec.query("no.test", qid=0x0304, extra=dnsvec.opt(), ar=1)
+    out = micropython.run(
+        SERVE, args=[free_udp_port(), impl, q1.hex(), q2.hex()], timeout=30
+    ).splitlines()
+    r1 = dnsvec.response(q1, answer_ip="192.168.4.1")
+    r1 = r1[:-10] + b"\x00\x00\x00\x1e" + r1[-6:]  # ttl=30
+    assert out[0] == r1.hex()
+    assert out[1] == "None"
+    assert out[2] == dnsvec.response(q2, rcode=dnsvec.NXDOMAIN, edns=False).hex()
+    assert out[3] == "3 2 1 True False"
+
+
+def test_select_prefers_the_native_class(micropython):
+    """dns.select() is _wifimgr.DNSServer when the firmware has it, else the Python twin."""
+    code = """
+from wifimgr import dns
+try:
+    import _wifimgr
+    print(dns.select() is _wifimgr.DNSServer)
+except ImportError:
+    print(dns.select() is dns.DNSServer)
+"""
+    assert micropython.run(code).strip() == "True"
+
+
+def test_bind_conflict_raises_oserror(micropython):
+    code = """
+import asyncio, socket, sys
+from wifimgr import dns
+async def main():
+    a = dns.select()("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1")
+    a.start()
+    try:
+        dns.DNSServer("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1").start()
+    except OSError as e:
+        print("OSError", e.errno)
+    a.stop()
+    # The port is free again right after stop().
+    b = dns.DNSServer("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1")
+    b.start()
+    b.stop()
+    print("rebound")
+asyncio.run(main())
+"""
+    out = micropython.run(code, args=[free_udp_port()]).split()
+    assert out == ["OSError", "98", "rebound"]
