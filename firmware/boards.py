@@ -42,6 +42,16 @@ class BoardError(ValueError):
     pass
 
 
+def pinned_versions():
+    """The upstream versions from firmware/versions.env, name to value."""
+    pairs = {}
+    for line in (ROOT / "firmware" / "versions.env").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.startswith("#"):
+            pairs[name.strip()] = value.strip()
+    return pairs
+
+
 def _load(board_dir):
     path = board_dir / "board.json"
     try:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import boards
 
+IDF_VERSION = boards.pinned_versions()["ESP_IDF_VERSION"]
+
 ROOT = boards.ROOT
 USERMOD = ROOT / "usermod_wifimgr"
 ARCH = {"esp32": "xtensa", "esp32s3": "xtensa", "esp32c3": "riscv", "esp32c6": "riscv"}
@@ -104,7 +106,7 @@ def gen_sdkconfig(idf, micropython, chip, work):
         "IDF_ENV_FPGA": "",
         "IDF_ENV_BRINGUP": "",
         "IDF_CI_BUILD": "",
-        "IDF_INIT_VERSION": "5.5.1",
+        "IDF_INIT_VERSION": IDF_VERSION.lstrip("v"),
         "IDF_MINIMAL_BUILD": "n",
         "COMPONENT_KCONFIGS_SOURCE_FILE": str(kconfigs),
         "COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE": str(projbuild),
@@ -173,7 +175,7 @@ def check_chip(idf, micropython, chip, build, genhdr):
         "-Wno-unused-parameter",
         "-D__XTENSA__" if ARCH[chip] == "xtensa" else "-U__linux__",
         "-DESP_PLATFORM",
-        '-DIDF_VER="v5.5.1"',
+        '-DIDF_VER="%s"' % IDF_VERSION,
         "-D_GNU_SOURCE",
         '-DWIFIMGR_VERSION="check"',
         "-DMICROPY_ESP_IDF_4=1",

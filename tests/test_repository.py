@@ -3,7 +3,7 @@
 import subprocess
 
 import pytest
-from conftest import ROOT, MicroPythonError
+from helpers.micropython import ROOT, MicroPythonError
 
 
 def versions():
@@ -28,7 +28,9 @@ def test_upstream_versions_are_pinned_in_one_file():
         pytest.skip("not a git checkout: cannot list the tracked files")
     elsewhere = []
     for path in tracked_files():
-        if path.name == "versions.env" or path.suffix == ".md" or not path.is_file():
+        if not path.is_file() or path.name == "versions.env" or path.suffix == ".md":
+            continue
+        if path.samefile(__file__):  # this test names the versions it expects
             continue
         text = path.read_text(errors="replace")
         elsewhere += ["%s: %s" % (path.relative_to(ROOT), v) for v in pinned.values() if v in text]

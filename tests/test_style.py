@@ -3,7 +3,7 @@
 import subprocess
 
 import pytest
-from conftest import ROOT
+from helpers.micropython import ROOT
 
 RUFF = ROOT / ".venv" / "bin" / "ruff"
 

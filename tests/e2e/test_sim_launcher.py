@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import MICROPYTHON, ROOT, SCENARIOS
+from helpers.micropython import MICROPYTHON, ROOT, SCENARIOS
 
 
 def free_port(kind=socket.SOCK_STREAM):

@@ -6,7 +6,7 @@ The same file runs against core/link.c in tests/core/test_link.py, so the twins 
 import json
 
 import pytest
-from conftest import ROOT
+from helpers.micropython import ROOT
 
 VECTORS = ROOT / "tests" / "link_vectors.json"
 NAMES = [v["name"] for v in json.loads(VECTORS.read_text())["vectors"]]

@@ -7,7 +7,7 @@ network.WLAN on a device and prints what it saw as JSON.
 import json
 
 import pytest
-from conftest import SCENARIOS
+from helpers.micropython import SCENARIOS
 
 PRELUDE = """
 import json
