@@ -156,3 +156,61 @@ size: ## Compile every core/*.c for rv32imc (ESP32-C3 class) with -Os and report
 		$(RISCV_CC) $(RISCV_FLAGS) -c $$src -o $(BUILD)/size/$$(basename $$src .c).o || exit 1; \
 	done
 	@riscv64-unknown-elf-size $(BUILD)/size/*.o
+
+# ---- Firmware images per board (boards/, partitions/, firmware/) --------------------------------
+# BOARD is a build name from `firmware/boards.py list`: BOARD or BOARD-VARIANT.
+BOARD ?=
+FW_BOARD := $(firstword $(subst -, ,$(BOARD)))
+FW_VARIANT := $(word 2,$(subst -, ,$(BOARD)))
+FW_BUILDS := $(shell $(PYTHON) firmware/boards.py list 2>/dev/null)
+MICROPY_GIT_URL ?= https://github.com/micropython/micropython.git
+FW_MICROPY_DIR := $(abspath $(or $(MICROPY_DIR),firmware/micropython))
+IDF_PATH ?=
+DOCKER ?= 0
+ESP_IDF_IMAGE ?= espressif/idf:$(ESP_IDF_VERSION)
+FW_BUILD := $(abspath $(BUILD))/firmware/$(BOARD)
+FW_DIST := firmware/dist/$(BOARD)
+PORT ?= /dev/ttyUSB0
+BAUD ?= 460800
+ESPTOOL := $(VENV)/bin/esptool
+# The venv is made once; the symlinked shared one counts when it already has esptool.
+FW_VENV := $(if $(wildcard $(ESPTOOL)),,$(STAMP_VENV))
+# idf.py run on the port, on this machine (IDF_PATH exported) or in the ESP-IDF container.
+FW_IDF_ARGS = -D MICROPY_BOARD=$(FW_BOARD) -D MICROPY_BOARD_DIR=$(1)/boards/$(FW_BOARD) \
+	$(if $(FW_VARIANT),-D MICROPY_BOARD_VARIANT=$(FW_VARIANT)) \
+	-D USER_C_MODULES=$(1)/usermod_wifimgr/micropython.cmake -B $(2) build
+ifeq ($(DOCKER),1)
+FW_IDF = docker run --rm -u $$(id -u):$$(id -g) -e HOME=/tmp \
+	-v $(CURDIR):/wifimgr -v $(FW_MICROPY_DIR):/micropython -w /micropython/ports/esp32 \
+	$(ESP_IDF_IMAGE) bash -c 'make -C /micropython/mpy-cross && idf.py \
+	$(call FW_IDF_ARGS,/wifimgr,/wifimgr/$(BUILD)/firmware/$(BOARD))'
+else
+FW_IDF = $(MAKE) -C $(FW_MICROPY_DIR)/mpy-cross && cd $(FW_MICROPY_DIR)/ports/esp32 && \
+	idf.py $(call FW_IDF_ARGS,$(CURDIR),$(FW_BUILD))
+endif
+
+.PHONY: firmware flash erase check-esp32 firmware-all
+
+firmware: $(FW_VENV) ## Build firmware/dist/BOARD/ (BOARD=..., MICROPY_DIR=..., IDF_PATH or DOCKER=1).
+	@test -d $(FW_MICROPY_DIR) || { test -z "$(MICROPY_DIR)" && \
+		git clone --depth 1 --branch $(MICROPYTHON_VERSION) $(MICROPY_GIT_URL) $(FW_MICROPY_DIR) && \
+		git -C $(FW_MICROPY_DIR) submodule update --init --depth 1 lib/berkeley-db-1.xx lib/micropython-lib; } || \
+		{ echo "make firmware: could not clone MicroPython $(MICROPYTHON_VERSION); give MICROPY_DIR=..." >&2; exit 2; }
+	@firmware/preflight.sh "$(BOARD)" "$(FW_MICROPY_DIR)" "$(IDF_PATH)" "$(DOCKER)"
+	$(FW_IDF)
+	$(VENV)/bin/python firmware/dist.py $(BOARD) $(FW_BUILD) $(FW_DIST) --esptool $(abspath $(ESPTOOL))
+
+firmware-all: ## Build every board's image (same inputs as make firmware).
+	@for b in $(FW_BUILDS); do $(MAKE) --no-print-directory firmware BOARD=$$b || exit 1; done
+
+flash: $(FW_VENV) ## Flash firmware/dist/BOARD/firmware.bin at 0x0 with esptool (PORT=...).
+	@test -f $(FW_DIST)/firmware.bin || { echo "make flash: no $(FW_DIST)/firmware.bin: run make firmware BOARD=$(BOARD), or download it" >&2; exit 2; }
+	$(ESPTOOL) --chip $$($(PYTHON) firmware/boards.py get $(BOARD) chip) --port $(PORT) --baud $(BAUD) \
+		write-flash 0x0 $(FW_DIST)/firmware.bin
+
+erase: $(FW_VENV) ## Erase the whole flash of the board on PORT (settings and files too).
+	$(ESPTOOL) --port $(PORT) --baud $(BAUD) erase-flash
+
+check-esp32: $(FW_VENV) ## Compile usermod_wifimgr/ against ESP-IDF headers per chip (IDF_PATH, MICROPY_DIR).
+	$(VENV)/bin/python firmware/check_esp32.py --idf "$(IDF_PATH)" --micropython "$(MICROPY_DIR)" \
+		--build $(BUILD)/check-esp32 $(CHIPS)

@@ -2,85 +2,9 @@
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-FROZEN = ROOT / "frozen"
-SCENARIOS = ROOT / "tools" / "sim" / "scenarios"
-sys.path.insert(0, str(ROOT / "tools"))
-
-MICROPYTHON = os.environ.get("WIFIMGR_MICROPYTHON") or str(ROOT / ".venv" / "bin" / "micropython")
-
-
-class MicroPythonError(AssertionError):
-    pass
-
-
-class MicroPython:
-    """Runs scripts on MicroPython's unix port with the wifimgr package importable.
-
-    On the registry runtime the package comes from frozen/ (fallback backend); on a unix build
-    made with `make unix` it is the frozen copy inside the binary, next to _wifimgr.
-    """
-
-    def __init__(self, executable, tmp_path):
-        self.executable = executable
-        self.tmp_path = tmp_path
-        self.native = _has_native_module(executable)
-
-    def env(self, path=()):
-        env = dict(os.environ)
-        entries = [str(p) for p in path]
-        if not self.native:
-            entries.append(str(FROZEN))
-        entries.append(".frozen")
-        env["MICROPYPATH"] = ":".join(entries)
-        return env
-
-    def command(self, script, args=()):
-        return [self.executable, str(script), *map(str, args)]
-
-    def run(self, code, *, args=(), path=(), timeout=60, check=True):
-        """Runs `code` and returns what it printed; a MicroPython exception fails the test."""
-        script = self.tmp_path / "mpy_script.py"
-        script.write_text(code)
-        proc = subprocess.run(
-            self.command(script, args),
-            env=self.env(path),
-            cwd=self.tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise MicroPythonError(
-                "MicroPython exited with %d\n--- stdout ---\n%s--- stderr ---\n%s"
-                % (proc.returncode, proc.stdout, proc.stderr)
-            )
-        return proc.stdout if check else proc
-
-    def popen(self, script, *, args=(), path=(), **kwargs):
-        """Starts a long-running MicroPython script (a server); the caller stops it."""
-        return subprocess.Popen(
-            self.command(script, args), env=self.env(path), cwd=self.tmp_path, **kwargs
-        )
-
-
-_native_cache = {}
-
-
-def _has_native_module(executable):
-    if executable not in _native_cache:
-        proc = subprocess.run(
-            [executable, "-c", "import _wifimgr"],
-            env={**os.environ, "MICROPYPATH": ".frozen"},
-            capture_output=True,
-        )
-        _native_cache[executable] = proc.returncode == 0
-    return _native_cache[executable]
+from helpers.micropython import MICROPYTHON, ROOT, MicroPython, has_native_module
 
 
 @pytest.fixture
@@ -93,7 +17,7 @@ def micropython(tmp_path):
 def pytest_report_header(config):
     lines = []
     if os.access(MICROPYTHON, os.X_OK):
-        backend = "native (_wifimgr built in)" if _has_native_module(MICROPYTHON) else "fallback"
+        backend = "native (_wifimgr built in)" if has_native_module(MICROPYTHON) else "fallback"
         lines.append("host tier: MicroPython %s, %s backend" % (MICROPYTHON, backend))
     else:
         lines.append("host tier: no MicroPython at %s" % MICROPYTHON)

@@ -87,26 +87,27 @@ class VirtualClock:
         self.advance(ms)
 
 
-# Scenario keys of an access point: name -> (types, default). A default of None means required.
-_AP_KEYS = {
-    "ssid": (str, None),
-    "bssid": (str, None),
-    "channel": (int, None),
-    "rssi": (int, None),
-    "security": (str, "wpa2"),
-    "password": (str, ""),
-    "hidden": (bool, False),
-    "assoc_ms": (int, ASSOC_MS),
-    "dhcp_ms": (int, DHCP_MS),
-    "dhcp": (bool, True),
-    "ip": (str, "192.168.1.50"),
-    "netmask": (str, "255.255.255.0"),
-    "gateway": (str, "192.168.1.1"),
-    "dns": (str, "192.168.1.1"),
-    "vanish_at_s": ((int, float), -1),
-    "return_at_s": ((int, float), -1),
-    "drop_after_s": ((int, float), -1),
-}
+# Scenario keys of an access point, in the order they are checked: (name, types, default).
+# A default of None means required.
+_AP_KEYS = (
+    ("ssid", str, None),
+    ("bssid", str, None),
+    ("channel", int, None),
+    ("rssi", int, None),
+    ("security", str, "wpa2"),
+    ("password", str, ""),
+    ("hidden", bool, False),
+    ("assoc_ms", int, ASSOC_MS),
+    ("dhcp_ms", int, DHCP_MS),
+    ("dhcp", bool, True),
+    ("ip", str, "192.168.1.50"),
+    ("netmask", str, "255.255.255.0"),
+    ("gateway", str, "192.168.1.1"),
+    ("dns", str, "192.168.1.1"),
+    ("vanish_at_s", (int, float), -1),
+    ("return_at_s", (int, float), -1),
+    ("drop_after_s", (int, float), -1),
+)
 _TOP_KEYS = ("description", "access_points", "known_networks", "device")
 
 
@@ -129,10 +130,11 @@ class AccessPoint:
         where = "access_points[%d]" % index
         if not isinstance(spec, dict):
             _fail(source, where, "must be an object")
+        names = [key for key, _, _ in _AP_KEYS]
         for key in spec:
-            if key not in _AP_KEYS:
+            if key not in names:
                 _fail(source, where + "." + key, "unknown key")
-        for key, (kinds, default) in _AP_KEYS.items():
+        for key, kinds, default in _AP_KEYS:
             value = spec.get(key, default)
             if value is None:
                 _fail(source, where + "." + key, "missing")

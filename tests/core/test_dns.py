@@ -1,16 +1,12 @@
 """core/dns.c through ctypes: the conformance vectors, buffer bounds, config errors."""
 
 import ctypes
-import sys
-from pathlib import Path
 
 import dns.flags
 import dns.message
 import dns.rcode
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
-import dnsvec  # noqa: E402
+from helpers import dnsvec
 
 MAX_RULES = 8
 ERR_NAME, ERR_ACTION, ERR_FULL = -1, -2, -3

@@ -2,13 +2,9 @@
 
 import json
 import socket
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
-import dnsvec  # noqa: E402
+from helpers import dnsvec
 
 
 def free_udp_port():

@@ -1,0 +1,12 @@
+set(IDF_TARGET esp32c6)
+
+# No sdkconfig.ble: wifimgr does not use Bluetooth, and without it two OTA slots fit in 4 MiB.
+set(SDKCONFIG_DEFAULTS
+    boards/sdkconfig.base
+    boards/sdkconfig.riscv
+    boards/sdkconfig.c6
+    ${MICROPY_BOARD_DIR}/sdkconfig.board
+)
+
+include(${MICROPY_BOARD_DIR}/../wifimgr.cmake)
+wifimgr_partition_table(partitions-4MiB-ota.csv)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Release steps CI runs; each is a function, called as `ci/release.sh <step> [args]`, so a
+# developer can run the same step locally (MicroPython's tools/ci.sh works the same way).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source firmware/versions.env
+
+# Inside the ESP-IDF container (IDF_PATH set): one board's image and the header check.
+build_board() {
+    local board=$1 chip
+    chip=$(python3 firmware/boards.py get "$board" chip)
+    make firmware BOARD="$board" MICROPY_DIR="${MICROPY_DIR:-$PWD/firmware/micropython}"
+    make check-esp32 CHIPS="$chip" MICROPY_DIR="${MICROPY_DIR:-$PWD/firmware/micropython}"
+}
+
+# The unix port with _wifimgr and the frozen package, then every suite against it.
+host_tests() {
+    make test MICROPY_DIR="${MICROPY_DIR:?set MICROPY_DIR to a MicroPython $MICROPYTHON_VERSION tree}"
+}
+
+# Release files named <board>-<version>.bin (merged) and .app.bin (OTA), plus the manifests.
+collect() {
+    local dist=$1 base=$2 out=$3 version
+    mkdir -p "$out"
+    for m in "$dist"/*/manifest.json; do
+        local d board
+        d=$(dirname "$m")
+        board=$(basename "$d")
+        version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$m")
+        cp "$d/firmware.bin" "$out/$board-$version.bin"
+        cp "$d/micropython.bin" "$out/$board-$version.app.bin"
+        cp "$m" "$out/$board-$version.manifest.json"
+    done
+    python3 ci/release_manifest.py "$dist" "$base"
+    cp "$dist/ota.json" "$out/"
+    cp -r "$dist/webflash" "$out/"
+}
+
+"$@"

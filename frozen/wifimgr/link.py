@@ -1,0 +1,809 @@
+"""The scan/connect state machine: a pure reducer and an asyncio driver over `network.WLAN`.
+
+`Machine` is the reducer, the twin of core/link.c: `step(event, now_ms)` returns the actions to
+perform and touches no radio and no clock. Both pass the vectors in tests/link_vectors.json.
+`Link` drives it on asyncio over `network.WLAN` (or the simulated radio, `wifimgr.sim`) by
+polling `status()` and `status('rssi')`, the only way stock MicroPython reports progress.
+`select()` returns `_wifimgr.Link` when the firmware has it, else `Link`.
+
+What it does:
+- With a remembered (ssid, bssid, channel) of a known network it connects straight to that
+  BSSID on that channel; if that fails it scans.
+- After a scan it tries the known networks that are visible, in the user's order; candidates with
+  the same SSID are equal and the better RSSI goes first; an SSID seen from several access
+  points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
+  that no scan shows are tried directly by name.
+- Wrong password, network not found and no DHCP address are reported as such (`reason`); a
+  candidate that fails waits a bounded exponential backoff before it is tried again, while the
+  others are tried.
+- While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, so a
+  network that comes back is rejoined within `rescan_ms` plus the time to connect.
+- `try_credentials()` connects to the given network at once with the access point left up and
+  reports the outcome in `status()["trial"]`.
+
+Policy keys (`configure(candidates, policy)`; every key is optional):
+- `ap_policy`: "fallback" (default: the access point opens when `retries` rounds in a row joined
+  nothing, and closes once the station has an address), "always" (up from `start()` to
+  `stop()`), "never".
+- `ap_config`: dict for `ap.config(**ap_config)` (ssid, key, channel, security, hidden).
+- `retries`: failed rounds in a row before "fallback" opens the access point (1).
+- `backoff_min_ms`, `backoff_max_ms`: a failing candidate waits backoff_min_ms after its first
+  failure, doubling with every further one up to backoff_max_ms (2000, 300000).
+- `rescan_ms`: time between the starts of two rounds while not connected (15000).
+- `min_rssi`: access points weaker than this (dBm) are not tried (-90).
+- `connect_timeout_ms`: connect to association, else "not_found" (15000).
+- `dhcp_timeout_ms`: association to address, else "no_ip" (10000).
+- `linger_ms`: after a successful `try_credentials()` under "fallback", the access point stays
+  up until `finish_provisioning()` or this long (120000).
+- `poll_ms`: how often the Python driver polls the radio (100; the C driver is event driven).
+"""
+
+from micropython import const
+
+# States, as in core/link.h.
+IDLE = const(0)
+SCANNING = const(1)
+CONNECTING = const(2)
+GETTING_IP = const(3)
+CONNECTED = const(4)
+WAITING = const(5)
+STATES = ("idle", "scanning", "connecting", "getting_ip", "connected", "waiting")
+
+# Failure reasons.
+NONE = const(0)
+WRONG_PASSWORD = const(1)
+NOT_FOUND = const(2)
+NO_IP = const(3)
+LINK_LOST = const(4)
+REASONS = (None, "wrong_password", "not_found", "no_ip", "link_lost")
+
+# Trial states.
+TRIAL_NONE = const(0)
+TRIAL_TRYING = const(1)
+TRIAL_CONNECTED = const(2)
+TRIAL_FAILED = const(3)
+TRIALS = (None, "trying", "connected", "failed")
+
+TRIAL_SLOT = const(-1)
+MAX_CANDIDATES = const(8)
+AP_POLICIES = ("always", "fallback", "never")
+_ALWAYS = const(0)
+_FALLBACK = const(1)
+_NEVER = const(2)
+
+POLICY_DEFAULTS = {
+    "ap_policy": "fallback",
+    "ap_config": None,
+    "retries": 1,
+    "backoff_min_ms": 2000,
+    "backoff_max_ms": 300000,
+    "rescan_ms": 15000,
+    "min_rssi": -90,
+    "connect_timeout_ms": 15000,
+    "dhcp_timeout_ms": 10000,
+    "linger_ms": 120000,
+    "poll_ms": 100,
+}
+# (key, lowest, highest) of the integer keys.
+_INT_RANGES = (
+    ("retries", 1, 100),
+    ("backoff_min_ms", 100, 3600000),
+    ("backoff_max_ms", 100, 86400000),
+    ("rescan_ms", 1000, 3600000),
+    ("min_rssi", -100, 0),
+    ("connect_timeout_ms", 1000, 120000),
+    ("dhcp_timeout_ms", 1000, 120000),
+    ("linger_ms", 0, 3600000),
+    ("poll_ms", 10, 10000),
+)
+
+
+def check_ssid(ssid, field="ssid"):
+    """Returns the SSID as bytes; ValueError naming `field` unless it is 1 to 32 bytes."""
+    if isinstance(ssid, str):
+        ssid = ssid.encode()
+    if not isinstance(ssid, (bytes, bytearray)):
+        raise ValueError("%s must be a string" % field)
+    if not 1 <= len(ssid) <= 32:
+        raise ValueError("%s must be 1 to 32 bytes, not %d" % (field, len(ssid)))
+    return bytes(ssid)
+
+
+def check_password(password, field="password"):
+    if password is None:
+        return ""
+    if isinstance(password, (bytes, bytearray)):
+        password = bytes(password).decode()
+    if not isinstance(password, str):
+        raise ValueError("%s must be a string" % field)
+    if password and not 8 <= len(password) <= 63:
+        raise ValueError("%s must be empty (open network) or 8 to 63 characters" % field)
+    return password
+
+
+def check_bssid(bssid, field="bssid"):
+    if bssid is None:
+        return None
+    if not isinstance(bssid, (bytes, bytearray)) or len(bssid) != 6:
+        raise ValueError("%s must be 6 bytes or None" % field)
+    return bytes(bssid)
+
+
+def check_channel(channel, field="channel"):
+    if not isinstance(channel, int) or isinstance(channel, bool) or not 1 <= channel <= 14:
+        raise ValueError("%s must be 1 to 14" % field)
+    return channel
+
+
+def check_candidates(candidates):
+    """Returns a list of (ssid bytes, password, hidden, bssid) from the user's dicts."""
+    if not isinstance(candidates, (list, tuple)):
+        raise ValueError("candidates must be a list")
+    if len(candidates) > MAX_CANDIDATES:
+        raise ValueError("candidates: at most %d networks" % MAX_CANDIDATES)
+    out = []
+    for i, cand in enumerate(candidates):
+        where = "candidates[%d]." % i
+        if not isinstance(cand, dict):
+            raise ValueError("candidates[%d] must be a dict" % i)
+        for key in cand:
+            if key not in ("ssid", "password", "hidden", "bssid"):
+                raise ValueError(where + "%s: unknown key" % key)
+        ssid = check_ssid(cand.get("ssid"), where + "ssid")
+        password = check_password(cand.get("password"), where + "password")
+        hidden = cand.get("hidden", False)
+        if not isinstance(hidden, bool):
+            raise ValueError(where + "hidden must be True or False")
+        bssid = check_bssid(cand.get("bssid"), where + "bssid")
+        out.append((ssid, password, hidden, bssid))
+    return out
+
+
+def check_policy(policy):
+    """Returns the policy with defaults filled in; ValueError naming the first bad key."""
+    if policy is None:
+        policy = {}
+    if not isinstance(policy, dict):
+        raise ValueError("policy must be a dict")
+    for key in policy:
+        if key not in POLICY_DEFAULTS:
+            raise ValueError("policy.%s: unknown key" % key)
+    out = dict(POLICY_DEFAULTS)
+    out.update(policy)
+    if out["ap_policy"] not in AP_POLICIES:
+        raise ValueError(
+            "policy.ap_policy must be one of %s, not %r"
+            % (", ".join(AP_POLICIES), out["ap_policy"])
+        )
+    if out["ap_config"] is not None and not isinstance(out["ap_config"], dict):
+        raise ValueError("policy.ap_config must be a dict")
+    for key, low, high in _INT_RANGES:
+        value = out[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError("policy.%s must be an integer from %d to %d" % (key, low, high))
+    if out["backoff_max_ms"] < out["backoff_min_ms"]:
+        raise ValueError("policy.backoff_max_ms must not be below backoff_min_ms")
+    return out
+
+
+class _Candidate:
+    def __init__(self, ssid, hidden, bssid):
+        self.ssid = ssid
+        self.hidden = hidden
+        self.bssid = bssid
+        self.fails = 0
+        self.retry_at = 0
+
+
+class Machine:
+    """The reducer. Events are tuples, actions are tuples (see step()); no I/O, no clock.
+
+    Events: ("start",) ("stop",) ("rescan",) ("try", ssid, hidden) ("finish",)
+    ("scan_done", records) ("associated",) ("got_ip", bssid, channel) ("disconnected", reason)
+    ("timer",). Actions: ("scan",) ("connect", slot, bssid, channel) ("disconnect",)
+    ("ap_start",) ("ap_stop",) ("remember", slot, bssid, channel) ("status", state).
+    A slot is an index into the candidates, or TRIAL_SLOT; channel 0 means unknown.
+    """
+
+    def __init__(self):
+        self.cands = []
+        self.ap_policy = _FALLBACK
+        self.set_policy(check_policy(None))
+        self.hint = None  # (ssid, bssid, channel) of the last network that gave an address
+        self.started = False
+        self.state = IDLE
+        self.ap_on = False
+        self.reason = NONE
+        self.attempts = 0
+        self.failed_rounds = 0
+        self.round_start = 0
+        self.plan = []  # (slot, bssid, channel, rssi) still to try this round
+        self.cur = None  # (slot, bssid, channel, cached) of the connect in flight
+        self.t_state = -1  # deadline of the current state (connect, DHCP, next round)
+        self.t_linger = -1
+        self.trial = TRIAL_NONE
+        self.trial_ssid = None
+        self.trial_hidden = False
+        self.trial_reason = NONE
+        self._out = None
+
+    # --- configuration (validated by the caller with check_*) -----------------------------
+
+    def set_policy(self, p):
+        self.ap_policy = AP_POLICIES.index(p["ap_policy"])
+        self.retries = p["retries"]
+        self.backoff_min = p["backoff_min_ms"]
+        self.backoff_max = p["backoff_max_ms"]
+        self.rescan_ms = p["rescan_ms"]
+        self.min_rssi = p["min_rssi"]
+        self.connect_timeout = p["connect_timeout_ms"]
+        self.dhcp_timeout = p["dhcp_timeout_ms"]
+        self.linger_ms = p["linger_ms"]
+
+    def set_candidates(self, cands):
+        # cands: (ssid bytes, hidden, bssid) in the user's order. Backoff state is kept for an
+        # SSID that stays in the list.
+        old = {c.ssid: c for c in self.cands}
+        self.cands = []
+        for ssid, hidden, bssid in cands:
+            c = _Candidate(ssid, hidden, bssid)
+            if ssid in old:
+                c.fails = old[ssid].fails
+                c.retry_at = old[ssid].retry_at
+            self.cands.append(c)
+
+    def remember(self, ssid, bssid, channel):
+        self.hint = (ssid, bssid, channel)
+
+    def ssid_of(self, slot):
+        return self.trial_ssid if slot == TRIAL_SLOT else self.cands[slot].ssid
+
+    def deadline(self):
+        """The time at which the driver must send ("timer",), or -1."""
+        t = self.t_state
+        if self.t_linger >= 0 and (t < 0 or self.t_linger < t):
+            t = self.t_linger
+        return t
+
+    # --- the reducer -----------------------------------------------------------------------
+
+    def step(self, event, now):
+        out = self._out = []
+        before = (self.state, self.reason, self.ap_on, self.trial, self.attempts)
+        kind = event[0]
+        if kind == "start":
+            self._start(now)
+        elif kind == "stop":
+            self._stop()
+        elif not self.started:
+            pass
+        elif kind == "timer":
+            self._timer(now)
+        elif kind == "scan_done":
+            if self.state == SCANNING:
+                self._plan(event[1], now)
+                self._try_next(now)
+        elif kind == "associated":
+            if self.state == CONNECTING:
+                self.state = GETTING_IP
+                self.t_state = now + self.dhcp_timeout
+        elif kind == "got_ip":
+            if self.state in (CONNECTING, GETTING_IP):
+                self._got_ip(event[1], event[2], now)
+        elif kind == "disconnected":
+            if self.state in (CONNECTING, GETTING_IP):
+                self._failed(event[1], now)
+            elif self.state == CONNECTED:
+                self.reason = LINK_LOST
+                self.attempts = 0
+                self.failed_rounds = 0
+                self._round(now, True)
+        elif kind == "rescan":
+            if self.state == WAITING:
+                self._round(now, False)
+            elif self.state == CONNECTED:
+                out.append(("scan",))
+        elif kind == "try":
+            self._try(event[1], event[2], now)
+        elif kind == "finish":
+            self.t_linger = -1
+            self._ap_after_ip()
+        else:
+            raise ValueError("unknown event %r" % (kind,))
+        if (self.state, self.reason, self.ap_on, self.trial, self.attempts) != before:
+            out.append(("status", STATES[self.state]))
+        self._out = None
+        return out
+
+    def _ap(self, on):
+        if on != self.ap_on:
+            self.ap_on = on
+            self._out.append(("ap_start",) if on else ("ap_stop",))
+
+    def _start(self, now):
+        if self.started:
+            return
+        self.started = True
+        self.reason = NONE
+        self.attempts = 0
+        self.failed_rounds = 0
+        if self.ap_policy == _ALWAYS:
+            self._ap(True)
+        self._round(now, True)
+
+    def _stop(self):
+        if not self.started:
+            return
+        if self.state in (CONNECTING, GETTING_IP, CONNECTED):
+            self._out.append(("disconnect",))
+        self._ap(False)
+        self.started = False
+        self.state = IDLE
+        self.cur = None
+        self.plan = []
+        self.t_state = -1
+        self.t_linger = -1
+        if self.trial == TRIAL_TRYING:
+            self.trial = TRIAL_FAILED
+            self.trial_reason = NONE
+
+    def _slot_of(self, ssid):
+        for i, c in enumerate(self.cands):
+            if c.ssid == ssid:
+                return i
+        return -1
+
+    def _round(self, now, cached):
+        # A round: the remembered BSSID on its channel if allowed, else a full scan.
+        self.round_start = now
+        self.plan = []
+        if cached and self.hint is not None:
+            slot = self._slot_of(self.hint[0])
+            if slot >= 0 and self.cands[slot].retry_at <= now:
+                self._connect(slot, self.hint[1], self.hint[2], True, now)
+                return
+        self.state = SCANNING
+        self.t_state = -1
+        self.cur = None
+        self._out.append(("scan",))
+
+    def _connect(self, slot, bssid, channel, cached, now):
+        self.cur = (slot, bssid, channel, cached)
+        self.state = CONNECTING
+        self.t_state = now + self.connect_timeout
+        self.attempts += 1
+        self._out.append(("connect", slot, bssid, channel))
+
+    def _plan(self, records, now):
+        # Visible candidates: the best BSSID of each (a pinned one only matches itself), sorted
+        # by the first position of their SSID in the list, then RSSI. Hidden ones not seen go
+        # after the visible ones of the same rank, by name.
+        plan = []
+        for slot, c in enumerate(self.cands):
+            if c.retry_at > now:
+                continue
+            best = None
+            for rec in records:
+                if rec[0] != c.ssid or rec[3] < self.min_rssi:
+                    continue
+                if c.bssid is not None and rec[1] != c.bssid:
+                    continue
+                if best is None or rec[3] > best[3]:
+                    best = rec
+            rank = self._slot_of(c.ssid)
+            if best is not None:
+                entry = (rank, slot, best[1], best[2], best[3])
+            elif c.hidden:
+                entry = (rank, slot, c.bssid, 0, -128)
+            else:
+                continue
+            i = len(plan)
+            while i > 0 and (
+                plan[i - 1][0] > rank or (plan[i - 1][0] == rank and plan[i - 1][4] < entry[4])
+            ):
+                i -= 1
+            plan.insert(i, entry)
+        self.plan = plan
+
+    def _try_next(self, now):
+        while self.plan:
+            _, slot, bssid, channel, _ = self.plan.pop(0)
+            if self.cands[slot].retry_at <= now:
+                self._connect(slot, bssid, channel, False, now)
+                return
+        self._round_failed(now)
+
+    def _round_failed(self, now):
+        self.failed_rounds += 1
+        self.state = WAITING
+        self.cur = None
+        t = self.round_start + self.rescan_ms
+        if t < now + self.backoff_min:
+            t = now + self.backoff_min
+        self.t_state = t
+        if self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
+            self._ap(True)
+
+    def _failed(self, reason, now):
+        slot, _, _, cached = self.cur
+        self.reason = reason
+        self.cur = None
+        self.t_state = -1
+        if slot == TRIAL_SLOT:
+            self.trial = TRIAL_FAILED
+            self.trial_reason = reason
+            self._round_failed(now)
+            return
+        if cached:
+            # The remembered BSSID is not where it was: look for it (and the others).
+            self.state = SCANNING
+            self._out.append(("scan",))
+            return
+        c = self.cands[slot]
+        c.fails += 1
+        backoff = self.backoff_min
+        for _ in range(c.fails - 1):
+            backoff *= 2
+            if backoff >= self.backoff_max:
+                break
+        if backoff > self.backoff_max:
+            backoff = self.backoff_max
+        c.retry_at = now + backoff
+        self._try_next(now)
+
+    def _got_ip(self, bssid, channel, now):
+        slot, cbssid, cchannel, _ = self.cur
+        bssid = bssid or cbssid
+        channel = channel or cchannel
+        self.state = CONNECTED
+        self.reason = NONE
+        self.failed_rounds = 0
+        self.t_state = -1
+        self.plan = []
+        if slot == TRIAL_SLOT:
+            self.trial = TRIAL_CONNECTED
+            self.trial_reason = NONE
+            if self.ap_policy == _FALLBACK and self.ap_on:
+                self.t_linger = now + self.linger_ms
+        else:
+            self.cands[slot].fails = 0
+            self.cands[slot].retry_at = 0
+        if bssid is not None and channel:
+            self.hint = (self.ssid_of(slot), bssid, channel)
+            self._out.append(("remember", slot, bssid, channel))
+        self._ap_after_ip()
+
+    def _ap_after_ip(self):
+        if self.ap_policy == _FALLBACK and self.state == CONNECTED and self.t_linger < 0:
+            self._ap(False)
+
+    def _timer(self, now):
+        if 0 <= self.t_linger <= now:
+            self.t_linger = -1
+            self._ap_after_ip()
+        if self.t_state < 0 or now < self.t_state:
+            return
+        if self.state == WAITING:
+            self._round(now, True)
+        elif self.state == CONNECTING:
+            self._out.append(("disconnect",))
+            self._failed(NOT_FOUND, now)
+        elif self.state == GETTING_IP:
+            self._out.append(("disconnect",))
+            self._failed(NO_IP, now)
+
+    def _try(self, ssid, hidden, now):
+        if self.state in (CONNECTING, GETTING_IP, CONNECTED):
+            self._out.append(("disconnect",))
+        self.trial_ssid = ssid
+        self.trial_hidden = hidden
+        self.trial = TRIAL_TRYING
+        self.trial_reason = NONE
+        self.t_linger = -1
+        self.plan = []
+        self._connect(TRIAL_SLOT, None, 0, False, now)
+
+
+# --- the asyncio driver over network.WLAN ----------------------------------------------------
+
+# WLAN.status() values of MicroPython's esp32 port (and the simulated radio).
+_STAT_GOT_IP = const(1010)
+_STAT_CONNECTING = const(1001)
+_STAT_IDLE = const(1000)
+_WRONG_PASSWORD_CODES = (202, 204, 15)  # auth failed, handshake timeout, 4-way timeout
+_NOT_FOUND_CODES = (201, 203, 205, 210, 211)  # no AP found, association failed, ...
+
+
+def _reason_of(code, associated):
+    if code in _WRONG_PASSWORD_CODES:
+        return WRONG_PASSWORD
+    if code in _NOT_FOUND_CODES or not associated:
+        return NOT_FOUND
+    return LINK_LOST
+
+
+def _mac(bssid):
+    return None if bssid is None else ":".join("%02x" % b for b in bssid)
+
+
+def _parse_mac(text, field):
+    if isinstance(text, str):
+        parts = text.split(":")
+        try:
+            if len(parts) != 6:
+                raise ValueError
+            return bytes(int(p, 16) for p in parts)
+        except ValueError:
+            raise ValueError("%s must be 6 bytes or aa:bb:cc:dd:ee:ff" % field)
+    return check_bssid(text, field)
+
+
+class _TicksClock:
+    def __init__(self):
+        import time
+
+        self._time = time
+        self._t0 = time.ticks_ms()
+
+    def now_ms(self):
+        return self._time.ticks_diff(self._time.ticks_ms(), self._t0)
+
+
+class Link:
+    """Keeps the station connected: `Link(sta, ap)`, then configure(), start().
+
+    `clock` is for tests and benchmarks: an object with now_ms(), and advance(ms) when it is
+    virtual (wifimgr.sim.VirtualClock), in which case the driver's sleeps move it.
+    """
+
+    def __init__(self, sta, ap, clock=None):
+        self._sta = sta
+        self._ap = ap
+        self._clock = clock or _TicksClock()
+        self._m = Machine()
+        self._policy = check_policy(None)
+        self._passwords = []
+        self._trial_password = ""
+        self._queue = []
+        self._task = None
+        self._callbacks = []
+        self._results = []
+        self._last_good = None
+        self._rssi = None
+        self._ip = None
+        self._associated = False
+        self._channel_kw = True
+
+    # --- the API -----------------------------------------------------------------------------
+
+    def configure(self, candidates, policy=None):
+        cands = check_candidates(candidates)
+        policy = check_policy(policy)
+        self._policy = policy
+        self._m.set_policy(policy)
+        self._m.set_candidates([(s, h, b) for s, _, h, b in cands])
+        self._passwords = [p for _, p, _, _ in cands]
+
+    def remember(self, ssid, bssid, channel):
+        ssid = check_ssid(ssid)
+        bssid = _parse_mac(bssid, "bssid")
+        if bssid is None:
+            raise ValueError("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff")
+        channel = check_channel(channel)
+        self._m.remember(ssid, bssid, channel)
+        self._last_good = (ssid.decode(), _mac(bssid), channel)
+
+    def start(self):
+        import asyncio
+
+        if self._task is not None:
+            return
+        try:
+            self._sta.config(reconnects=0)  # the driver decides when to reconnect
+        except (OSError, ValueError, TypeError):
+            pass
+        self._sta.active(True)
+        self._queue.append(("start",))
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self):
+        self._queue = []
+        self._feed(("stop",))
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+
+    def rescan(self):
+        self._queue.append(("rescan",))
+
+    def try_credentials(self, ssid, password, hidden=False):
+        ssid = check_ssid(ssid)
+        password = check_password(password)
+        if not isinstance(hidden, bool):
+            raise ValueError("hidden must be True or False")
+        if self._task is None:
+            raise OSError("link is not started")
+        self._queue.append(("try", ssid, hidden, password))
+
+    def finish_provisioning(self):
+        self._queue.append(("finish",))
+
+    def on_change(self, callback):
+        self._callbacks.append(callback)
+
+    def scan_results(self):
+        return list(self._results)
+
+    def status(self):
+        m = self._m
+        cur = m.cur
+        ssid = bssid = channel = None
+        if cur is not None and m.state in (CONNECTING, GETTING_IP, CONNECTED):
+            ssid = m.ssid_of(cur[0]).decode()
+            bssid = _mac(cur[1])
+            channel = cur[2] or None
+        trial = None
+        if m.trial != TRIAL_NONE:
+            trial = {
+                "ssid": m.trial_ssid.decode(),
+                "state": TRIALS[m.trial],
+                "reason": REASONS[m.trial_reason],
+                "ip": self._ip if m.trial == TRIAL_CONNECTED else None,
+            }
+        connected = m.state == CONNECTED
+        return {
+            "state": STATES[m.state],
+            "ssid": ssid,
+            "bssid": bssid,
+            "channel": channel,
+            "rssi": self._rssi if connected else None,
+            "ip": self._ip if connected else None,
+            "reason": REASONS[m.reason],
+            "attempts": m.attempts,
+            "ap_active": m.ap_on,
+            "last_good": self._last_good,
+            "trial": trial,
+        }
+
+    # --- the task ------------------------------------------------------------------------------
+
+    async def _sleep(self, ms):
+        import asyncio
+
+        advance = getattr(self._clock, "advance", None)
+        if advance is not None:
+            advance(ms)
+            await asyncio.sleep_ms(0)
+        else:
+            await asyncio.sleep_ms(ms)
+
+    async def _run(self):
+        poll = self._policy["poll_ms"]
+        while self._m.started or self._queue:
+            while self._queue:
+                self._feed(self._queue.pop(0))
+            self._poll()
+            deadline = self._m.deadline()
+            if deadline >= 0 and self._clock.now_ms() >= deadline:
+                self._feed(("timer",))
+            await self._sleep(poll)
+
+    def _poll(self):
+        m = self._m
+        state = m.state
+        if state not in (CONNECTING, GETTING_IP, CONNECTED):
+            return
+        sta = self._sta
+        code = sta.status()
+        try:
+            self._rssi = sta.status("rssi")
+            associated = True
+        except (OSError, ValueError):
+            associated = False
+        if state == CONNECTED:
+            if code != _STAT_GOT_IP:
+                self._ip = None
+                self._feed(("disconnected", LINK_LOST))
+            return
+        if code == _STAT_GOT_IP:
+            self._ip = sta.ifconfig()[0]
+            self._feed(("got_ip",) + self._where())
+        elif code not in (_STAT_CONNECTING, _STAT_IDLE):
+            self._feed(("disconnected", _reason_of(code, self._associated or associated)))
+        elif associated and state == CONNECTING:
+            self._associated = True
+            self._feed(("associated",))
+
+    def _where(self):
+        # The BSSID and channel joined: from the connect, else the channel the station reports
+        # and the strongest BSSID of that SSID on it in the last scan.
+        slot, bssid, channel, _ = self._m.cur
+        if not channel:
+            try:
+                channel = self._sta.config("channel")
+            except (OSError, ValueError):
+                channel = 0
+        if bssid is None:
+            ssid = self._m.ssid_of(slot)
+            best = None
+            for rec in self._results:
+                if rec[0] == ssid and rec[2] == channel and (best is None or rec[3] > best[3]):
+                    best = rec
+            bssid = best[1] if best else None
+        return (bssid, channel)
+
+    def _feed(self, event):
+        m = self._m
+        now = self._clock.now_ms()
+        if event[0] == "try":
+            self._trial_password = event[3]
+            event = event[:3]
+        actions = m.step(event, now)
+        # The status first: a scan blocks on stock MicroPython and callers should see
+        # "scanning" before it does.
+        for action in actions:
+            if action[0] == "status":
+                self._perform(action)
+        for action in actions:
+            if action[0] != "status":
+                self._perform(action)
+
+    def _perform(self, action):
+        kind = action[0]
+        sta = self._sta
+        if kind == "scan":
+            self._results = sta.scan()  # blocks on stock MicroPython for the whole scan
+            self._feed(("scan_done", self._results))
+        elif kind == "connect":
+            self._connect(action[1], action[2], action[3])
+        elif kind == "disconnect":
+            self._ip = None
+            try:
+                sta.disconnect()
+            except OSError:
+                pass
+        elif kind == "ap_start":
+            self._ap.active(True)
+            if self._policy["ap_config"]:
+                self._ap.config(**self._policy["ap_config"])
+        elif kind == "ap_stop":
+            self._ap.active(False)
+        elif kind == "remember":
+            ssid = self._m.ssid_of(action[1]).decode()
+            self._last_good = (ssid, _mac(action[2]), action[3])
+        elif kind == "status":
+            status = self.status()
+            for callback in self._callbacks:
+                try:
+                    callback(status)
+                except Exception as e:  # a broken callback must not stop the link
+                    import sys
+
+                    sys.print_exception(e)
+
+    def _connect(self, slot, bssid, channel):
+        m = self._m
+        ssid = m.ssid_of(slot)
+        key = self._trial_password if slot == TRIAL_SLOT else self._passwords[slot]
+        self._associated = False
+        self._ip = None
+        try:
+            if channel and self._channel_kw:
+                try:
+                    self._sta.connect(ssid, key, bssid=bssid, channel=channel)
+                    return
+                except TypeError:
+                    self._channel_kw = False  # stock network.WLAN: no channel argument
+            self._sta.connect(ssid, key, bssid=bssid)
+        except OSError:
+            self._feed(("disconnected", NOT_FOUND))
+
+
+def select():
+    """The Link class to use: `_wifimgr.Link` when the firmware has it, else this module's."""
+    try:
+        import _wifimgr
+
+        return _wifimgr.Link
+    except (ImportError, AttributeError):
+        return Link

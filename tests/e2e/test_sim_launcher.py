@@ -1,0 +1,98 @@
+"""`make sim` as a user runs it: ready on both ports, Ctrl-C stops everything, bad input named."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers.micropython import MICROPYTHON, ROOT, SCENARIOS
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_mentioning(text):
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def launch(tmp_path, scenario, http_port, dns_port):
+    env = {
+        **os.environ,
+        "WIFIMGR_MICROPYTHON": MICROPYTHON,
+        "WIFIMGR_HTTP_PORT": str(http_port),
+        "WIFIMGR_DNS_PORT": str(dns_port),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tools/sim/launch.py"),
+            "--scenario",
+            str(scenario),
+            "--state",
+            str(tmp_path / "device"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_sim_serves_both_ports_and_ctrl_c_stops_it_cleanly(tmp_path):
+    http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
+    sim = launch(tmp_path, SCENARIOS / "first-boot.json", http_port, dns_port)
+    lines = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            line = sim.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops it" in line:
+                break
+        output = "".join(lines)
+        assert "http://127.0.0.1:%d/" % http_port in output, output
+        assert "127.0.0.1:%d" % dns_port in output, output
+        ready_s = float(output.split("ready in ")[1].split(" s")[0])
+        assert ready_s < 20
+        assert processes_mentioning(str(tmp_path / "device")), "no device process running"
+    finally:
+        sim.send_signal(signal.SIGINT)
+        rest, _ = sim.communicate(timeout=10)
+    assert sim.returncode == 0, rest
+    assert "sim: stopped" in rest
+    assert "Traceback" not in "".join(lines) + rest
+    assert processes_mentioning(str(tmp_path / "device")) == []
+
+
+def test_sim_refuses_a_broken_scenario_naming_file_and_key(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff"}]}')
+    sim = launch(tmp_path, broken, free_port(), free_port(socket.SOCK_DGRAM))
+    output, _ = sim.communicate(timeout=30)
+    assert sim.returncode != 0
+    assert "%s: access_points[0].channel: missing" % broken in output
+    assert "Traceback" not in output
+
+
+def test_sim_refuses_a_missing_scenario_file(tmp_path):
+    sim = launch(tmp_path, tmp_path / "nowhere.json", free_port(), free_port(socket.SOCK_DGRAM))
+    output, _ = sim.communicate(timeout=30)
+    assert sim.returncode != 0
+    assert "no scenario file %s" % (tmp_path / "nowhere.json") in output

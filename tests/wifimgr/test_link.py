@@ -1,0 +1,330 @@
+"""frozen/wifimgr/link.py: the asyncio driver on MicroPython over the simulated radio.
+
+Each test builds a scenario, runs `Link` on the virtual clock (the driver's sleeps move it, the
+simulated scan moves it too) and prints what it saw as JSON: the status history, the calls that
+reached the radio and the final status.
+"""
+
+import json
+
+import pytest
+
+PRELUDE = r"""
+import asyncio, json
+from wifimgr import sim, link
+
+def ap(ssid, bssid, channel, rssi, **more):
+    spec = {"ssid": ssid, "bssid": bssid, "channel": channel, "rssi": rssi,
+            "password": "correct-horse"}
+    spec.update(more)
+    return spec
+
+def net(ssid, password="correct-horse", **more):
+    d = {"ssid": ssid, "password": password}
+    d.update(more)
+    return d
+
+class Setup:
+    def __init__(self, aps, cands, policy=None, hint=None):
+        self.clock = sim.VirtualClock()
+        self.radio = sim.install(sim.Scenario({"access_points": aps}, "test"), self.clock)
+        import network
+        self.sta = network.WLAN(network.STA_IF)
+        self.ap = network.WLAN(network.AP_IF)
+        self.calls = []
+        real_connect = self.sta.connect
+        def connect(ssid, key, bssid=None, channel=None):
+            self.calls.append([self.clock.now_ms(), ssid.decode(), key,
+                               link._mac(bssid), channel])
+            real_connect(ssid, key, bssid=bssid, channel=channel)
+        self.sta.connect = connect
+        self.link = link.Link(self.sta, self.ap, clock=self.clock)
+        self.link.configure(cands, policy or {})
+        if hint:
+            self.link.remember(*hint)
+        self.history = []
+        self.link.on_change(lambda s: self.history.append(
+            [self.clock.now_ms(), s["state"], s["reason"], s["ap_active"], s["ip"],
+             s["trial"] and s["trial"]["state"]]))
+
+    def run(self, until_ms, actions=()):
+        # actions: (at_ms, callable) run from inside the loop at that virtual time.
+        async def main():
+            self.link.start()
+            pending = sorted(actions, key=lambda a: a[0])
+            while self.clock.now_ms() < until_ms:
+                while pending and self.clock.now_ms() >= pending[0][0]:
+                    pending.pop(0)[1]()
+                await asyncio.sleep_ms(0)
+        asyncio.run(main())
+        return self
+
+    def report(self, **extra):
+        d = {"history": self.history, "calls": self.calls, "scans": self.radio.scans,
+             "status": self.link.status(), "ap_up": self.ap.active()}
+        d.update(extra)
+        print(json.dumps(d))
+"""
+
+HOME = 'ap("Home", "aa:00:00:00:00:01", 6, -50, assoc_ms=450, dhcp_ms=950)'
+
+
+def run(micropython, body):
+    out = micropython.run(PRELUDE + body)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def states(r):
+    return [h[1] for h in r["history"]]
+
+
+def test_remembered_network_is_joined_without_a_scan(micropython):
+    r = run(
+        micropython,
+        f"""
+s = Setup([{HOME}], [net("Home")], hint=("Home", b"\\xaa\\0\\0\\0\\0\\x01", 6)).run(3000)
+s.report()
+""",
+    )
+    assert r["scans"] == 0
+    assert r["calls"] == [[0, "Home", "correct-horse", "aa:00:00:00:00:01", 6]]
+    assert r["status"]["state"] == "connected" and r["status"]["ip"] == "192.168.1.50"
+    assert r["history"][-1][0] <= 1600  # 30 ms probe + 450 ms association + 950 ms DHCP
+
+
+def test_stale_memory_falls_back_to_a_scan(micropython):
+    """The remembered BSSID moved to channel 11: the directed probe fails, a scan finds it."""
+    r = run(
+        micropython,
+        """
+s = Setup([ap("Home", "aa:00:00:00:00:01", 11, -50)], [net("Home")],
+          hint=("Home", "aa:00:00:00:00:01", 1)).run(6000)
+s.report()
+""",
+    )
+    assert r["scans"] == 1
+    assert [c[4] for c in r["calls"]] == [1, 11]
+    assert r["status"]["state"] == "connected"
+    assert r["status"]["last_good"] == ["Home", "aa:00:00:00:00:01", 11]
+
+
+def test_candidates_in_user_order_best_bssid_pinned_hidden_tried_directly(micropython):
+    """Preferred "Work" is weaker than "Cafe" but comes first, through its strongest BSSID;
+    when it fails, "Cafe" is next; the hidden "Back" is tried by name only after both."""
+    r = run(
+        micropython,
+        """
+aps = [ap("Cafe", "cc:00:00:00:00:01", 1, -40),
+       ap("Work", "bb:00:00:00:00:01", 3, -80, password="other-password"),
+       ap("Work", "bb:00:00:00:00:02", 9, -60, password="other-password"),
+       ap("Back", "dd:00:00:00:00:01", 13, -70, hidden=True)]
+s = Setup(aps, [net("Work"), net("Cafe", password="wrong-password"), net("Back", hidden=True)])
+s.run(20000).report()
+""",
+    )
+    assert [c[1:] for c in r["calls"][:3]] == [
+        ["Work", "correct-horse", "bb:00:00:00:00:02", 9],
+        ["Cafe", "wrong-password", "cc:00:00:00:00:01", 1],
+        ["Back", "correct-horse", None, None],
+    ]
+    assert r["status"]["state"] == "connected" and r["status"]["ssid"] == "Back"
+    assert r["ap_up"] is False
+
+
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ('ap("Home", "aa:00:00:00:00:01", 6, -50, password="changed-password")', "wrong_password"),
+        ('ap("Home", "aa:00:00:00:00:01", 6, -50, dhcp=False)', "no_ip"),
+        ('ap("Home", "aa:00:00:00:00:01", 6, -50, vanish_at_s=1)', "not_found"),
+    ],
+)
+def test_failures_are_told_apart(micropython, spec, reason):
+    r = run(
+        micropython,
+        f"""
+s = Setup([{spec}], [net("Home")], {{"dhcp_timeout_ms": 3000}}).run(12000)
+s.report()
+""",
+    )
+    assert r["status"]["reason"] == reason
+    assert r["status"]["state"] == "waiting"
+    assert r["status"]["ap_active"] is True and r["ap_up"] is True
+
+
+def test_failing_candidate_backs_off_while_others_are_tried(micropython):
+    r = run(
+        micropython,
+        """
+aps = [ap("A", "aa:00:00:00:00:01", 1, -50, password="changed-password")]
+s = Setup(aps, [net("A")], {"backoff_min_ms": 2000, "backoff_max_ms": 8000,
+                            "rescan_ms": 1000}).run(60000)
+s.report()
+""",
+    )
+    times = [c[0] for c in r["calls"]]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # Each attempt fails 2.2 s after it starts (30 ms, 450... here 500 + 1200 handshake), then
+    # waits 2, 4, 8, 8 s: the gaps grow and stop growing at the bound.
+    assert len(gaps) >= 4
+    assert all(b >= a for a, b in zip(gaps, gaps[1:], strict=False))
+    assert gaps[-1] == gaps[-2]
+    assert gaps[-1] - gaps[0] >= 6000
+
+
+def test_ap_policy_never_and_always(micropython):
+    r = run(
+        micropython,
+        f"""
+never = Setup([], [net("Home")], {{"ap_policy": "never"}}).run(30000)
+n = never.ap.active()
+always = Setup([{HOME}], [net("Home")], {{"ap_policy": "always"}}).run(6000)
+always.report(never_ap=n)
+""",
+    )
+    assert r["never_ap"] is False
+    assert r["status"]["state"] == "connected" and r["ap_up"] is True
+    assert r["history"][0][3] is True  # up from the start
+
+
+def test_outage_opens_the_ap_then_rejoins_and_closes_it(micropython):
+    r = run(
+        micropython,
+        """
+aps = [ap("Home", "aa:00:00:00:00:01", 6, -50, vanish_at_s=20, return_at_s=320)]
+s = Setup(aps, [net("Home")], {"rescan_ms": 15000})
+s.run(340000)
+ip_at = [h[0] for h in s.history if h[1] == "connected"]
+s.report(ip_at=ip_at)
+""",
+    )
+    assert r["status"]["state"] == "connected" and r["ap_up"] is False
+    up = [h for h in r["history"] if h[3]]
+    assert up and up[0][0] < 40000  # the AP opened during the outage
+    assert 320000 < r["ip_at"][-1] <= 320000 + 15000 + 2000
+    # While the AP was up nothing retried faster than the rescan interval.
+    during = [c[0] for c in r["calls"] if 30000 < c[0] < 320000]
+    assert all(b - a >= 15000 - 100 for a, b in zip(during, during[1:], strict=False))
+
+
+def test_try_credentials_keeps_the_ap_until_finish(micropython):
+    r = run(
+        micropython,
+        f"""
+s = Setup([{HOME}], [], {{"linger_ms": 60000}})
+bad = []
+s.run(3000)
+s.link.try_credentials("Home", "not-the-password")
+s.run(8000)
+bad = s.link.status()["trial"]
+s.link.try_credentials("Home", "correct-horse")
+s.run(12000)
+good = s.link.status()
+s.link.finish_provisioning()
+s.run(12500)
+s.report(bad=bad, good=good)
+""",
+    )
+    assert r["bad"] == {
+        "ssid": "Home",
+        "state": "failed",
+        "reason": "wrong_password",
+        "ip": None,
+    }
+    assert r["good"]["trial"]["state"] == "connected"
+    assert r["good"]["trial"]["ip"] == "192.168.1.50"
+    assert r["good"]["ap_active"] is True
+    assert r["status"]["ap_active"] is False and r["ap_up"] is False
+
+
+def test_after_a_trial_the_ap_closes_at_the_linger_timeout(micropython):
+    r = run(
+        micropython,
+        f"""
+s = Setup([{HOME}], [], {{"linger_ms": 20000}})
+s.run(3000)
+s.link.try_credentials("Home", "correct-horse")
+s.run(20000)
+mid = s.ap.active()
+s.run(30000)
+s.report(mid=mid)
+""",
+    )
+    assert r["mid"] is True
+    assert r["ap_up"] is False and r["status"]["state"] == "connected"
+
+
+def test_link_drop_is_retried_within_one_poll(micropython):
+    r = run(
+        micropython,
+        """
+aps = [ap("Home", "aa:00:00:00:00:01", 6, -50, drop_after_s=5)]
+s = Setup(aps, [net("Home")]).run(12000)
+s.report()
+""",
+    )
+    # Associated at 1950 + 30 + 500 (the scan, the probe, association), dropped 5 s later.
+    drop = 1950 + 30 + 500 + 5000
+    retry = [c[0] for c in r["calls"] if c[0] >= drop][0]
+    assert retry - drop <= 100
+    assert "link_lost" in [h[2] for h in r["history"]]
+
+
+BAD = [
+    ('[{"ssid": ""}], {}', "candidates[0].ssid"),
+    ('[{"ssid": "x" * 33}], {}', "candidates[0].ssid"),
+    ('[{"ssid": "a", "password": "short"}], {}', "candidates[0].password"),
+    ('[{"ssid": "a", "password": "p" * 64}], {}', "candidates[0].password"),
+    ('[{"ssid": "a", "bssid": b"12"}], {}', "candidates[0].bssid"),
+    ('[{"ssid": "a", "colour": 1}], {}', "candidates[0].colour"),
+    ('[], {"ap_policy": "sometimes"}', "policy.ap_policy"),
+    ('[], {"rescan_ms": 5}', "policy.rescan_ms"),
+    ('[], {"backoff_min_ms": 5000, "backoff_max_ms": 1000}', "policy.backoff_max_ms"),
+    ('[], {"speed": 1}', "policy.speed"),
+]
+
+
+@pytest.mark.parametrize("args, field", BAD)
+def test_bad_configuration_raises_value_error_naming_the_field(micropython, args, field):
+    r = run(
+        micropython,
+        f"""
+s = Setup([], [])
+try:
+    s.link.configure({args})
+    print(json.dumps({{"error": None}}))
+except ValueError as e:
+    print(json.dumps({{"error": str(e), "calls": s.calls}}))
+""",
+    )
+    assert r["error"] and r["error"].startswith(field), r
+    assert r["calls"] == []
+
+
+def test_bad_trial_credentials_never_reach_the_radio(micropython):
+    r = run(
+        micropython,
+        """
+s = Setup([], [])
+errors = []
+for ssid, pw in (("", "correct-horse"), ("x" * 33, "correct-horse"), ("a", "1234567"),
+                 ("a", "p" * 64)):
+    try:
+        s.link.try_credentials(ssid, pw)
+    except ValueError as e:
+        errors.append(str(e).split(" ")[0])
+print(json.dumps({"errors": errors, "calls": s.calls}))
+""",
+    )
+    assert r == {"errors": ["ssid", "ssid", "password", "password"], "calls": []}
+
+
+def test_select_picks_the_python_link_without_the_c_module(micropython):
+    out = micropython.run(
+        "from wifimgr import link\n"
+        "try:\n    import _wifimgr\n    has = hasattr(_wifimgr, 'Link')\n"
+        "except ImportError:\n    has = False\n"
+        "print(link.select() is link.Link, has)\n"
+    )
+    a, has = out.split()
+    assert a == ("False" if has == "True" else "True")

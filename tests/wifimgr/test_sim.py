@@ -1,0 +1,403 @@
+"""The simulated radio (frozen/wifimgr/sim.py) on MicroPython, on the virtual clock.
+
+Each test runs a short MicroPython script that drives the simulated WLAN the way wifimgr drives
+network.WLAN on a device and prints what it saw as JSON.
+"""
+
+import json
+
+import pytest
+from helpers.micropython import SCENARIOS
+
+PRELUDE = """
+import json
+from wifimgr import sim
+
+def ap(ssid, bssid, channel, rssi, **more):
+    spec = {"ssid": ssid, "bssid": bssid, "channel": channel, "rssi": rssi,
+            "password": "correct-horse"}
+    spec.update(more)
+    return spec
+
+def radio(*aps):
+    clock = sim.VirtualClock()
+    r = sim.install(sim.Scenario({"access_points": list(aps)}, "test"), clock)
+    import network
+    sta = network.WLAN(network.STA_IF)
+    sta.active(True)
+    return r, clock, sta
+
+def until(clock, sta, statuses, limit_ms=60000, step=10):
+    # Advances the clock until status() is one of `statuses`; returns the time it took.
+    start = clock.now_ms()
+    while sta.status() not in statuses:
+        if clock.now_ms() - start > limit_ms:
+            raise AssertionError("status stuck at %d" % sta.status())
+        clock.advance(step)
+    return clock.now_ms() - start
+
+def out(**values):
+    print(json.dumps(values))
+"""
+
+
+def run(micropython, body):
+    return json.loads(micropython.run(PRELUDE + body).strip().splitlines()[-1])
+
+
+def test_full_scan_takes_about_two_seconds_and_lists_strongest_first(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Far", "aa:00:00:00:00:01", 1, -80),
+                      ap("Near", "aa:00:00:00:00:02", 11, -40, security="open"),
+                      ap("Hidden", "aa:00:00:00:00:03", 6, -60, hidden=True))
+found = sta.scan()
+out(ms=clock.now_ms(), found=[[s.decode(), c, rssi, sec, h] for s, b, c, rssi, sec, h in found],
+    scans=r.scans)
+""",
+    )
+    assert 1800 <= r["ms"] <= 2200
+    assert r["found"] == [
+        ["Near", 11, -40, 0, False],
+        ["", 6, -60, 3, True],
+        ["Far", 1, -80, 3, False],
+    ]
+    assert r["scans"] == 1
+
+
+def test_connect_by_name_scans_to_the_channel_then_associates_then_gets_an_address(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 6, -50, assoc_ms=400, dhcp_ms=900,
+                         ip="192.168.7.9"))
+sta.connect("Home", "correct-horse")
+seen = []
+t_assoc = None
+while not sta.isconnected():
+    st = sta.status()
+    if st not in seen:
+        seen.append(st)
+    if t_assoc is None:
+        try:
+            sta.status("rssi")
+            t_assoc = clock.now_ms()
+        except OSError:
+            pass
+    clock.advance(10)
+out(ms=clock.now_ms(), t_assoc=t_assoc, seen=seen, status=sta.status(),
+    ifconfig=list(sta.ifconfig()), rssi=sta.status("rssi"), essid=sta.config("essid"))
+""",
+    )
+    # Fast scan reaches channel 6 after 6 x 150 ms, then 400 ms association, then 900 ms DHCP.
+    assert r["t_assoc"] == 900 + 400
+    assert r["ms"] == 900 + 400 + 900
+    assert r["seen"] == [1001]
+    assert r["status"] == 1010
+    assert r["ifconfig"][0] == "192.168.7.9"
+    assert r["rssi"] == -50 and r["essid"] == "Home"
+
+
+def test_connect_with_bssid_and_channel_skips_the_scan(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 11, -50))
+sta.connect("Home", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x01", channel=11)
+out(ms=until(clock, sta, (1010,)))
+""",
+    )
+    assert r["ms"] == 30 + 500 + 1000
+
+
+def test_wrong_password_is_reported_after_the_handshake_times_out(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+sta.connect("Home", "not-the-password")
+ms = until(clock, sta, (202,))
+out(ms=ms, connected=sta.isconnected(), ip=sta.ifconfig()[0])
+""",
+    )
+    assert r["ms"] == 150 + 500 + 1200
+    assert r == {"ms": r["ms"], "connected": False, "ip": "0.0.0.0"}
+
+
+def test_open_network_accepts_any_key(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Cafe", "aa:00:00:00:00:01", 1, -50, security="open", password=""))
+sta.connect("Cafe")
+out(ms=until(clock, sta, (1010,)))
+""",
+    )
+    assert r["ms"] == 150 + 500 + 1000
+
+
+def test_missing_network_is_not_found_after_a_full_scan(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+sta.connect("Elsewhere", "whatever-it-is")
+out(ms=until(clock, sta, (201,)))
+""",
+    )
+    assert r["ms"] == 1950
+
+
+def test_hidden_network_is_found_only_by_name(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Backroom", "aa:00:00:00:00:01", 13, -60, hidden=True))
+names = [s for s, *_ in sta.scan()]
+sta.connect("Backroom", "correct-horse")
+out(names=[n.decode() for n in names], ms=until(clock, sta, (1010,)))
+""",
+    )
+    assert r["names"] == [""]
+    assert r["ms"] == 13 * 150 + 500 + 1000
+
+
+def test_no_dhcp_means_associated_but_never_connected(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Lab", "aa:00:00:00:00:01", 1, -50, dhcp=False))
+sta.connect("Lab", "correct-horse")
+clock.advance(30000)
+out(status=sta.status(), connected=sta.isconnected(), rssi=sta.status("rssi"))
+""",
+    )
+    assert r == {"status": 1001, "connected": False, "rssi": -50}
+
+
+def test_dhcp_delay_is_the_scenarios(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Slow", "aa:00:00:00:00:01", 1, -50, dhcp_ms=4000))
+sta.connect("Slow", "correct-horse")
+out(ms=until(clock, sta, (1010,)))
+""",
+    )
+    assert r["ms"] == 150 + 500 + 4000
+
+
+def test_vanishing_access_point_ends_the_link_after_the_beacon_timeout_and_returns(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Flaky", "aa:00:00:00:00:01", 1, -50, vanish_at_s=10, return_at_s=40))
+sta.connect("Flaky", "correct-horse")
+until(clock, sta, (1010,))
+until(clock, sta, (200,))
+t_lost = clock.now_ms()
+absent = [s for s, *_ in sta.scan()]
+clock.advance(40000 - clock.now_ms())
+back = [s.decode() for s, *_ in sta.scan()]
+sta.connect("Flaky", "correct-horse")
+until(clock, sta, (1010,))
+out(t_lost=t_lost, absent=len(absent), back=back, connected=sta.isconnected())
+""",
+    )
+    assert r["t_lost"] == 10000 + 6000
+    assert r["absent"] == 0
+    assert r["back"] == ["Flaky"]
+    assert r["connected"] is True
+
+
+def test_access_point_that_drops_the_link_after_n_seconds(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Drops", "aa:00:00:00:00:01", 1, -50, drop_after_s=20))
+sta.connect("Drops", "correct-horse")
+t_up = until(clock, sta, (1010,))
+t_drop = until(clock, sta, (2,), step=100)
+out(t_up=t_up, t_drop=t_drop, connected=sta.isconnected())
+""",
+    )
+    # 150 ms scan + 500 ms association, the link lasts 20 s from the association.
+    assert r["t_up"] + r["t_drop"] == 150 + 500 + 20000
+    assert r["connected"] is False
+
+
+def test_connect_without_bssid_takes_the_first_channel_that_answers(micropython):
+    """Like ESP-IDF's fast scan: the weak BSSID on channel 1 wins over the strong one on 11."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Office", "aa:00:00:00:00:01", 1, -81),
+                      ap("Office", "aa:00:00:00:00:02", 11, -49))
+sta.connect("Office", "correct-horse")
+until(clock, sta, (1010,))
+first = sta.status("rssi")
+sta.connect("Office", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x02", channel=11)
+until(clock, sta, (1010,))
+out(first=first, pinned=sta.status("rssi"), channel=sta.config("channel"))
+""",
+    )
+    assert r == {"first": -81, "pinned": -49, "channel": 11}
+
+
+def test_access_point_interface_and_channel_follow_the_station(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 9, -50))
+import network
+apif = network.WLAN(network.AP_IF)
+apif.active(True)
+apif.config(essid="wifimgr-1a2b", password="letmein-please", channel=1)
+before = apif.config("channel")
+sta.connect("Home", "correct-horse")
+until(clock, sta, (1010,))
+out(essid=apif.config("essid"), before=before, after=apif.config("channel"),
+    ip=apif.ifconfig()[0], same=network.WLAN(network.AP_IF) is apif)
+""",
+    )
+    assert r == {
+        "essid": "wifimgr-1a2b",
+        "before": 1,
+        "after": 9,
+        "ip": "192.168.4.1",
+        "same": True,
+    }
+
+
+def test_disconnect_and_inactive_interface(micropython):
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+sta.connect("Home", "correct-horse")
+until(clock, sta, (1010,))
+sta.disconnect()
+after_disconnect = sta.status()
+sta.active(False)
+try:
+    sta.scan()
+    error = None
+except OSError as e:
+    error = str(e)
+out(after_disconnect=after_disconnect, error=error)
+""",
+    )
+    assert r == {"after_disconnect": 1000, "error": "WLAN interface is not active"}
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ('{"access_points": "x"}', "access_points: missing or not a list"),
+        ('{"access_points": [], "radio": 1}', "radio: unknown key"),
+        ('{"access_points": [{"ssid": "A"}]}', "access_points[0].bssid: missing"),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "zz", "channel": 1, "rssi": -5}]}',
+            "access_points[0].bssid: not a MAC address",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 14,'
+            ' "rssi": -5, "password": "12345678"}]}',
+            "access_points[0].channel: must be 1 to 13, not 14",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "12345678", "explodes_at_s": 3}]}',
+            "access_points[0].explodes_at_s: unknown key",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": "-5", "password": "12345678"}]}',
+            "access_points[0].rssi: wrong type",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "security": "wpa9"}]}',
+            "access_points[0].security: unknown 'wpa9'",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "short"}]}',
+            "access_points[0].password: a secured network needs 8 to 63 characters",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "12345678", "return_at_s": 5}]}',
+            "access_points[0].return_at_s: needs an earlier vanish_at_s",
+        ),
+        ("{not json", "not valid JSON"),
+        ("[]", "top level: must be an object"),
+    ],
+)
+def test_bad_scenario_is_refused_naming_the_file_and_the_key(micropython, tmp_path, doc, message):
+    path = tmp_path / "broken.json"
+    path.write_text(doc)
+    out = micropython.run(
+        """
+from wifimgr import sim
+try:
+    sim.load_scenario(%r)
+except sim.ScenarioError as e:
+    print(e)
+"""
+        % str(path)
+    )
+    assert out.startswith(str(path) + ": ")
+    assert message in out
+
+
+def test_unreadable_scenario_names_the_file(micropython, tmp_path):
+    out = micropython.run(
+        """
+from wifimgr import sim
+try:
+    sim.load_scenario(%r)
+except sim.ScenarioError as e:
+    print(e)
+"""
+        % str(tmp_path / "missing.json")
+    )
+    assert str(tmp_path / "missing.json") + ": cannot read" in out
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIOS.glob("*.json")))
+def test_shipped_scenarios_load(micropython, name):
+    out = micropython.run(
+        "from wifimgr import sim\ns = sim.load_scenario(%r)\nprint(len(s.access_points))"
+        % str(SCENARIOS / (name + ".json"))
+    )
+    assert int(out) >= 0
+
+
+def test_thirty_second_scenario_runs_in_no_real_time(micropython):
+    """The hostile scenario's events over 30 virtual minutes, polled every 100 ms."""
+    r = run(
+        micropython,
+        """
+import time
+r = sim.install(sim.load_scenario(%r), sim.VirtualClock())
+import network
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+t0 = time.ticks_ms()
+sta.connect("Flaky-Repeater", "repeat-after-me")
+changes = []
+last = None
+for _ in range(18000):
+    r.clock.advance(100)
+    st = sta.status()
+    if st != last:
+        changes.append([r.clock.now_ms(), st])
+        last = st
+out(changes=changes, real_ms=time.ticks_diff(time.ticks_ms(), t0))
+"""
+        % str(SCENARIOS / "hostile.json"),
+    )
+    assert [st for _, st in r["changes"]] == [1001, 1010, 200]
+    assert r["changes"][2][0] == 30000 + 6000

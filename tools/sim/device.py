@@ -1,0 +1,33 @@
+# The simulated device behind `make sim`, run by MicroPython: argv is the scenario file and the
+# directory that stands for the device's filesystem. The radio is simulated; everything else is
+# the real wifimgr package.
+
+import os
+import sys
+
+from wifimgr import sim
+
+
+def main():
+    scenario_path, state = sys.argv[1], sys.argv[2]
+    try:
+        scenario = sim.load_scenario(scenario_path)
+    except sim.ScenarioError as e:
+        print("sim: %s" % e)
+        sys.exit(2)
+    sim.install(scenario)
+    if scenario.description:
+        print(scenario.description)
+
+    import wifimgr
+
+    os.chdir(state)
+    wifimgr.start(
+        config_path="wifimgr.json",
+        portal=("127.0.0.1", int(os.getenv("WIFIMGR_HTTP_PORT") or 8080)),
+        dns=("127.0.0.1", int(os.getenv("WIFIMGR_DNS_PORT") or 5353)),
+    )
+    wifimgr.run()
+
+
+main()
