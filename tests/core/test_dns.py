@@ -173,3 +173,33 @@ def test_longest_rule_name_is_accepted_and_matches(lib):
     cfg = make_config(lib, {"ip": "1.2.3.4", "ttl": 60, "refused": [long_name.upper()]})
     q = dnsvec.query(long_name)
     assert answer(lib, cfg, q) == dnsvec.response(q, rcode=dnsvec.REFUSED, aa=False)
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("192.168.4.1", bytes([192, 168, 4, 1])),
+        ("0.0.0.0", bytes(4)),
+        ("255.255.255.255", b"\xff" * 4),
+        ("010.001.000.009", bytes([10, 1, 0, 9])),
+        ("192.168.4", None),
+        ("192.168.4.1.", None),
+        (".192.168.4.1", None),
+        ("192.168.4.256", None),
+        ("1.2.3.0001", None),
+        ("1.2..3", None),
+        ("1.2.3.4.5", None),
+        ("1.2.3.-4", None),
+        ("1.2.3.4 ", None),
+        ("", None),
+        ("localhost", None),
+    ],
+)
+def test_parse_ipv4_accepts_dotted_quads_only(lib, text, want):
+    """wm_dns_parse_ipv4 (what _wifimgr.DNSServer parses ip, bind and overrides with)."""
+    out = (ctypes.c_uint8 * 4)(0xA5, 0xA5, 0xA5, 0xA5)
+    raw = text.encode()
+    ok = lib.wm_dns_parse_ipv4(raw, len(raw), out)
+    assert (bytes(out) if ok else None) == want
+    if not ok:
+        assert bytes(out) == b"\xa5" * 4, "out written on failure"
