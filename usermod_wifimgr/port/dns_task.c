@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -73,7 +74,17 @@ int wm_dns_task_start(wm_dns_task_t *task, const wm_dns_config_t *cfg, uint32_t 
         if (err == 0) {
             err = pthread_attr_setstacksize(&attr, stack);
             if (err == 0) {
+                #if defined(__unix__) || defined(__APPLE__)
+                // Signals (the unix port's SIGINT for KeyboardInterrupt, its GC signal) go to
+                // the threads that expect them: the server thread starts with all blocked.
+                sigset_t all, old;
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
                 err = pthread_create(&task->thread, &attr, serve, task);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                #else
+                err = pthread_create(&task->thread, &attr, serve, task);
+                #endif
             }
             pthread_attr_destroy(&attr);
         }
