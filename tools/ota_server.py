@@ -5,11 +5,11 @@
                   [--stall-seconds S] [--drop-at N] [--chunked] [--chunk-size N]
                   [--redirect K] [--no-length]
 
-Serves the files of DIR (GET /<name>) on 127.0.0.1 only. Every option is also a query
+Serves the files under DIR (GET /<path>) on 127.0.0.1 only. Every option is also a query
 parameter of one request, which overrides the command line for that request:
 
     truncate=N      send only the first N bytes (Content-Length says N: the framing is fine)
-    corrupt=OFFSET  flip the lowest bit of the byte at OFFSET
+    corrupt=OFFSET  flip the lowest bit of the byte at OFFSET (negative: from the end)
     stall=N         after N body bytes send nothing more for `stall_s` seconds (default 30)
     drop=N          close the connection after N body bytes (Content-Length says the full size)
     chunked=1       Transfer-Encoding: chunked, chunks of `chunk` bytes (default 1000)
@@ -73,16 +73,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             return
-        name = path.lstrip("/")
+        name = urllib.parse.unquote(path.lstrip("/"))
         file = (self.server.root / name).resolve()
-        if "/" in name or not file.is_file() or file.parent != self.server.root:
+        if not file.is_file() or not file.is_relative_to(self.server.root):
             self.send_error(404, "no file %s" % name)
             return
         data = bytearray(file.read_bytes())
         if opts.get("truncate") is not None:
             del data[int(opts["truncate"]) :]
         if opts.get("corrupt") is not None:
-            data[int(opts["corrupt"])] ^= 0x01
+            at = int(opts["corrupt"])
+            if not -len(data) <= at < len(data):
+                self.send_error(
+                    416, "corrupt=%d is outside the %d bytes of %s" % (at, len(data), name)
+                )
+                return
+            data[at] ^= 0x01
         chunked = bool(int(opts.get("chunked") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")

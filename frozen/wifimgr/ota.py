@@ -38,6 +38,7 @@ BUF_SIZE = const(4096)
 _LINE_MAX = const(512)
 MAX_REDIRECTS = const(3)
 MANIFEST_MAX = const(16384)
+MANIFEST_FORMAT = const(1)
 TIMEOUT_MS = 10000
 
 _MAGIC = const(0xE9)
@@ -79,6 +80,11 @@ def status():
     except OSError:
         pass
     return out
+
+
+def _failed(url, e):
+    # Keeps the progress fields: how far it got is part of the diagnosis.
+    _status.update(state="failed", url=url, error=str(e), cause=e.cause)
 
 
 def _set(state, **kw):
@@ -206,7 +212,12 @@ class _Http:
         # Up to len(mv) bytes from the socket; 0 at EOF. Stalls raise OTAError("timeout").
         try:
             if self.aio:
-                n = await self.reader.readinto(mv)
+                import asyncio
+
+                try:
+                    n = await asyncio.wait_for_ms(self.reader.readinto(mv), self.timeout_ms)
+                except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
+                    raise OTAError("timeout", "no data for %d ms" % self.timeout_ms)
             else:
                 n = self.sock.readinto(mv)
         except OSError as e:
@@ -504,6 +515,7 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
                     target.writeblocks(block, buf)
                 block += 1
                 fill = 0
+                _status["bytes"] = done
             if done >= next_report or not n:
                 ms = max(time.ticks_diff(time.ticks_ms(), start), 1)
                 _status["bytes"] = done
@@ -539,11 +551,12 @@ async def _update(url, sha256, length, reboot, progress, timeout_ms, aio):
         target = await _download(url, sha256, length, progress, timeout_ms, aio)
         target.set_boot()
     except OTAError as e:
-        _set("failed", url=url, error=str(e), cause=e.cause)
+        _failed(url, e)
         raise
     except OSError as e:
-        _set("failed", url=url, error=str(e), cause="flash")
-        raise OTAError("flash", "writing the update partition failed: %s" % e)
+        e = OTAError("flash", "writing the update partition failed: %s" % e)
+        _failed(url, e)
+        raise e
     _status["state"] = "done"
     _status["boot"] = target.info()[4]
     if reboot:
@@ -586,12 +599,32 @@ def _current_version():
     return __version__
 
 
+def _boards(manifest):
+    # ci/release_manifest.py's ota.json has "boards"; firmware/dist.py's per-board
+    # manifest.json has one board whose app image sits next to it.
+    if "boards" in manifest:
+        boards = manifest["boards"]
+        if isinstance(boards, dict) and boards:
+            return boards
+    elif "board" in manifest and isinstance(manifest.get("files"), list):
+        for f in manifest["files"]:
+            if isinstance(f, dict) and f.get("role") == "app":
+                entry = {
+                    "url": f.get("name"),
+                    "sha256": f.get("sha256"),
+                    "length": f.get("length"),
+                }
+                for key in ("chip", "chip_id", "flash_size"):
+                    if key in manifest:
+                        entry[key] = manifest[key]
+                return {manifest["board"]: entry}
+    raise OTAError("manifest", 'no "boards" (nor a per-board app image) in the manifest')
+
+
 def select_board(manifest, board=None):
     """(name, entry) of the manifest's image for this device: by build name, or by chip and
     flash size."""
-    boards = manifest.get("boards")
-    if not isinstance(boards, dict) or not boards:
-        raise OTAError("manifest", 'no "boards" in the manifest')
+    boards = _boards(manifest)
     if board is not None:
         if board not in boards:
             raise OTAError("board", "manifest has no %s; it has %s" % (board, ", ".join(boards)))
@@ -631,9 +664,9 @@ async def _fetch(url, timeout_ms, aio, limit=MANIFEST_MAX):
         http.close()
 
 
-async def _fetch_file(entry, base, timeout_ms, aio):
+async def _fetch_file(entry, base, fs_root, timeout_ms, aio):
     # One filesystem file to <path>.new, streamed and hashed; returns the temporary name.
-    path = _safe_path(entry.get("path"))
+    path = fs_root + _safe_path(entry.get("path"))
     url = _join(base, entry["url"])
     tmp = path + ".new"
     http = await _get(url, timeout_ms, aio)
@@ -672,7 +705,7 @@ def _remove(name):
         pass
 
 
-async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, force):
+async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, force, fs_root):
     _set("checking", url=url)
     try:
         try:
@@ -689,26 +722,27 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         for key in ("url", "sha256", "length"):
             if key not in entry:
                 raise OTAError("manifest", "entry for %s has no %r" % (name, key))
-        files = manifest.get("files") or []
+        files = manifest.get("filesystem") or []
         for f in files:
             _safe_path(f.get("path"))
             if "url" not in f or "sha256" not in f:
                 raise OTAError("manifest", 'file %s needs "url" and "sha256"' % f.get("path"))
     except OTAError as e:
-        _set("failed", url=url, error=str(e), cause=e.cause)
+        _failed(url, e)
         raise
     image_url = _join(url, entry["url"])
     target = await _download_checked(image_url, entry, progress, timeout_ms, aio)
     staged = []
     try:
         for f in files:
-            staged.append((await _fetch_file(f, url, timeout_ms, aio), f["path"]))
+            tmp = await _fetch_file(f, url, fs_root, timeout_ms, aio)
+            staged.append((tmp, fs_root + f["path"]))
     except (OTAError, OSError) as e:
         for tmp, _ in staged:
             _remove(tmp)
-        _remove(_safe_path(files[len(staged)]["path"]) + ".new")
+        _remove(fs_root + files[len(staged)]["path"] + ".new")
         err = e if isinstance(e, OTAError) else OTAError("file", str(e))
-        _set("failed", url=url, error=str(err), cause=err.cause)
+        _failed(url, err)
         raise err
     import os
 
@@ -725,23 +759,28 @@ async def _download_checked(url, entry, progress, timeout_ms, aio):
     try:
         return await _download(url, entry["sha256"], entry["length"], progress, timeout_ms, aio)
     except OTAError as e:
-        _set("failed", url=url, error=str(e), cause=e.cause)
+        _failed(url, e)
         raise
 
 
 def update_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False
+    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=""
 ):
-    """Updates to the manifest's image for this board when its version is newer than ours.
+    """Updates to the manifest's image for this board when its version is newer than ours
+    (or always, with force), then writes the manifest's filesystem files under fs_root.
 
     Returns the new version, or None when there was nothing newer; raises OTAError."""
-    return _drive(_update_from_manifest(url, reboot, progress, board, timeout_ms, False, force))
+    return _drive(
+        _update_from_manifest(url, reboot, progress, board, timeout_ms, False, force, fs_root)
+    )
 
 
 async def aupdate_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False
+    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=""
 ):
-    return await _update_from_manifest(url, reboot, progress, board, timeout_ms, True, force)
+    return await _update_from_manifest(
+        url, reboot, progress, board, timeout_ms, True, force, fs_root
+    )
 
 
 # ---- rollback gated on health ----------------------------------------------------------------

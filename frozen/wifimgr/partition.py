@@ -168,8 +168,9 @@ def _erase(name, addr, n):
 
 
 def _crc32(data):
-    # CRC-32 (IEEE) of the sequence number, as ESP-IDF's esp_rom_crc32_le(UINT32_MAX, ...).
-    crc = 0xFFFFFFFF
+    # CRC-32 (IEEE) of the sequence number as ESP-IDF's esp_rom_crc32_le(UINT32_MAX, ...), which
+    # is zlib's crc32(data, 0xFFFFFFFF): the register starts at ~0xFFFFFFFF.
+    crc = 0
     for b in data:
         crc ^= b
         for _ in range(8):

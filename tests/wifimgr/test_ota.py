@@ -1,0 +1,250 @@
+"""wifimgr.ota on MicroPython against tools/ota_server.py over loopback sockets, writing into the
+file-backed esp32.Partition stand-in. Every failure must leave the running image as the boot
+image, untouched, and raise an OTAError whose cause names what did not match."""
+
+import hashlib
+import json
+import random
+
+import pytest
+from helpers import esp_image
+from helpers.ota import OtaServer, make_flash, otadata
+
+SIZE = 160 * 1024
+CHIP = "esp32c3"
+
+# Runs one update on MicroPython and prints what happened as JSON.
+ATTEMPT = """
+import json, time
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+t0 = time.ticks_ms()
+out = {"boot_before": partition.Partition(partition.BOOT).info()[4]}
+try:
+    out["result"] = ota.update(%(url)r, reboot=False, **%(kw)s)
+except ota.OTAError as e:
+    out["cause"], out["error"] = e.cause, str(e)
+out["ms"] = time.ticks_diff(time.ticks_ms(), t0)
+out["boot_after"] = partition.Partition(partition.BOOT).info()[4]
+out["status"] = ota.status()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("images")
+    esp_image.write_set(d, SIZE)
+    (d / "old.bin").write_bytes(esp_image.build(CHIP, SIZE, seed=7, version="0.1.0"))
+    (d / "health").write_text("ok\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(images):
+    srv = OtaServer(images)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def flash(tmp_path, images):
+    return make_flash(tmp_path / "flash", (images / "old.bin").read_bytes(), chip=CHIP)
+
+
+def attempt(micropython, flash, url, **kw):
+    out = micropython.run(ATTEMPT % {"flash": str(flash), "url": url, "kw": repr(kw)})
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def digest(images, name):
+    return hashlib.sha256((images / name).read_bytes()).hexdigest()
+
+
+def assert_untouched(r, flash, images, cause):
+    """The update failed for `cause`; ota_0 (running) still boots and is byte for byte intact."""
+    assert r.get("cause") == cause, r
+    assert r["boot_before"] == r["boot_after"] == "ota_0", r
+    assert otadata(flash)[1] in (None, 0)
+    assert (flash / "ota_0.bin").read_bytes() == (images / "old.bin").read_bytes()
+    assert r["status"]["state"] == "failed" and r["status"]["cause"] == cause
+
+
+@pytest.mark.parametrize("chip", sorted(esp_image.CHIP_IDS))
+def test_good_image_switches_the_boot_record(micropython, tmp_path, images, server, chip):
+    """For every chip the boards use: the image lands in ota_1 and otadata boots it next."""
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=chip)
+    name = "%s.bin" % chip
+    size = (images / name).stat().st_size
+    r = attempt(micropython, flash, server.url(name), sha256=digest(images, name), length=size)
+    assert r.get("result") == "ota_1", r
+    assert r["boot_after"] == "ota_1"
+    entries, boot = otadata(flash)
+    assert boot == 1 and ("new" in [e[1] for e in entries])
+    assert (flash / "ota_1.bin").read_bytes()[:size] == (images / name).read_bytes()
+    st = r["status"]
+    assert (st["state"], st["bytes"], st["total"], st["percent"]) == ("done", size, size, 100)
+    assert st["rate"] > 0 and st["image_version"] == "0.2.0" and st["running"] == "ota_0"
+
+
+@pytest.mark.parametrize(
+    "faults,expect",
+    [
+        ({"chunked": 1}, "ok"),
+        ({"chunked": 1, "chunk": 4093}, "ok"),
+        ({"redirect": 3}, "ok"),
+        ({"redirect": 3, "chunked": 1}, "ok"),
+        ({"nolength": 1}, "ok"),
+        ({"redirect": 4}, "redirect"),
+        ({"truncate": SIZE // 2}, "sha256"),
+        ({"corrupt": 5000}, "sha256"),
+        ({"corrupt": 5000, "chunked": 1}, "sha256"),
+        ({"drop": 70000, "chunked": 1}, "connection"),
+        ({"drop": 100}, "connection"),
+    ],
+)
+def test_transfer_variants_with_the_expected_digest(
+    micropython, flash, images, server, faults, expect
+):
+    """Chunked, redirected and close-delimited bodies succeed; truncation, a flipped byte, a
+    dropped connection and too many redirects fail with the boot record unchanged."""
+    name = "%s.bin" % CHIP
+    r = attempt(micropython, flash, server.url(name, **faults), sha256=digest(images, name))
+    if expect == "ok":
+        assert r.get("result") == "ota_1", r
+        assert (flash / "ota_1.bin").read_bytes()[: (images / name).stat().st_size] == (
+            images / name
+        ).read_bytes()
+    else:
+        assert_untouched(r, flash, images, expect)
+
+
+@pytest.mark.parametrize(
+    "name,faults,kw,cause",
+    [
+        # What the image itself says, with no digest from the caller.
+        ("esp32c3-magic.bin", {}, {}, "magic"),
+        ("esp32c3-segments.bin", {}, {}, "segments"),
+        ("esp32c3-checksum.bin", {}, {}, "checksum"),
+        ("esp32c3-body.bin", {}, {}, "checksum"),
+        ("esp32c3-digest.bin", {}, {}, "digest"),
+        ("esp32c3-truncated.bin", {}, {}, "truncated"),
+        ("esp32c3.bin", {"truncate": SIZE // 2}, {}, "truncated"),
+        ("esp32c3.bin", {"corrupt": -10}, {}, "digest"),
+        ("esp32c3.bin", {"corrupt": 5000}, {}, "checksum"),
+        # The segment count off by one: the walk finds no checksum where the image has it.
+        ("esp32c3.bin", {"corrupt": 1}, {}, "checksum"),
+        # Another chip's image, even a correct one.
+        ("esp32s3.bin", {}, {}, "chip"),
+        ("esp32.bin", {}, {}, "chip"),
+        ("esp32c3-chip.bin", {}, {}, "chip"),
+        # The caller's expectations.
+        ("esp32c3.bin", {}, {"sha256": "00" * 32}, "sha256"),
+        ("esp32c3.bin", {}, {"length": 1234}, "length"),
+        ("esp32c3.bin", {"chunked": 1}, {"length": SIZE}, "length"),
+        ("esp32c3.bin", {}, {"sha256": "abc"}, "sha256"),
+        ("missing.bin", {}, {}, "http"),
+    ],
+)
+def test_wrong_images_are_refused(micropython, flash, images, server, name, faults, kw, cause):
+    r = attempt(micropython, flash, server.url(name, **faults), **kw)
+    assert_untouched(r, flash, images, cause)
+
+
+def test_error_messages_name_the_mismatch(micropython, flash, images, server):
+    r = attempt(micropython, flash, server.url("esp32s3.bin"))
+    assert r["error"] == "chip: image is for chip id 0x9, this esp32c3 is 0x5"
+    r = attempt(micropython, flash, server.url("esp32c3.bin"), sha256="00" * 32)
+    assert r["error"] == "sha256: image SHA-256 is %s, expected %s" % (
+        digest(images, "esp32c3.bin"),
+        "00" * 32,
+    )
+    r = attempt(micropython, flash, server.url("esp32c3-checksum.bin"))
+    assert r["error"].startswith("checksum: image checksum is 0x")
+
+
+def test_wrong_chip_stops_before_downloading_the_rest(micropython, flash, server):
+    r = attempt(micropython, flash, server.url("esp32s3.bin"))
+    assert r["cause"] == "chip" and r["status"]["bytes"] == 0
+
+
+def test_connection_dropped_at_20_random_points(micropython, flash, images, server):
+    """Seeded: the server closes after N body bytes; every time the boot record is unchanged."""
+    rng = random.Random(20261122)
+    size = (images / "esp32c3.bin").stat().st_size
+    points = sorted(rng.randrange(0, size) for _ in range(20))
+    code = """
+import json
+from wifimgr import partition, ota
+partition.setup(%r)
+for n in %r:
+    try:
+        ota.update(%r + "?drop=%%d&chunked=%%d" %% (n, n %% 2), reboot=False)
+        print(json.dumps([n, "ok", ""]))
+    except ota.OTAError as e:
+        print(json.dumps([n, e.cause, str(e)]))
+    print(json.dumps(["boot", partition.Partition(partition.BOOT).info()[4]]))
+""" % (str(flash), points, server.url("esp32c3.bin"))
+    lines = [json.loads(line) for line in micropython.run(code).splitlines()]
+    results, boots = lines[0::2], lines[1::2]
+    assert [r[0] for r in results] == points
+    for n, cause, msg in results:
+        # Early drops may land in the header check ("truncated") or the HTTP framing.
+        assert cause in ("connection", "truncated"), (n, cause, msg)
+    assert all(b == ["boot", "ota_0"] for b in boots)
+    assert (flash / "ota_0.bin").read_bytes() == (images / "old.bin").read_bytes()
+    assert otadata(flash)[1] is None
+
+
+def test_stalled_server_times_out_within_the_limit(micropython, flash, images, server):
+    url = server.url("esp32c3.bin", stall=50000, stall_s=5)
+    r = attempt(micropython, flash, url, timeout_ms=400)
+    assert_untouched(r, flash, images, "timeout")
+    assert r["error"] == "timeout: no data for 400 ms"
+    assert 400 <= r["ms"] < 3000, r["ms"]
+    assert r["status"]["bytes"] >= 45056  # the blocks before the stall were written
+
+
+def test_second_update_while_one_waits_for_reboot_is_refused(micropython, flash, server):
+    """ota_1 holds an update that boots next: overwriting it would break the boot record."""
+    code = """
+from wifimgr import partition, ota
+partition.setup(%r)
+print(ota.update(%r, reboot=False))
+try:
+    ota.update(%r, reboot=False)
+except ota.OTAError as e:
+    print(e)
+print(partition.Partition(partition.BOOT).info()[4])
+""" % (str(flash), server.url("esp32c3.bin"), server.url("esp32c3.bin"))
+    assert micropython.run(code).splitlines() == [
+        "ota_1",
+        "pending: ota_1 already holds an update that boots next: reboot first",
+        "ota_1",
+    ]
+
+
+def test_image_larger_than_the_slot_is_refused(micropython, tmp_path, images, server):
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
+    cfg = json.loads((flash / "flash.json").read_text())
+    cfg["slot_size"] = 64 * 1024
+    (flash / "flash.json").write_text(json.dumps(cfg))
+    for faults in ({}, {"chunked": 1}):
+        r = attempt(micropython, flash, server.url("esp32c3.bin", **faults))
+        assert r["cause"] == "length" and r["boot_after"] == "ota_0", r
+
+
+def test_progress_callback_reports_bytes_percent_rate(micropython, flash, server):
+    code = """
+import json
+from wifimgr import partition, ota
+partition.setup(%r)
+seen = []
+ota.update(%r, reboot=False, progress=lambda s: seen.append((s["bytes"], s["percent"], s["rate"])))
+print(json.dumps(seen))
+""" % (str(flash), server.url("esp32c3.bin"))
+    seen = json.loads(micropython.run(code))
+    assert len(seen) >= 3
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+    assert seen[-1][1] == 100 and seen[0][1] < 100
+    assert all(s[2] >= 0 for s in seen)
