@@ -76,7 +76,15 @@ def status():
     out = dict(_status)
     try:
         out["running"] = Partition(Partition.RUNNING).info()[4]
-        out["pending_verify"] = pending_verify()
+        entries = _read_otadata()
+        active = _otadata.active_entry(entries)
+        out["pending_verify"] = _pending(entries, active)
+        # The newest record was given up by the bootloader: the last update was rolled back.
+        written = [e for e in entries if e[0] != 0xFFFFFFFF and e[2]]
+        out["rolled_back"] = bool(written) and max(written)[1] in (
+            _otadata.STATE_ABORTED,
+            _otadata.STATE_INVALID,
+        )
     except OSError:
         pass
     return out
@@ -786,8 +794,7 @@ async def aupdate_from_manifest(
 # ---- rollback gated on health ----------------------------------------------------------------
 
 
-def pending_verify():
-    """True when this boot runs a new image the bootloader will roll back unless marked valid."""
+def _read_otadata():
     data = Partition("otadata")
     buf = bytearray(32)
 
@@ -795,13 +802,21 @@ def pending_verify():
         data.readblocks(off // BUF_SIZE, buf, off % BUF_SIZE)
         return bytes(buf)
 
-    entries = _otadata.read_otadata(read)
-    active = _otadata.active_entry(entries)
+    return _otadata.read_otadata(read)
+
+
+def _pending(entries, active):
     if active < 0:
         return False
     seq, state, _ok = entries[active]
     slot = Partition(Partition.RUNNING).info()[1] - _SUBTYPE_OTA_0
     return (seq - 1) % 2 == slot and state == _otadata.STATE_PENDING_VERIFY
+
+
+def pending_verify():
+    """True when this boot runs a new image the bootloader will roll back unless marked valid."""
+    entries = _read_otadata()
+    return _pending(entries, _otadata.active_entry(entries))
 
 
 async def _reachable(url, timeout_ms):

@@ -9,8 +9,8 @@
 # the highest valid sequence wins; NEW becomes PENDING_VERIFY when booted; an image still
 # PENDING_VERIFY at the next boot becomes ABORTED and the other slot boots.
 #
-# One process is one power-on: the first use of the running partition calls boot(). Tests call
-# boot() again to power-cycle in-process and power_fail_after(n) to cut power after n more bytes
+# One process is one power-on: setup() (called by the first use) runs boot(). Tests call boot()
+# again to power-cycle in-process and power_fail_after(n) to cut power after n more bytes
 # are programmed (PowerLoss is raised from inside the write, which is left torn).
 
 import json
@@ -60,11 +60,14 @@ _board = None
 _running = None
 _budget = -1
 _files = {}
+programmed = 0  # bytes programmed or erased since setup(), for choosing power-loss points
 
 
 def setup(path=None, **board):
-    """Selects the flash directory (and writes its flash.json from `board` keys if given)."""
-    global _dir, _board, _running
+    """Selects the flash directory (writing its flash.json from `board` keys if given) and
+    powers on: the bootloader picks the running slot."""
+    global _dir, _board, _running, programmed
+    programmed = 0
     for f in _files.values():
         f.close()
     _files.clear()
@@ -85,6 +88,7 @@ def setup(path=None, **board):
         with open(_dir + "/flash.json", "w") as f:
             json.dump(_board, f)
     _running = None
+    boot()  # selecting the flash is powering the device on
     return _dir
 
 
@@ -116,9 +120,10 @@ def _file(name):
 
 def _program(name, addr, data, erase):
     # Erase writes 0xFF; a program ANDs into what is there. Honours the power budget.
-    global _budget
+    global _budget, programmed
     f = _file(name)
     n = len(data)
+    programmed += n
     if not erase:
         old = _read(name, addr, n)
         data = bytes([old[i] & data[i] for i in range(n)])

@@ -8,6 +8,7 @@ import random
 
 import pytest
 from helpers import esp_image
+from helpers.micropython import SCENARIOS
 from helpers.ota import OtaServer, make_flash, otadata
 
 SIZE = 160 * 1024
@@ -248,3 +249,162 @@ print(json.dumps(seen))
     assert [s[0] for s in seen] == sorted(s[0] for s in seen)
     assert seen[-1][1] == 100 and seen[0][1] < 100
     assert all(s[2] >= 0 for s in seen)
+
+
+# ---- power loss --------------------------------------------------------------------------------
+
+
+def test_power_loss_at_20_random_points_boots_the_old_image(micropython, tmp_path, images, server):
+    """Seeded points over every byte the update programs, four of them inside the otadata
+    write of set_boot(); after each the bootloader runs the old image, which is intact, and a
+    new attempt then succeeds."""
+    old = (images / "old.bin").read_bytes()
+    url = server.url("esp32c3.bin")
+    sha = digest(images, "esp32c3.bin")
+    probe = make_flash(tmp_path / "probe", old, chip=CHIP)
+    total = int(
+        micropython.run(
+            """
+from wifimgr import partition, ota
+partition.setup(%r)
+partition.power_fail_after(1 << 30)   # count as a torn write would: erase, then program
+ota.update(%r, reboot=False)
+print(partition.programmed)
+"""
+            % (str(probe), url)
+        )
+    )
+    rng = random.Random(7)
+    otadata_write = 4096 + 32
+    points = sorted(rng.sample(range(total - otadata_write), 16))
+    points += sorted(rng.sample(range(total - otadata_write, total), 4))
+    flashes = [make_flash(tmp_path / ("p%d" % i), old, chip=CHIP) for i in range(len(points))]
+    code = """
+import json
+from wifimgr import partition, ota
+for path, n in %r:
+    partition.setup(path)
+    partition.power_fail_after(n)
+    try:
+        ota.update(%r, sha256=%r, reboot=False)
+        lost = False
+    except partition.PowerLoss:
+        lost = True
+    partition.power_fail_after(-1)
+    slot = partition.boot()          # power comes back
+    print(json.dumps([n, lost, slot, ota.status()["running"]]))
+print(ota.update(%r, sha256=%r, reboot=False))
+""" % ([(str(f), n) for f, n in zip(flashes, points, strict=True)], url, sha, url, sha)
+    lines = micropython.run(code).splitlines()
+    for line, n in zip(lines[:-1], points, strict=True):
+        assert json.loads(line) == [n, True, 0, "ota_0"], line
+    assert lines[-1] == "ota_1"  # the last device updates fine once power stays on
+    for f in flashes[:-1]:
+        assert (f / "ota_0.bin").read_bytes() == old
+        assert otadata(f)[1] is None
+
+
+# ---- rollback gated on health ------------------------------------------------------------------
+
+GUARD = """
+import asyncio, json
+from wifimgr import partition, ota, sim
+partition.setup(%(flash)r)
+if %(update)r:
+    ota.update(%(url)r, reboot=False)
+    print(json.dumps(["booted", partition.boot(), ota.pending_verify()]))   # power cycle
+clock = sim.VirtualClock()
+sim.install(sim.load_scenario(%(scenario)r), clock)
+import network
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+sta.connect("Meadowbrook", "tulip-garden-42")
+
+def healthy():
+    clock.advance(250)   # the radio's time moves 250 ms per poll
+    return sta.isconnected()
+
+try:
+    r = asyncio.run(
+        ota.guard(healthy, deadline_ms=%(deadline)d, health_url=%(health)r, poll_ms=10))
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+print(json.dumps(["guard", r, partition.state_of(1)]))
+print(json.dumps(["next boot", partition.boot(), partition.state_of(1), ota.status()]))
+"""
+
+
+def guard(micropython, flash, server, scenario, deadline=3000, health=None, update=True):
+    code = GUARD % {
+        "flash": str(flash),
+        "url": server.url("esp32c3.bin"),
+        "scenario": str(SCENARIOS / scenario),
+        "deadline": deadline,
+        "health": health,
+        "update": update,
+    }
+    return [json.loads(line) for line in micropython.run(code).splitlines()]
+
+
+def test_new_image_that_rejoins_wifi_is_kept(micropython, flash, server):
+    out = guard(micropython, flash, server, "home.json")
+    assert out[0] == ["booted", 1, True]
+    assert out[1] == ["guard", "valid", "valid"]
+    assert out[2][:3] == ["next boot", 1, "valid"]
+    assert out[2][3]["pending_verify"] is False and out[2][3]["rolled_back"] is False
+
+
+def test_new_image_that_never_rejoins_wifi_is_rolled_back(micropython, flash, server):
+    """No access point in range: at the deadline the guard resets, and the bootloader, finding
+    the image still pending, aborts it and boots the old one."""
+    out = guard(micropython, flash, server, "empty.json", deadline=300)
+    assert out[0] == ["booted", 1, True]
+    assert out[1] == ["guard", "reset 3", "pending_verify"]
+    assert out[2][:3] == ["next boot", 0, "aborted"]
+    assert out[2][3]["rolled_back"] is True and out[2][3]["running"] == "ota_0"
+
+
+def test_unreachable_health_url_rolls_back_even_on_wifi(micropython, flash, server):
+    out = guard(
+        micropython, flash, server, "home.json", deadline=400, health="http://127.0.0.1:9/"
+    )
+    assert out[1] == ["guard", "reset 3", "pending_verify"]
+    assert out[2][:3] == ["next boot", 0, "aborted"]
+
+
+def test_reachable_health_url_keeps_the_image(micropython, flash, server):
+    out = guard(micropython, flash, server, "home.json", health=server.url("health"))
+    assert out[1] == ["guard", "valid", "valid"]
+
+
+def test_guard_on_a_valid_image_does_nothing(micropython, flash, server):
+    """Without a pending update a WiFi outage at boot must not reboot the device (no loop)."""
+    out = guard(micropython, flash, server, "empty.json", deadline=200, update=False)
+    assert out[0] == ["guard", "not_pending", None]
+    assert out[1][:2] == ["next boot", 0]
+
+
+def test_reboots_across_processes_roll_back(micropython, flash, server):
+    """update(reboot=True) ends the process like machine.reset(); each new process is a new
+    power-on of the same flash."""
+    first = micropython.run(
+        "from wifimgr import partition, ota\npartition.setup(%r)\nota.update(%r)\n"
+        % (str(flash), server.url("esp32c3.bin")),
+        check=False,
+    )
+    assert first.returncode == 3, first.stderr
+    code = GUARD % {
+        "flash": str(flash),
+        "url": "",
+        "scenario": str(SCENARIOS / "empty.json"),
+        "deadline": 200,
+        "health": None,
+        "update": False,
+    }
+    out = [json.loads(line) for line in micropython.run(code).splitlines()]
+    assert out[0] == ["guard", "reset 3", "pending_verify"]
+    third = micropython.run(
+        "from wifimgr import partition, ota\npartition.setup(%r)\nprint(ota.status()['running'])"
+        % str(flash)
+    )
+    assert third.strip() == "ota_0"
