@@ -697,10 +697,9 @@ async def _fetch_file(entry, base, fs_root, timeout_ms, aio):
         raise OTAError(
             "length", "%s: received %d bytes, expected %d" % (path, done, entry["length"])
         )
-    if _hex(h.digest()) != entry.get("sha256", "").lower():
-        raise OTAError(
-            "sha256", "%s: SHA-256 %s, expected %s" % (path, _hex(h.digest()), entry.get("sha256"))
-        )
+    got = _hex(h.digest())
+    if got != entry.get("sha256", "").lower():
+        raise OTAError("sha256", "%s: SHA-256 %s, expected %s" % (path, got, entry.get("sha256")))
     return tmp
 
 
@@ -722,6 +721,10 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
             raise OTAError("manifest", "%s is not JSON" % url)
         if not isinstance(manifest, dict) or "version" not in manifest:
             raise OTAError("manifest", '%s has no "version"' % url)
+        if manifest.get("format", 1) > MANIFEST_FORMAT:
+            raise OTAError(
+                "manifest", "format %s is newer than this firmware reads" % manifest["format"]
+            )
         new, current = manifest["version"], _current_version()
         if not force and parse_version(new) <= parse_version(current):
             _set("up_to_date", url=url, version=current, offered=new)

@@ -5,10 +5,13 @@ image, untouched, and raise an OTAError whose cause names what did not match."""
 import hashlib
 import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from helpers import esp_image
-from helpers.micropython import SCENARIOS
+from helpers.micropython import ROOT, SCENARIOS
 from helpers.ota import OtaServer, make_flash, otadata
 
 SIZE = 160 * 1024
@@ -408,3 +411,182 @@ def test_reboots_across_processes_roll_back(micropython, flash, server):
         % str(flash)
     )
     assert third.strip() == "ota_0"
+
+
+# ---- update_from_manifest: the release pipeline's own output ----------------------------------
+
+RELEASE = "0.2.0"
+APP_PY = b"print('app v2')\n"
+INDEX = b"<!doctype html><p>v2</p>\n"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """firmware/dist.py output for every build (our images as micropython.bin), then
+    `ci/release.sh collect` with filesystem files: the directory a release server publishes."""
+    import dist
+
+    import boards
+
+    tmp = tmp_path_factory.mktemp("release")
+    esptool = str(Path(sys.executable).with_name("esptool"))
+    for b in boards.builds():
+        build = tmp / "build" / b["name"]
+        (build / "bootloader").mkdir(parents=True)
+        image = esp_image.build(b["chip"], SIZE, seed=len(b["name"]), version=RELEASE)
+        (build / "micropython.bin").write_bytes(image)
+        (build / "bootloader" / "bootloader.bin").write_bytes(image[:4096])
+        dist.assemble(b["name"], build, tmp / "dist" / b["name"], RELEASE, esptool)
+    files = tmp / "fs"
+    (files / "lib").mkdir(parents=True)
+    (files / "lib" / "app.py").write_bytes(APP_PY)
+    (files / "www").mkdir()
+    (files / "www" / "index.html").write_bytes(INDEX)
+    out = tmp / "pub"
+    return tmp, out, files
+
+
+@pytest.fixture(scope="module")
+def release_server(release):
+    tmp, out, files = release
+    out.mkdir()
+    srv = OtaServer(out)
+    subprocess.run(
+        [
+            str(ROOT / "ci" / "release.sh"),
+            "collect",
+            tmp / "dist",
+            srv.base.rstrip("/"),
+            out,
+            files,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    yield srv, out
+    srv.stop()
+
+
+MANIFEST = """
+import json, os
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+for d in ("/lib", "/www"):
+    try:
+        os.mkdir(%(root)r + d)
+    except OSError:
+        pass
+with open(%(root)r + "/lib/app.py", "w") as f:
+    f.write("print('app v1')\\n")
+out = {}
+try:
+    out["result"] = ota.update_from_manifest(%(url)r, reboot=False, fs_root=%(root)r, **%(kw)s)
+except ota.OTAError as e:
+    out["cause"], out["error"] = e.cause, str(e)
+out["boot"] = partition.Partition(partition.BOOT).info()[4]
+out["status"] = ota.status()
+print(json.dumps(out))
+"""
+
+
+def from_manifest(micropython, tmp_path, url, chip=CHIP, flash_size="4MB", **kw):
+    flash = make_flash(
+        tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=chip, flash_size=flash_size
+    )
+    root = tmp_path / "fs"
+    root.mkdir(exist_ok=True)
+    code = MANIFEST % {"flash": str(flash), "root": str(root), "url": url, "kw": repr(kw)}
+    return json.loads(micropython.run(code).splitlines()[-1]), flash, root
+
+
+def app_image(release, board):
+    return (release[0] / "dist" / board / "micropython.bin").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "chip,flash_size,board",
+    [
+        ("esp32c3", "4MB", "WIFIMGR_ESP32C3"),
+        ("esp32s3", "8MB", "WIFIMGR_ESP32S3"),
+        ("esp32s3", "16MB", "WIFIMGR_ESP32S3-FLASH_16M"),
+    ],
+)
+def test_manifest_update_picks_this_board_and_writes_files(
+    micropython, tmp_path, release, release_server, chip, flash_size, board
+):
+    srv, _out = release_server
+    r, flash, root = from_manifest(micropython, tmp_path, srv.url("ota.json"), chip, flash_size)
+    assert r.get("result") == RELEASE, r
+    assert r["boot"] == "ota_1" and r["status"]["board"] == board
+    image = app_image(release, board)
+    assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
+    assert (root / "lib" / "app.py").read_bytes() == APP_PY
+    assert (root / "www" / "index.html").read_bytes() == INDEX
+    assert sorted(p.name for p in (root / "lib").iterdir()) == ["app.py"]
+
+
+def test_manifest_not_newer_is_skipped(micropython, tmp_path, release_server):
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    m["version"] = "0.1.0"  # the running package's version
+    (out / "same.json").write_text(json.dumps(m))
+    r, flash, root = from_manifest(micropython, tmp_path, srv.url("same.json"))
+    assert r["result"] is None and r["boot"] == "ota_0"
+    assert r["status"]["state"] == "up_to_date" and r["status"]["offered"] == "0.1.0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+    assert not (flash / "ota_1.bin").exists()
+
+
+def test_manifest_with_a_bad_file_digest_changes_nothing(micropython, tmp_path, release_server):
+    """The image verifies, a file does not: no file is replaced, nothing is staged, and the
+    boot record still names the running image."""
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    m["filesystem"][1]["sha256"] = "0" * 64
+    (out / "badfile.json").write_text(json.dumps(m))
+    r, _flash, root = from_manifest(micropython, tmp_path, srv.url("badfile.json"))
+    assert r["cause"] == "sha256" and "/www/index.html" in r["error"], r
+    assert r["boot"] == "ota_0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["app.py"]
+
+
+@pytest.mark.parametrize(
+    "change,cause",
+    [
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].update(sha256="1" * 64), "sha256"),
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].update(length=1000), "length"),
+        (lambda m: m["boards"].pop("WIFIMGR_ESP32C3"), "board"),
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].pop("sha256"), "manifest"),
+        (
+            lambda m: m["filesystem"].append({"path": "/../x", "url": "x", "sha256": ""}),
+            "manifest",
+        ),
+        (lambda m: m.update(version="two"), "manifest"),
+        (lambda m: m.update(format=2), "manifest"),
+    ],
+)
+def test_bad_manifests_are_refused(micropython, tmp_path, release_server, change, cause):
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    change(m)
+    (out / "bad.json").write_text(json.dumps(m))
+    r, _flash, root = from_manifest(micropython, tmp_path, srv.url("bad.json"))
+    assert r.get("cause") == cause, r
+    assert r["boot"] == "ota_0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+
+
+def test_per_board_dist_manifest_works_too(micropython, tmp_path, release, release_server):
+    """firmware/dist/<board>/manifest.json served as it is: the app image sits next to it."""
+    srv, out = release_server
+    board_dir = out / "dist-c3"
+    board_dir.mkdir(exist_ok=True)
+    for name in ("manifest.json", "micropython.bin"):
+        (board_dir / name).write_bytes(
+            (release[0] / "dist" / "WIFIMGR_ESP32C3" / name).read_bytes()
+        )
+    r, flash, _root = from_manifest(micropython, tmp_path, srv.url("dist-c3/manifest.json"))
+    assert r.get("result") == RELEASE and r["boot"] == "ota_1", r
+    image = app_image(release, "WIFIMGR_ESP32C3")
+    assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
