@@ -3,7 +3,7 @@
 
     ota_server.py DIR [--port 0] [--truncate N] [--corrupt OFFSET] [--stall-at N]
                   [--stall-seconds S] [--drop-at N] [--chunked] [--chunk-size N]
-                  [--redirect K] [--no-length]
+                  [--redirect K] [--no-length] [--rate B]
 
 Serves the files under DIR (GET /<path>) on 127.0.0.1 only. Every option is also a query
 parameter of one request, which overrides the command line for that request:
@@ -15,6 +15,7 @@ parameter of one request, which overrides the command line for that request:
     chunked=1       Transfer-Encoding: chunked, chunks of `chunk` bytes (default 1000)
     redirect=K      answer 302 K times (/_r/K-1/..., relative and absolute Location) first
     nolength=1      no Content-Length: the body ends when the connection closes
+    rate=B          pace the body at B bytes per second (a WiFi-like link instead of memory speed)
 
 Prints "ota_server: http://127.0.0.1:PORT/ serving DIR" once it listens. Ctrl-C stops it.
 """
@@ -38,6 +39,7 @@ OPTIONS = (
     "chunk",
     "redirect",
     "nolength",
+    "rate",
 )
 
 
@@ -107,9 +109,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_body(self, data, chunked, chunk, drop, stall, opts):
         limit = len(data) if drop is None else min(drop, len(data))
         pos = 0
-        step = chunk if chunked else SEND
+        rate = float(opts.get("rate") or 0)
+        step = chunk if chunked else (4096 if rate else SEND)
+        start = time.monotonic()
         try:
             while pos < limit:
+                if rate:
+                    ahead = pos / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
                 n = min(step, limit - pos)
                 if stall is not None and pos <= stall < pos + n:
                     n = stall - pos
@@ -159,6 +167,7 @@ def main(argv=None):
     ap.add_argument("--chunk-size", dest="chunk", type=int, default=1000)
     ap.add_argument("--redirect", type=int, default=0)
     ap.add_argument("--no-length", dest="nolength", action="store_const", const=1, default=0)
+    ap.add_argument("--rate", type=float, help="bytes per second")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("::1", "localhost"):
@@ -169,20 +178,7 @@ def main(argv=None):
     server = Server((args.host, args.port), Handler)
     server.root = root
     server.verbose = args.verbose
-    server.defaults = {
-        k: getattr(args, k)
-        for k in (
-            "truncate",
-            "corrupt",
-            "stall",
-            "stall_s",
-            "drop",
-            "chunked",
-            "chunk",
-            "redirect",
-        )
-    }
-    server.defaults["nolength"] = args.nolength
+    server.defaults = {k: getattr(args, k) for k in OPTIONS}
     print(
         "ota_server: http://%s:%d/ serving %s" % (args.host, server.server_port, root), flush=True
     )

@@ -68,3 +68,63 @@ def otadata(path):
     ]
     boot = (max(valid)[0] - 1) % 2 if valid else None
     return entries, boot
+
+
+# Measures the heap an update needs on MicroPython: every flash read and write (each 4 KiB block
+# of the download and of the read-back check) samples gc.mem_alloc(), with the collector run
+# after every 2 KiB allocated so that garbage cannot hide in the numbers. Prints JSON with the
+# idle baseline (package imported, collected) and the peak above it.
+HEAP_SCRIPT = """
+import gc, json, time
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+P = partition.Partition
+peak = 0
+
+def sample():
+    global peak
+    m = gc.mem_alloc()
+    if m > peak:
+        peak = m
+
+class Sampling(P):
+    def readblocks(self, block, buf, offset=0):
+        sample()
+        P.readblocks(self, block, buf, offset)
+
+    def writeblocks(self, block, buf, offset=None):
+        sample()
+        P.writeblocks(self, block, buf, offset)
+
+    def get_next_update(self):
+        return Sampling(P.get_next_update(self).name)
+
+ota.Partition = Sampling
+gc.collect()
+gc.threshold(2048)
+base = gc.mem_alloc()
+t0 = time.ticks_ms()
+ota.update(%(url)r, sha256=%(sha256)r, reboot=False)
+ms = time.ticks_diff(time.ticks_ms(), t0)
+gc.threshold(-1)
+print(json.dumps({"base": base, "peak": peak - base, "ms": ms, "bytes": ota.status()["bytes"]}))
+"""
+
+# The same download with nothing but a socket: the ceiling for OTA throughput.
+RAW_SCRIPT = """
+import json, socket, time
+host, port, path = %(host)r, %(port)d, %(path)r
+buf = bytearray(4096)
+t0 = time.ticks_ms()
+s = socket.socket()
+s.connect(socket.getaddrinfo(host, port)[0][-1])
+s.write(b"GET %%s HTTP/1.1\\r\\nHost: %%s\\r\\nConnection: close\\r\\n\\r\\n" %% (path, host))
+n = 0
+while True:
+    k = s.readinto(buf)
+    if not k:
+        break
+    n += k
+s.close()
+print(json.dumps({"ms": time.ticks_diff(time.ticks_ms(), t0), "bytes": n}))
+"""

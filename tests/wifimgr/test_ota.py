@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import esp_image
 from helpers.micropython import ROOT, SCENARIOS
-from helpers.ota import OtaServer, make_flash, otadata
+from helpers.ota import HEAP_SCRIPT, OtaServer, make_flash, otadata
 
 SIZE = 160 * 1024
 CHIP = "esp32c3"
@@ -590,3 +590,22 @@ def test_per_board_dist_manifest_works_too(micropython, tmp_path, release, relea
     assert r.get("result") == RELEASE and r["boot"] == "ota_1", r
     image = app_image(release, "WIFIMGR_ESP32C3")
     assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
+
+
+# ---- RAM ---------------------------------------------------------------------------------------
+
+
+def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, server, images):
+    """The image never sits in RAM: a 1.2 MB update needs less than 16 KiB of heap above idle
+    (sampled at every 4 KiB flash access, collector every 2 KiB of allocation)."""
+    big = images / "big.bin"
+    if not big.exists():
+        big.write_bytes(esp_image.build(CHIP, 1200 * 1024, seed=3))
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
+    out = micropython.run(
+        HEAP_SCRIPT
+        % {"flash": str(flash), "url": server.url("big.bin"), "sha256": digest(images, "big.bin")}
+    )
+    r = json.loads(out)
+    assert r["bytes"] == big.stat().st_size > 1024 * 1024
+    assert 4096 <= r["peak"] <= 16 * 1024, r  # at least the block buffer, at most 16 KiB
