@@ -609,3 +609,53 @@ def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, server
     r = json.loads(out)
     assert r["bytes"] == big.stat().st_size > 1024 * 1024
     assert 4096 <= r["peak"] <= 16 * 1024, r  # at least the block buffer, at most 16 KiB
+
+
+# ---- asyncio -----------------------------------------------------------------------------------
+
+AIO = """
+import asyncio, json
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+ticks = 0
+
+async def ticker():
+    global ticks
+    while True:
+        ticks += 1
+        await asyncio.sleep_ms(1)
+
+async def main():
+    t = asyncio.create_task(ticker())
+    out = {}
+    try:
+        out["result"] = await ota.aupdate(%(url)r, reboot=False, timeout_ms=400)
+    except ota.OTAError as e:
+        out["cause"] = e.cause
+    t.cancel()
+    out["ticks"] = ticks
+    out["boot"] = partition.Partition(partition.BOOT).info()[4]
+    return out
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.parametrize(
+    "faults,cause",
+    [
+        ({"rate": 2_000_000}, None),
+        ({"chunked": 1, "redirect": 2}, None),
+        ({"stall": 9000}, "timeout"),
+    ],
+)
+def test_aupdate_lets_other_tasks_run(micropython, flash, server, faults, cause):
+    """Inside asyncio the download yields: a 1 ms ticker keeps running (a 2 MB/s paced
+    download takes about 80 ms), and a stalled server still times out."""
+    url = server.url("esp32c3.bin", **faults)
+    r = json.loads(micropython.run(AIO % {"flash": str(flash), "url": url}))
+    if cause is None:
+        assert r.get("result") == "ota_1" and r["boot"] == "ota_1", r
+    else:
+        assert r.get("cause") == cause and r["boot"] == "ota_0", r
+    assert r["ticks"] >= (1 if "chunked" in faults else 10), r
