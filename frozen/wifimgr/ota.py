@@ -194,7 +194,11 @@ class _Http:
             if self.aio:
                 import asyncio
 
-                self.reader, self.writer = await asyncio.open_connection(host, port)
+                conn = asyncio.open_connection(host, port)
+                try:
+                    self.reader, self.writer = await asyncio.wait_for_ms(conn, self.timeout_ms)
+                except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
+                    raise OSError(110, "no answer in %d ms" % self.timeout_ms)
                 self.writer.write(req)
                 await self.writer.drain()
             else:
@@ -500,6 +504,7 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
         mv = memoryview(buf)
         h = hashlib.sha256()
         done = fill = block = 0
+        checked = False
         start = time.ticks_ms()
         next_report = 0
         _set("downloading", url=http.url, bytes=0, total=total, percent=0, rate=0)
@@ -510,8 +515,9 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
                 done += n
                 if done > capacity:
                     raise OTAError("length", "more than the slot's %d bytes arrived" % capacity)
-                if block == 0 and fill >= 80 and done == fill:
+                if not checked and fill >= 80:
                     check_header(buf, chip_id)  # a wrong image stops before the download
+                    checked = True
                 if fill < BUF_SIZE:
                     continue
             if fill:
@@ -595,10 +601,12 @@ def parse_version(v):
     v = v.lstrip("v")
     main, _, suffix = v.partition("-")
     try:
-        nums = tuple(int(x) for x in main.split("."))
+        nums = [int(x) for x in main.split(".")]
     except ValueError:
         raise OTAError("manifest", "version %r is not numbers separated by dots" % v)
-    return nums + ((0, suffix) if suffix else (1, ""))
+    while len(nums) < 3:
+        nums.append(0)  # "1.2" is "1.2.0"
+    return tuple(nums) + ((0, suffix) if suffix else (1, ""))
 
 
 def _current_version():
@@ -757,9 +765,14 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         raise err
     import os
 
-    for tmp, path in staged:
-        os.rename(tmp, path)  # one file at a time, each atomic
-    target.set_boot()
+    try:
+        for tmp, path in staged:
+            os.rename(tmp, path)  # one file at a time, each atomic
+        target.set_boot()
+    except OSError as e:
+        err = OTAError("flash", "installing the update failed: %s" % e)
+        _failed(url, err)
+        raise err
     _set("done", url=url, version=new, board=name, boot=target.info()[4], files=len(staged))
     if reboot:
         _reset()

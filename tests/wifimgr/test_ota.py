@@ -659,3 +659,22 @@ def test_aupdate_lets_other_tasks_run(micropython, flash, server, faults, cause)
     else:
         assert r.get("cause") == cause and r["boot"] == "ota_0", r
     assert r["ticks"] >= (1 if "chunked" in faults else 10), r
+
+
+def test_version_order(micropython):
+    out = micropython.run(
+        """
+from wifimgr.ota import parse_version as v, OTAError
+print(v("0.2.0") > v("0.1.0"), v("1.2") == v("1.2.0"), v("1.10.0") > v("1.9.9"))
+print(v("1.3.0-rc1") < v("1.3.0"), v("v1.3.0") == v("1.3.0"), v("0.1.0") > v("0.1.0"))
+try:
+    v("two")
+except OTAError as e:
+    print(e)
+"""
+    )
+    assert out.splitlines() == [
+        "True True True",
+        "True True False",
+        "manifest: version 'two' is not numbers separated by dots",
+    ]
