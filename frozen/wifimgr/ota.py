@@ -684,19 +684,19 @@ def _safe_path(path):
 
 
 async def _fetch(url, timeout_ms, aio, limit=MANIFEST_MAX):
+    # A small document (the manifest) in RAM: as large as it is, at most `limit` bytes.
     http = await _get(url, timeout_ms, aio)
     try:
-        buf = bytearray(limit)
-        mv = memoryview(buf)
-        n = 0
+        out = bytearray()
+        chunk = bytearray(512)
         while True:
-            if n == limit:
-                raise OTAError("manifest", "%s is larger than %d bytes" % (url, limit))
-            k = await http.readinto(mv[n:])
+            k = await http.readinto(chunk)
             if not k:
                 break
-            n += k
-        return bytes(mv[:n])
+            if len(out) + k > limit:
+                raise OTAError("manifest", "%s is larger than %d bytes" % (url, limit))
+            out.extend(memoryview(chunk)[:k])
+        return bytes(out)
     finally:
         http.close()
 
