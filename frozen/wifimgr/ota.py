@@ -297,7 +297,8 @@ class _Http:
         return await self._recv(mv)
 
     async def readinto(self, mv):
-        """Body bytes into mv; 0 at the end of the body. Checks the framing as it goes."""
+        """Body bytes into the memoryview mv; 0 at the end of the body. Checks the framing as
+        it goes."""
         if self.done:
             return 0
         if self.chunked:
@@ -688,14 +689,14 @@ async def _fetch(url, timeout_ms, aio, limit=MANIFEST_MAX):
     http = await _get(url, timeout_ms, aio)
     try:
         out = bytearray()
-        chunk = bytearray(512)
+        chunk = memoryview(bytearray(512))
         while True:
             k = await http.readinto(chunk)
             if not k:
                 break
             if len(out) + k > limit:
                 raise OTAError("manifest", "%s is larger than %d bytes" % (url, limit))
-            out.extend(memoryview(chunk)[:k])
+            out.extend(chunk[:k])
         return bytes(out)
     finally:
         http.close()
