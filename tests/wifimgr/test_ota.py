@@ -678,3 +678,18 @@ except OTAError as e:
         "True True False",
         "manifest: version 'two' is not numbers separated by dots",
     ]
+
+
+def test_unreadable_manifests_are_refused(micropython, tmp_path, release_server):
+    srv, out = release_server
+    (out / "notjson.json").write_text("<html>captive portal login</html>")
+    m = json.loads((out / "ota.json").read_text())
+    m["padding"] = "x" * 20000
+    (out / "huge.json").write_text(json.dumps(m))
+    for name, error in (
+        ("notjson.json", "manifest: %s is not JSON"),
+        ("huge.json", "manifest: %s is larger than 16384 bytes"),
+        ("absent.json", "http: %s answered 404"),
+    ):
+        r, _flash, _root = from_manifest(micropython, tmp_path, srv.url(name))
+        assert r.get("error") == error % srv.url(name) and r["boot"] == "ota_0", r
