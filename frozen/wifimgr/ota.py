@@ -176,7 +176,6 @@ class _Http:
         self.left = 0  # bytes left in the body (Content-Length) or the current chunk
         self.done = False
         self.location = None
-        self.last = time.ticks_ms()
 
     async def open(self, url):
         host, port, path = _split_url(url)
@@ -236,10 +235,7 @@ class _Http:
             if e.args and e.args[0] in (110, 116, 11):  # ETIMEDOUT, ETIMEDOUT (lwIP), EAGAIN
                 raise OTAError("timeout", "no data for %d ms" % self.timeout_ms)
             raise OTAError("connection", "receive failed: %s" % e)
-        n = n or 0
-        if n:
-            self.last = time.ticks_ms()
-        return n
+        return n or 0
 
     async def _readline(self):
         # One header or chunk-size line (without CRLF) from the line buffer, as bytes.
@@ -280,12 +276,14 @@ class _Http:
                 try:
                     self.length = int(value)
                 except ValueError:
+                    self.length = -2
+                if self.length < 0:
                     raise OTAError("http", "bad Content-Length %r" % value)
             elif name == b"transfer-encoding":
                 self.chunked = b"chunked" in value.lower()
             elif name == b"location":
                 self.location = value.decode()
-        self.left = self.length
+        self.left = -1 if self.chunked else self.length
 
     async def _buffered(self, mv):
         # Bytes already in the line buffer go first; then the socket directly.
@@ -303,12 +301,14 @@ class _Http:
             return 0
         if self.chunked:
             if self.left <= 0:
-                if self.left == 0:
-                    await self._readline()  # CRLF after the previous chunk
+                if self.left == 0 and await self._readline():
+                    raise OTAError("http", "chunk not followed by CRLF")
                 size = (await self._readline()).split(b";")[0].strip()
                 try:
                     self.left = int(size, 16)
                 except ValueError:
+                    self.left = -1
+                if self.left < 0:
                     raise OTAError("http", "bad chunk size line %r" % size[:20])
                 if self.left == 0:
                     while await self._readline():  # trailers

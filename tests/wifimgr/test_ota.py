@@ -693,3 +693,61 @@ def test_unreadable_manifests_are_refused(micropython, tmp_path, release_server)
     ):
         r, _flash, _root = from_manifest(micropython, tmp_path, srv.url(name))
         assert r.get("error") == error % srv.url(name) and r["boot"] == "ota_0", r
+
+
+# ---- malformed HTTP ----------------------------------------------------------------------------
+
+CANNED = {
+    "/garbage": b"SSH-2.0-OpenSSH_9.6\r\n",
+    "/status": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    "/badlength": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+    "/badchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "/nocrlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY3\r\n",
+    "/longheader": b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 600 + b"\r\n\r\n",
+    "/nolocation": b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
+    "/headcut": b"HTTP/1.1 200 OK\r\nContent-Le",
+    "/tiny": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\xe9\x01\x02",
+}
+
+
+@pytest.fixture(scope="module")
+def canned():
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                path = conn.recv(4096).split(b" ")[1].decode()
+                conn.sendall(CANNED[path])
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield "http://127.0.0.1:%d" % srv.getsockname()[1]
+    srv.close()
+
+
+@pytest.mark.parametrize(
+    "path,error",
+    [
+        ("/garbage", "http: %s did not answer HTTP: b'SSH-2.0-OpenSSH_9.6'"),
+        ("/status", "http: %s answered 500"),
+        ("/badlength", "http: bad Content-Length b'-5'"),
+        ("/badchunk", "http: bad chunk size line b'zz'"),
+        ("/nocrlf", "http: chunk not followed by CRLF"),
+        ("/longheader", "http: header line longer than 512 bytes"),
+        ("/nolocation", "http: redirect 302 without Location from %s"),
+        ("/headcut", "connection: closed in the middle of the HTTP header"),
+        ("/tiny", "truncated: only 3 bytes arrived"),
+    ],
+)
+def test_malformed_http_is_named(micropython, flash, images, canned, path, error):
+    url = canned + path
+    r = attempt(micropython, flash, url)
+    assert r["error"] == (error % url if "%s" in error else error)
+    assert_untouched(r, flash, images, error.split(":")[0])
