@@ -74,6 +74,8 @@ _status = {"state": "idle"}
 def status():
     """Progress of the current or last update plus what the bootloader will do, JSON-able."""
     out = dict(_status)
+    if _host and not _host.ready():
+        return out
     try:
         out["running"] = Partition(Partition.RUNNING).info()[4]
         entries = _read_otadata()
@@ -875,7 +877,7 @@ async def guard(is_healthy, deadline_ms=120000, health_url=None, poll_ms=500):
     ("not_pending")."""
     import asyncio
 
-    if not pending_verify():
+    if (_host and not _host.ready()) or not pending_verify():
         return "not_pending"
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
     start = time.ticks_ms()

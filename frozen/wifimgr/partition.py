@@ -92,6 +92,18 @@ def setup(path=None, **board):
     return _dir
 
 
+def ready():
+    """True when a flash directory is selected or the default one exists: only then do status
+    queries look at it (they never create one)."""
+    if _dir is not None:
+        return True
+    try:
+        os.stat(os.getenv("WIFIMGR_FLASH") or "flash")
+        return True
+    except OSError:
+        return False
+
+
 def board():
     if _dir is None:
         setup()

@@ -751,3 +751,17 @@ def test_malformed_http_is_named(micropython, flash, images, canned, path, error
     r = attempt(micropython, flash, url)
     assert r["error"] == (error % url if "%s" in error else error)
     assert_untouched(r, flash, images, error.split(":")[0])
+
+
+def test_status_and_guard_on_a_host_without_flash_create_nothing(micropython, tmp_path):
+    """wifimgr.start() runs the guard on every boot; on the unix port without a flash
+    directory it must neither fail nor create one."""
+    out = micropython.run(
+        """
+import asyncio
+from wifimgr import ota
+print(asyncio.run(ota.guard(lambda: False, deadline_ms=10)), ota.status())
+"""
+    )
+    assert out.strip() == "not_pending {'state': 'idle'}"
+    assert not (tmp_path / "flash").exists()
