@@ -744,8 +744,71 @@ def _remove(name):
         pass
 
 
+# The filesystem files follow the firmware: the previous version of each is kept as
+# <path>.bak and a journal (/ota_files.json) names the files and the slot they belong to.
+# Whichever firmware boots next settles it (settle_files(), run by guard() and before the next
+# manifest update): running that slot and valid, the .bak files go; running the other slot (the
+# update was rolled back or never switched over), the previous files come back.
+_JOURNAL = "/ota_files.json"
+
+
+def _exists(path):
+    import os
+
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _install_files(fs_root, staged, slot):
+    import os
+
+    entries = [[path, _exists(path)] for _tmp, path in staged]
+    tmp = fs_root + _JOURNAL + ".new"
+    with open(tmp, "w") as f:
+        json.dump({"slot": slot, "files": entries}, f)
+    os.rename(tmp, fs_root + _JOURNAL)
+    for i, (new, path) in enumerate(staged):
+        if entries[i][1]:
+            _remove(path + ".bak")
+            os.rename(path, path + ".bak")
+        os.rename(new, path)  # each file atomically
+
+
+def settle_files(fs_root=""):
+    """Keeps or restores the files of the last manifest update to match the firmware that
+    runs; returns "kept", "restored", "pending" or None (nothing to settle)."""
+    import os
+
+    try:
+        with open(fs_root + _JOURNAL) as f:
+            journal = json.load(f)
+    except (OSError, ValueError):
+        _remove(fs_root + _JOURNAL)
+        return None
+    running = Partition(Partition.RUNNING).info()[4]
+    if running == journal["slot"] and pending_verify():
+        return "pending"
+    keep = running == journal["slot"]
+    for path, had_old in journal["files"]:
+        _remove(path + ".new")
+        if keep:
+            _remove(path + ".bak")
+        elif had_old:
+            if _exists(path + ".bak"):
+                _remove(path)
+                os.rename(path + ".bak", path)
+        else:
+            _remove(path)
+    _remove(fs_root + _JOURNAL)
+    return "kept" if keep else "restored"
+
+
 async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, force, fs_root):
     _set("checking", url=url)
+    settle_files(fs_root)
     try:
         try:
             manifest = json.loads(await _fetch(url, timeout_ms, aio))
@@ -787,11 +850,8 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         err = e if isinstance(e, OTAError) else OTAError("file", str(e))
         _failed(url, err)
         raise err
-    import os
-
     try:
-        for tmp, path in staged:
-            os.rename(tmp, path)  # one file at a time, each atomic
+        _install_files(fs_root, staged, target.info()[4])
         target.set_boot()
     except OSError as e:
         err = OTAError("flash", "installing the update failed: %s" % e)
@@ -868,22 +928,27 @@ async def _reachable(url, timeout_ms):
         return False
 
 
-async def guard(is_healthy, deadline_ms=120000, health_url=None, poll_ms=500):
+async def guard(is_healthy, deadline_ms=120000, health_url=None, poll_ms=500, fs_root=""):
     """Keeps a freshly updated image only if it proves healthy within deadline_ms.
 
     is_healthy() says the device is back on WiFi; with health_url, that URL must also answer
     200. Then the image is marked valid (returns "valid"); at the deadline the device reboots
     into the previous image. On a boot that is not pending verification it returns at once
-    ("not_pending")."""
+    ("not_pending"), so a WiFi outage never causes a reboot loop. It first settles the
+    filesystem files of the last manifest update under fs_root (settle_files())."""
     import asyncio
 
-    if (_host and not _host.ready()) or not pending_verify():
+    if _host and not _host.ready():
+        return "not_pending"
+    settle_files(fs_root)
+    if not pending_verify():
         return "not_pending"
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
     start = time.ticks_ms()
     while time.ticks_diff(time.ticks_ms(), start) < deadline_ms:
         if is_healthy() and (health_url is None or await _reachable(health_url, 5000)):
             Partition.mark_app_valid_cancel_rollback()
+            settle_files(fs_root)
             _set("valid", after_ms=time.ticks_diff(time.ticks_ms(), start))
             return "valid"
         await asyncio.sleep_ms(poll_ms)

@@ -522,7 +522,12 @@ def test_manifest_update_picks_this_board_and_writes_files(
     assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
     assert (root / "lib" / "app.py").read_bytes() == APP_PY
     assert (root / "www" / "index.html").read_bytes() == INDEX
-    assert sorted(p.name for p in (root / "lib").iterdir()) == ["app.py"]
+    # The previous version stays until the new firmware proves healthy (guard settles it).
+    assert sorted(p.name for p in (root / "lib").iterdir()) == ["app.py", "app.py.bak"]
+    assert json.loads((root / "ota_files.json").read_text()) == {
+        "slot": "ota_1",
+        "files": [[str(root / "lib" / "app.py"), True], [str(root / "www" / "index.html"), False]],
+    }
 
 
 def test_manifest_not_newer_is_skipped(micropython, tmp_path, release_server):
@@ -765,3 +770,56 @@ print(asyncio.run(ota.guard(lambda: False, deadline_ms=10)), ota.status())
     )
     assert out.strip() == "not_pending {'state': 'idle'}"
     assert not (tmp_path / "flash").exists()
+
+
+FILES_FOLLOW = """
+import asyncio, json, os
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+root = %(root)r
+for d in ("/lib", "/www"):
+    os.mkdir(root + d)
+with open(root + "/lib/app.py", "w") as f:
+    f.write("print('app v1')\\n")
+print(ota.update_from_manifest(%(url)r, reboot=False, fs_root=root))
+print(json.dumps(sorted(os.listdir(root + "/lib"))))
+partition.boot()                            # the device restarts into the new image
+try:
+    r = asyncio.run(ota.guard(lambda: %(healthy)r, deadline_ms=200, poll_ms=10, fs_root=root))
+except SystemExit:
+    partition.boot()                        # rolled back: the old image runs
+    r = "reset, then " + asyncio.run(ota.guard(lambda: True, deadline_ms=200, fs_root=root))
+print(r)
+print(open(root + "/lib/app.py").read().strip())
+print(json.dumps([sorted(os.listdir(root + d)) for d in ("", "/lib", "/www")]))
+"""
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_server, healthy):
+    """Kept with the image that proves healthy; restored (and new ones removed) when the
+    image is rolled back, by the old firmware at its next boot."""
+    srv, _out = release_server
+    flash = make_flash(tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=CHIP)
+    root = tmp_path / "fs"
+    root.mkdir()
+    code = FILES_FOLLOW % {
+        "flash": str(flash),
+        "root": str(root),
+        "url": srv.url("ota.json"),
+        "healthy": healthy,
+    }
+    out = micropython.run(code).splitlines()
+    assert out[:2] == [RELEASE, '["app.py", "app.py.bak"]']
+    if healthy:
+        assert out[2:] == [
+            "valid",
+            "print('app v2')",
+            '[["lib", "www"], ["app.py"], ["index.html"]]',
+        ]
+    else:
+        assert out[2:] == [
+            "reset, then not_pending",
+            "print('app v1')",
+            '[["lib", "www"], ["app.py"], []]',
+        ]
