@@ -582,7 +582,10 @@ class Config:
         try:
             self._set_secret(network_secret(ssid), password)
         except BaseException:
-            self._doc["known_networks"] = old
+            if old is None:
+                del self._doc["known_networks"]
+            else:
+                self._doc["known_networks"] = old
             raise
         if save:
             self.save()

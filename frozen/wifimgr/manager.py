@@ -356,7 +356,7 @@ class Manager:
                 self.config.add_network(ssid, password, hidden=True)
             else:
                 self.config.add_network(ssid, password)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # the link keeps the connection; the user is told
             msg = "provisioning: %r joined but could not be stored: %s" % (ssid, e)
             log.error(msg)
             self.errors.append(msg)
@@ -441,16 +441,22 @@ class Manager:
             await asyncio.sleep_ms(0 if self._virtual else _TICK_MS)
             if self._virtual:
                 await asyncio.sleep_ms(0)
-            timeout = self.config.get("portal_idle_timeout_s") or 0
-            s = self._link.status()
-            if s["state"] == "connected":
-                self._remember(s)  # the link reports last_good just after "connected"
-            if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
-                log.info("portal idle for %d s: closing the access point", timeout)
-                self._override = {"ap_policy": "never"}
-                self._link.stop()
-                self.apply()
-                self._link.start()
+            try:
+                self._tick_once()
+            except Exception as e:  # keep ticking; say what went wrong
+                log.error("manager tick: %r", e)
+
+    def _tick_once(self):
+        timeout = self.config.get("portal_idle_timeout_s") or 0
+        s = self._link.status()
+        if s["state"] == "connected":
+            self._remember(s)  # the link reports last_good just after "connected"
+        if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
+            log.info("portal idle for %d s: closing the access point", timeout)
+            self._override = {"ap_policy": "never"}
+            self._link.stop()
+            self.apply()
+            self._link.start()
 
     async def _run_ota(self, ota, url):
         try:
