@@ -397,8 +397,11 @@ class Manager:
             try:
                 from wifimgr.portal import Portal
             except ImportError:
+                # A package installed without the portal: the device still joins networks.
                 self._no_portal = True
-                self._server_error("HTTP on %s:%d" % tuple(self._http), "no portal installed")
+                msg = "HTTP on %s:%d not served: no portal installed" % tuple(self._http)
+                log.warning(msg)
+                self.errors.append(msg)
             else:
                 try:
                     portal = Portal(self, self._http[0], self._http[1])
