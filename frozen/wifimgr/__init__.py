@@ -26,7 +26,7 @@ EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned"
 # Application data shown by the portal's status page and served as JSON at /data.
 data = {}
 
-_events = {e: [] for e in EVENTS}
+_events = {}  # event -> [callback], shared with the Manager
 _manager = None
 
 
@@ -85,7 +85,7 @@ def on(event, callback):
     by the portal after provisioning, e.g. an MQTT topic."""
     if event not in EVENTS:
         raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-    _events[event].append(callback)
+    _events.setdefault(event, []).append(callback)
 
 
 def off(event, callback):
@@ -95,9 +95,9 @@ def off(event, callback):
 
 def log_level(level):
     """Sets the level of the "wifimgr" logger (logging.INFO etc.; quiet by default)."""
-    from wifimgr._log import log
+    from wifimgr import _log
 
-    log.setLevel(level)
+    _log.setLevel(level)
 
 
 # --- one shot ----------------------------------------------------------------------------------
@@ -179,8 +179,8 @@ def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **opt
     m = _get(config_path, options.get("clock"))
     if name is not None:
         _name(m, name)
-    if callback is not None and callback not in _events["connected"]:
-        _events["connected"].append(callback)
+    if callback is not None and callback not in _events.get("connected", ()):
+        on("connected", callback)
     sta = None
     if has_ssid(config_path):
         sta = connect(config_path, timeout_ms=options.get("timeout_ms"))

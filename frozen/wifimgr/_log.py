@@ -1,10 +1,11 @@
 """The package's logger: micropython-lib `logging` when it is installed, quiet without it.
 
-wifimgr is quiet by default: its logger ("wifimgr") lets only errors through until the
-application lowers the level with `wifimgr.log_level(logging.INFO)`. `logging` costs about
-4 KB of heap, so it is imported only when something is to be logged (an error, or after
-log_level()) or when the application has imported it already; without it, what passes the
-level is printed as "LEVEL:wifimgr:message" on stderr.
+Used as `from wifimgr import _log as log; log.error("...")`. wifimgr is quiet by default: only
+errors pass until the application lowers the level with `wifimgr.log_level(logging.INFO)`.
+`logging` costs about 4 KB of heap, so it is imported only when something is to be logged (an
+error, or after log_level()) or when the application has imported it already; it then gets
+everything as its "wifimgr" logger. Without it, what passes the level is printed as
+"LEVEL:wifimgr:message" on stderr.
 """
 
 import sys
@@ -15,62 +16,58 @@ DEBUG = const(10)
 INFO = const(20)
 WARNING = const(30)
 ERROR = const(40)
-_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
 
+level = ERROR
 logging = None  # the micropython-lib module once it is in use
+_logger = None
 
 
-class _Log:
-    # The part of logging.Logger that wifimgr uses, forwarding to "wifimgr" of `logging`.
-    def __init__(self):
-        self.level = ERROR
-        self._logger = None
-        if "logging" in sys.modules:
-            self._attach()
-
-    def _attach(self):
-        global logging
-        if self._logger is not None:
-            return self._logger
+def _attach():
+    global logging, _logger
+    if _logger is None:
         try:
             import logging
         except ImportError:
             return None
-        self._logger = logging.getLogger("wifimgr")
-        self._logger.setLevel(self.level)
-        return self._logger
-
-    def setLevel(self, level):
-        self.level = level
-        logger = self._attach()
-        if logger is not None:
-            logger.setLevel(level)
-
-    def isEnabledFor(self, level):
-        return level >= self.level
-
-    def log(self, level, msg, *args):
-        if level < self.level:
-            return
-        logger = self._attach()
-        if logger is not None:
-            logger.log(level, msg, *args)
-            return
-        if args:
-            msg = msg % args
-        print("%s:wifimgr:%s" % (_NAMES.get(level, level), msg), file=sys.stderr)
-
-    def debug(self, msg, *args):
-        self.log(DEBUG, msg, *args)
-
-    def info(self, msg, *args):
-        self.log(INFO, msg, *args)
-
-    def warning(self, msg, *args):
-        self.log(WARNING, msg, *args)
-
-    def error(self, msg, *args):
-        self.log(ERROR, msg, *args)
+        _logger = logging.getLogger("wifimgr")
+        _logger.setLevel(level)
+    return _logger
 
 
-log = _Log()
+def setLevel(new):
+    global level
+    level = new
+    if _attach() is not None:
+        _logger.setLevel(new)
+
+
+def log(lvl, msg, *args):
+    if lvl < level:
+        return
+    if _attach() is not None:
+        _logger.log(lvl, msg, *args)
+        return
+    if args:
+        msg = msg % args
+    names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
+    print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
+
+
+def debug(msg, *args):
+    log(DEBUG, msg, *args)
+
+
+def info(msg, *args):
+    log(INFO, msg, *args)
+
+
+def warning(msg, *args):
+    log(WARNING, msg, *args)
+
+
+def error(msg, *args):
+    log(ERROR, msg, *args)
+
+
+if "logging" in sys.modules:
+    _attach()

@@ -33,7 +33,7 @@ import os
 
 from micropython import const
 
-from wifimgr._log import log
+from wifimgr import _log as log
 
 DEFAULT_PATH = "/wifimgr.json"
 SCHEMA = const(3)

@@ -13,8 +13,8 @@ import asyncio
 from micropython import const
 
 from wifimgr import __version__, backend, link, policy
+from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr._log import log
 from wifimgr.store import Store, import_wifi_json
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
@@ -72,8 +72,6 @@ class Manager:
         _config._current = self.config
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
-        for e in EVENTS:
-            self._events.setdefault(e, [])
         self._import_provisioning()
         cls = link.select()
         self._link = (
@@ -190,7 +188,7 @@ class Manager:
     def on(self, event, callback):
         if event not in EVENTS:
             raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-        self._events[event].append(callback)
+        self._events.setdefault(event, []).append(callback)
 
     def apply(self):
         """Configures the state machine from the configuration (after any change to it)."""
@@ -305,7 +303,7 @@ class Manager:
 
     def _emit(self, event, arg):
         result = None
-        for cb in self._events[event]:
+        for cb in self._events.get(event, ()):
             try:
                 r = cb(arg)
                 if r is not None:

@@ -24,8 +24,8 @@ import os
 
 from micropython import const
 
+from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr._log import log
 
 _MAGIC = b"WMS1"  # AES-256-CBC
 _MAGIC_STREAM = b"WMH1"  # HMAC-SHA256 counter mode, where cryptolib is missing
