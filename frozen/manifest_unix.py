@@ -1,4 +1,4 @@
-# What `make unix` freezes: the unix port's standard modules (asyncio among them, which the
-# package needs) and the wifimgr package as the boards have it.
-include("$(PORT_DIR)/variants/standard/manifest.py")  # noqa: F821
+# What `make unix` freezes: asyncio (the unix port's own manifest has it, and replacing that
+# manifest drops it), then the package, as boards/manifest.py does for the esp32 port.
+include("$(MPY_DIR)/extmod/asyncio")  # noqa: F821
 include("manifest.py")  # noqa: F821
