@@ -123,7 +123,8 @@ def flash_size():
     return "%dMB" % (esp.flash_size() // 0x100000)
 
 
-def _reset():
+def reboot():
+    """machine.reset(); on the unix port the process ends (the next one powers on again)."""
     if _host:
         _host.reset()
     import machine
@@ -598,7 +599,7 @@ async def _update(url, sha256, length, reboot, progress, timeout_ms, aio):
     _status["state"] = "done"
     _status["boot"] = target.info()[4]
     if reboot:
-        _reset()
+        reboot()
     return target.info()[4]
 
 
@@ -777,11 +778,20 @@ def _install_files(fs_root, staged, slot):
         os.rename(new, path)  # each file atomically
 
 
-def settle_files(fs_root=""):
+def _root(fs_root):
+    # Manifest paths are the device's filesystem: "/" on a board, the current directory on the
+    # unix port (never the host's root).
+    if fs_root is None:
+        return "." if _host else ""
+    return fs_root
+
+
+def settle_files(fs_root=None):
     """Keeps or restores the files of the last manifest update to match the firmware that
     runs; returns "kept", "restored", "pending" or None (nothing to settle)."""
     import os
 
+    fs_root = _root(fs_root)
     try:
         with open(fs_root + _JOURNAL) as f:
             journal = json.load(f)
@@ -808,6 +818,7 @@ def settle_files(fs_root=""):
 
 async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, force, fs_root):
     _set("checking", url=url)
+    fs_root = _root(fs_root)
     settle_files(fs_root)
     try:
         try:
@@ -859,7 +870,7 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         raise err
     _set("done", url=url, version=new, board=name, boot=target.info()[4], files=len(staged))
     if reboot:
-        _reset()
+        reboot()
     return new
 
 
@@ -872,7 +883,7 @@ async def _download_checked(url, entry, progress, timeout_ms, aio):
 
 
 def update_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=""
+    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=None
 ):
     """Updates to the manifest's image for this board when its version is newer than ours
     (or always, with force), then writes the manifest's filesystem files under fs_root.
@@ -884,7 +895,7 @@ def update_from_manifest(
 
 
 async def aupdate_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=""
+    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=None
 ):
     return await _update_from_manifest(
         url, reboot, progress, board, timeout_ms, True, force, fs_root
@@ -928,14 +939,17 @@ async def _reachable(url, timeout_ms):
         return False
 
 
-async def guard(is_healthy, deadline_ms=120000, health_url=None, poll_ms=500, fs_root=""):
+async def guard(
+    is_healthy, deadline_ms=120000, health_url=None, poll_ms=500, fs_root=None, clock=None
+):
     """Keeps a freshly updated image only if it proves healthy within deadline_ms.
 
     is_healthy() says the device is back on WiFi; with health_url, that URL must also answer
     200. Then the image is marked valid (returns "valid"); at the deadline the device reboots
     into the previous image. On a boot that is not pending verification it returns at once
     ("not_pending"), so a WiFi outage never causes a reboot loop. It first settles the
-    filesystem files of the last manifest update under fs_root (settle_files())."""
+    filesystem files of the last manifest update under fs_root (settle_files()). `clock`
+    (with now_ms(), e.g. the simulator's) measures the deadline instead of time.ticks_ms."""
     import asyncio
 
     if _host and not _host.ready():
@@ -944,13 +958,19 @@ async def guard(is_healthy, deadline_ms=120000, health_url=None, poll_ms=500, fs
     if not pending_verify():
         return "not_pending"
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
-    start = time.ticks_ms()
-    while time.ticks_diff(time.ticks_ms(), start) < deadline_ms:
+
+    def elapsed():
+        if clock is not None:
+            return clock.now_ms() - start
+        return time.ticks_diff(time.ticks_ms(), start)
+
+    start = clock.now_ms() if clock is not None else time.ticks_ms()
+    while elapsed() < deadline_ms:
         if is_healthy() and (health_url is None or await _reachable(health_url, 5000)):
             Partition.mark_app_valid_cancel_rollback()
             settle_files(fs_root)
-            _set("valid", after_ms=time.ticks_diff(time.ticks_ms(), start))
+            _set("valid", after_ms=elapsed())
             return "valid"
         await asyncio.sleep_ms(poll_ms)
     _set("rolling_back", reason="not healthy within %d ms" % deadline_ms)
-    _reset()
+    reboot()
