@@ -123,7 +123,7 @@ def flash_size():
     return "%dMB" % (esp.flash_size() // 0x100000)
 
 
-def reboot():
+def reset():
     """machine.reset(); on the unix port the process ends (the next one powers on again)."""
     if _host:
         _host.reset()
@@ -599,7 +599,7 @@ async def _update(url, sha256, length, reboot, progress, timeout_ms, aio):
     _status["state"] = "done"
     _status["boot"] = target.info()[4]
     if reboot:
-        reboot()
+        reset()
     return target.info()[4]
 
 
@@ -870,7 +870,7 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         raise err
     _set("done", url=url, version=new, board=name, boot=target.info()[4], files=len(staged))
     if reboot:
-        reboot()
+        reset()
     return new
 
 
@@ -973,4 +973,4 @@ async def guard(
             return "valid"
         await asyncio.sleep_ms(poll_ms)
     _set("rolling_back", reason="not healthy within %d ms" % deadline_ms)
-    reboot()
+    reset()
