@@ -823,3 +823,56 @@ def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_ser
             "print('app v1')",
             '[["lib", "www"], ["app.py"], []]',
         ]
+
+
+# ---- wifimgr.start() runs the guard ------------------------------------------------------------
+
+STARTED = """
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+ota.update(%(url)r, reboot=False)
+partition.boot()                      # the device restarts into the new image
+with open("wifimgr.json", "w") as f:
+    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}],
+               "ota_guard_s": %(guard_s)d}, f)
+radio(%(aps)s)
+import wifimgr
+m = wifimgr.start("wifimgr.json", serve="never", clock=clock)
+
+async def main():
+    for _ in range(3000):
+        clock.advance(100)
+        await asyncio.sleep_ms(1)
+        if wifimgr._ota_guard.done():
+            break
+
+try:
+    asyncio.run(main())
+    r = ota.status()["state"]
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+out([r, partition.state_of(1), m._status()["state"]])
+"""
+
+
+@pytest.mark.parametrize(
+    "aps,guard_s,expect",
+    [
+        ('[ap("Home")]', 120, ["valid", "valid", "connected"]),
+        ("[]", 5, ["reset 3", "pending_verify", "waiting"]),
+    ],
+)
+def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, guard_s, expect):
+    """wifimgr.start() guards every boot: back on WiFi, the new image is marked valid; with
+    no network within ota_guard_s the device resets (and the bootloader rolls back)."""
+    from helpers.pkg import PRELUDE
+
+    code = PRELUDE + STARTED % {
+        "flash": str(flash),
+        "url": server.url("esp32c3.bin"),
+        "aps": aps,
+        "guard_s": guard_s,
+    }
+    r = json.loads(micropython.run(code).strip().splitlines()[-1])
+    assert r[:2] == expect[:2], r
+    assert r[2] == expect[2] or (expect[2] == "waiting" and r[2] != "connected"), r
