@@ -547,11 +547,9 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
                     continue
             if fill:
                 h.update(mv[:fill])
-                if fill < BUF_SIZE:
-                    target.ioctl(6, block)  # erase, then write the tail
-                    target.writeblocks(block, mv[:fill], 0)
-                else:
-                    target.writeblocks(block, buf)
+                for i in range(fill, BUF_SIZE):
+                    buf[i] = 0xFF  # the tail as a whole erased-looking sector (encryption-safe)
+                target.writeblocks(block, buf)
                 block += 1
                 fill = 0
                 _status["bytes"] = done
