@@ -62,44 +62,7 @@ def start(
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve)
-    _start_ota_guard(m)
     return m
-
-
-_ota_guard = None
-
-
-def _start_ota_guard(m):
-    # Health-gated rollback, on by default: a freshly updated image is kept only once the
-    # station is back on WiFi (and the configuration's ota_health_url answers) within
-    # ota_guard_s seconds (default 120; 0 turns it off); otherwise the device resets into the
-    # previous image. Once per boot; nothing to do unless an update is pending verification.
-    global _ota_guard
-    if _ota_guard is not None:
-        return
-    seconds = m.config.get("ota_guard_s", 120)
-    if not isinstance(seconds, int) or seconds < 0:
-        from wifimgr._log import log
-
-        log.warning("ota_guard_s must be a whole number of seconds >= 0, not %r", seconds)
-        seconds = 120
-    if not seconds:
-        return
-    try:
-        from wifimgr import ota
-    except ImportError:
-        return
-    import asyncio
-
-    _ota_guard = asyncio.create_task(
-        ota.guard(
-            lambda: m._status()["state"] == "connected",
-            seconds * 1000,
-            m.config.get("ota_health_url"),
-            poll_ms=0 if m._virtual else 500,  # on a virtual clock, look at every step
-            clock=m._clock,
-        )
-    )
 
 
 def run():

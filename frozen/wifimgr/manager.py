@@ -178,8 +178,6 @@ class Manager:
         try:
             from wifimgr import ota
         except ImportError:
-            ota = None
-        if ota is None:  # absent, or blocked with sys.modules["wifimgr.ota"] = None
             self._ota = {"state": "failed", "url": url, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
         self._ota = {"state": "running", "url": url, "error": None}
@@ -462,31 +460,11 @@ class Manager:
             self._link.start()
 
     async def _run_ota(self, ota, url):
-        # wifimgr.ota in the background: a manifest (.json) or one image; the portal reads the
-        # progress from status()["ota"]. After a successful update the device restarts 2 s
-        # later, so that the page can say so first.
-        def progress(s):
-            self._ota = {
-                "state": "running",
-                "url": url,
-                "error": None,
-                "progress": s["percent"],
-                "bytes": s["bytes"],
-                "total": s["total"],
-                "rate": s["rate"],
-            }
-
         try:
-            if url.split("?")[0].endswith(".json"):
-                r = await ota.aupdate_from_manifest(url, reboot=False, progress=progress)
-            else:
-                r = await ota.aupdate(url, reboot=False, progress=progress)
+            r = ota.update(url)
+            if r is not None and hasattr(r, "send"):
+                await r
+            self._ota = {"state": "done", "url": url, "error": None}
         except Exception as e:
             log.error("OTA from %s failed: %r", url, e)
             self._ota = {"state": "failed", "url": url, "error": str(e) or repr(e)}
-            return
-        done = "done" if r is not None else "up_to_date"
-        self._ota = {"state": done, "url": url, "error": None, "progress": 100}
-        if r is not None:
-            await asyncio.sleep_ms(2000)
-            ota.reset()
