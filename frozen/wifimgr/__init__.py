@@ -54,14 +54,17 @@ def start(
     dns=("0.0.0.0", 53),
     serve="ap",
     clock=None,
+    ota_guard=None,
 ):
     """Runs the manager on asyncio and returns at once: the state machine keeps the station on
     the known networks; the portal (HTTP on `http`) and the captive DNS (`dns`) run while the
     access point is up (`serve="ap"`), all the time (`"always"`) or never (`"never"`).
-    Call it before or inside a running loop; `run()` runs the loop. Returns the Manager."""
+    Call it before or inside a running loop; `run()` runs the loop. On an ESP32 (or with
+    ota_guard=True) a freshly updated firmware is kept only once it is back on WiFi
+    (wifimgr.ota). `clock` is for the simulator. Returns the Manager."""
     m = _get(config_path, clock)
     m.set_override(None)
-    m.start(http=http, dns=dns, serve=serve)
+    m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
     return m
 
 
@@ -112,7 +115,15 @@ def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None
         if fresh and m._status()["state"] == "waiting":
             m.rescan()
             await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
-        return await m.wait_for(predicate, timeout_ms)
+        ok = await m.wait_for(predicate, timeout_ms)
+        # A freshly updated image is marked valid once connected: give the check its moment
+        # before the loop stops.
+        g = m._guard_task
+        if g is not None and m._status()["state"] == "connected":
+            t = m._clock.now_ms()
+            while not g.done() and m._clock.now_ms() - t < 2000:
+                await asyncio.sleep_ms(50)
+        return ok
 
     return asyncio.run(main())
 
