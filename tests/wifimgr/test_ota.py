@@ -823,3 +823,52 @@ def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_ser
             "print('app v1')",
             '[["lib", "www"], ["app.py"], []]',
         ]
+
+
+# ---- wifimgr.start() runs the guard ------------------------------------------------------------
+
+STARTED = """
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+ota.update(%(url)r, reboot=False)
+partition.boot()                      # the device restarts into the new image
+with open("wifimgr.json", "w") as f:
+    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}]}, f)
+radio(%(aps)s)
+full_guard = ota.guard
+
+def short_guard(is_healthy, *args, **kwargs):   # the default 120 s deadline, made 1 s
+    return full_guard(is_healthy, deadline_ms=1000, poll_ms=1)
+
+ota.guard = short_guard
+import wifimgr
+m = wifimgr.start("wifimgr.json", serve="never", clock=clock, ota_guard=True)
+
+async def main():
+    for _ in range(2000):
+        clock.advance(50)
+        await asyncio.sleep_ms(1)
+        if m._guard_task.done():
+            break
+
+try:
+    asyncio.run(main())
+    r = ota.status()["state"]
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+out([r, partition.state_of(1), m._status()["state"] == "connected"])
+"""
+
+
+@pytest.mark.parametrize(
+    "aps,expect",
+    [('[ap("Home")]', ["valid", "valid", True]), ("[]", ["reset 3", "pending_verify", False])],
+)
+def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, expect):
+    """The real wifimgr.ota under wifimgr.start(ota_guard=True) (the default on an ESP32):
+    back on WiFi, the new image is marked valid; with no network by the deadline the device
+    resets while the image is still pending, so the bootloader rolls it back."""
+    from helpers.pkg import PRELUDE
+
+    code = PRELUDE + STARTED % {"flash": str(flash), "url": server.url("esp32c3.bin"), "aps": aps}
+    assert json.loads(micropython.run(code).strip().splitlines()[-1]) == expect
