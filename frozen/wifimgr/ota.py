@@ -1,11 +1,12 @@
 # wifimgr.ota: firmware updates over HTTP into the app slot that is not running, verified before
 # it becomes bootable, and kept only if the new firmware gets back onto WiFi.
 #
-#   ota.update(url, sha256=None, length=None, reboot=True, progress=None)
-#   ota.update_from_manifest(url, reboot=True, progress=None, board=None)
+#   ota.update(url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=10000)
+#   ota.update_from_manifest(url, reboot=True, progress=None, board=None, force=False)
 #   await ota.aupdate(...), await ota.aupdate_from_manifest(...)   (same, inside asyncio)
 #   ota.status()                    progress and boot state, JSON-able
-#   await ota.guard(is_healthy, deadline_ms, health_url=None)
+#   await ota.guard(is_healthy, deadline_ms=120000, health_url=None)
+#   ota.reset()                     machine.reset(), or the end of the process on the unix port
 #
 # The image is streamed through one fixed 4 KiB buffer straight into esp32.Partition blocks
 # while SHA-256 runs over it; nothing of the running slot is written. Before set_boot() it must
@@ -611,8 +612,8 @@ def update(url, sha256=None, length=None, reboot=True, progress=None, timeout_ms
 async def aupdate(
     url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=TIMEOUT_MS
 ):
-    """update() for asyncio: other tasks run while it downloads. A stall ends it after
-    timeout_ms (the caller's watchdog: see start())."""
+    """update() for asyncio: other tasks run while it downloads; a stall still ends it after
+    timeout_ms."""
     return await _update(url, sha256, length, reboot, progress, timeout_ms, True)
 
 
