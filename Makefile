@@ -215,3 +215,13 @@ erase: $(FW_VENV) ## Erase the whole flash of the board on PORT (settings and fi
 check-esp32: $(FW_VENV) ## Compile usermod_wifimgr/ against ESP-IDF headers per chip (IDF_PATH, MICROPY_DIR).
 	$(VENV)/bin/python firmware/check_esp32.py --idf "$(IDF_PATH)" --micropython "$(MICROPY_DIR)" \
 		--build $(BUILD)/check-esp32 $(CHIPS)
+
+# ---- OTA (wifimgr.ota, tools/ota_server.py) -----------------------------------------------------
+OTA_DIR ?= $(BUILD)/ota
+OTA_PORT ?= 8000
+
+.PHONY: ota-server
+
+ota-server: $(STAMP_VENV) ## Serve test app images (every chip, good and broken) on 127.0.0.1:OTA_PORT.
+	$(VENV)/bin/python tests/helpers/esp_image.py $(OTA_DIR)
+	$(VENV)/bin/python tools/ota_server.py $(OTA_DIR) --port $(OTA_PORT)
