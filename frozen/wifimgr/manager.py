@@ -13,7 +13,7 @@ import sys
 
 from micropython import const
 
-from wifimgr import __version__, backend, link, policy
+from wifimgr import __version__, backend, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.store import Store, import_wifi_json
@@ -30,6 +30,34 @@ def _ssid_text(ssid):
         return ssid.decode()
     except UnicodeError:
         return "".join(chr(b) if 32 <= b < 127 and b != 92 else "\\x%02x" % b for b in ssid)
+
+
+def _link_class():
+    # _wifimgr.Link when the firmware has it: then the Python twin is never imported (~6 KB).
+    try:
+        import _wifimgr
+
+        return _wifimgr.Link
+    except (ImportError, AttributeError):
+        from wifimgr.link import Link
+
+        return Link
+
+
+class _Ticks:
+    # Milliseconds since the manager was made, on the device's clock.
+    def __init__(self):
+        import time
+
+        self._time = time
+        self._t0 = time.ticks_ms()
+
+    def now_ms(self):
+        return self._time.ticks_diff(self._time.ticks_ms(), self._t0)
+
+
+def _mac(bssid):
+    return None if bssid is None else ":".join("%02x" % b for b in bssid)
 
 
 def _has_esp32():
@@ -83,11 +111,11 @@ class Manager:
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
         self._import_provisioning()
-        cls = link.select()
+        cls = _link_class()
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
         )
-        self._clock = clock if clock is not None else link._TicksClock()
+        self._clock = clock if clock is not None else _Ticks()
         self._virtual = hasattr(self._clock, "advance")
         self._override = None
         self._prev = None
@@ -129,7 +157,7 @@ class Manager:
             out.append(
                 {
                     "ssid": _ssid_text(ssid),
-                    "bssid": link._mac(bssid),
+                    "bssid": _mac(bssid),
                     "rssi": rssi,
                     "channel": channel,
                     "secure": authmode != 0,

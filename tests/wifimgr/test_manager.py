@@ -147,10 +147,16 @@ def test_scan_shows_a_non_utf8_ssid_escaped(micropython):
     r = run_json(
         micropython,
         """
-radio([ap("Home")])
+r = radio([ap("Home")])
+real_scan = r.sta.scan
+def scan():
+    real_scan()  # the time it takes
+    return [(b"caf\\xe9\\\\", b"\\xaa\\x00\\x00\\x00\\x00\\x09", 3, -70, 0, False)]
+r.sta.scan = scan
 from wifimgr.manager import Manager
 m = Manager("wifimgr.json", clock=clock, uid=UID)
-m.link._results = [(b"caf\\xe9\\\\", b"\\xaa\\x00\\x00\\x00\\x00\\x09", 3, -70, 0, False)]
+m.start(serve="never")
+until(m, lambda s: s["ap_active"])
 out(m.scan_results())
 """,
     )
