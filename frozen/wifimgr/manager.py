@@ -10,6 +10,7 @@ on asyncio: the state machine, and the portal and captive DNS while the access p
 
 import asyncio
 import sys
+from time import ticks_diff, ticks_ms
 
 from micropython import const
 
@@ -44,29 +45,8 @@ def _link_class():
         return Link
 
 
-class _Ticks:
-    # Milliseconds since the manager was made, on the device's clock.
-    def __init__(self):
-        import time
-
-        self._time = time
-        self._t0 = time.ticks_ms()
-
-    def now_ms(self):
-        return self._time.ticks_diff(self._time.ticks_ms(), self._t0)
-
-
 def _mac(bssid):
     return None if bssid is None else ":".join("%02x" % b for b in bssid)
-
-
-def _has_esp32():
-    try:
-        import esp32  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
 
 
 def _dirname(path):
@@ -115,8 +95,8 @@ class Manager:
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
         )
-        self._clock = clock if clock is not None else _Ticks()
-        self._virtual = hasattr(self._clock, "advance")
+        self._clock = clock  # None: the device's ticks_ms()
+        self._virtual = hasattr(clock, "advance")
         self._override = None
         self._prev = None
         self._trial = None  # (ssid, password, hidden) of the credentials being tried
@@ -130,7 +110,7 @@ class Manager:
         self._no_portal = False
         self._task = None
         self._guard_task = None
-        self._seen = self._clock.now_ms()
+        self._seen = self.now_ms()
         self._link.on_change(self._changed)
         self.apply()
 
@@ -267,7 +247,9 @@ class Manager:
         if serve == "always":
             self._start_servers()
         self._task = asyncio.create_task(self._tick())
-        if ota_guard or (ota_guard is None and _has_esp32()):
+        if ota_guard is None:
+            ota_guard = "esp32" in sys.modules or sys.platform == "esp32"
+        if ota_guard:
             self._guard_ota()
 
     def stop(self):
@@ -286,9 +268,9 @@ class Manager:
 
     async def wait_for(self, predicate, timeout_ms=None):
         """Waits until predicate(status) is true; False if `timeout_ms` passed first."""
-        start = self._clock.now_ms()
+        start = self.now_ms()
         while not predicate(self._status()):
-            if timeout_ms is not None and self._clock.now_ms() - start >= timeout_ms:
+            if timeout_ms is not None and ticks_diff(self.now_ms(), start) >= timeout_ms:
                 return False
             await asyncio.sleep_ms(0 if self._virtual else 50)
         return True
@@ -303,8 +285,14 @@ class Manager:
 
     # --- inside ------------------------------------------------------------------------------
 
+    def now_ms(self):
+        """Milliseconds on the manager's clock (ticks_ms() on a device): compare with
+        time.ticks_diff()."""
+        c = self._clock
+        return c.now_ms() if c is not None else ticks_ms()
+
     def _touch(self):
-        self._seen = self._clock.now_ms()
+        self._seen = self.now_ms()
 
     def _status(self):
         s = self._link.status()
@@ -492,7 +480,7 @@ class Manager:
         s = self._link.status()
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
-        if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
+        if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
             log.info("portal idle for %d s: closing the access point", timeout)
             self._override = {"ap_policy": "never"}
             self._link.stop()

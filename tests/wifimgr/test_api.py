@@ -72,8 +72,8 @@ out([ok, s["ap_active"], s["ap_ssid"], network.WLAN(network.AP_IF).config("ssid"
     assert r == [False, True, "Micropython-Dev", "Micropython-Dev"]
 
 
-def test_seed_wifimanager_managed_reconnects_with_logging(micropython):
-    """The event-loop usage: logging.basicConfig(WARNING), start(), run the loop; the network
+def test_seed_wifimanager_managed_rejoins_after_an_outage(micropython):
+    """The event-loop usage: start(), run the loop forever; the network
     vanishes and comes back, the manager rejoins it by itself."""
     (micropython.tmp_path / "networks.json").write_text(json.dumps(SCHEMA2))
     r = run_json(
