@@ -98,6 +98,8 @@ class Manager:
         self._clock = clock  # None: the device's ticks_ms()
         self._virtual = hasattr(clock, "advance")
         self._override = None
+        self._order = None  # the SSIDs the state machine has, in its order
+        self._deferred = False
         self._prev = None
         self._trial = None  # (ssid, password, hidden) of the credentials being tried
         self._hook = None
@@ -170,15 +172,24 @@ class Manager:
         return self.config.ssids()
 
     def forget(self, ssid):
-        """Forgets a known network and its password; False if it was not known."""
+        """Forgets a known network and its password (leaving it if the station is on it);
+        False if it was not known."""
         self._touch()
+        s = self._link.status()
         if not self.config.remove_network(ssid):
             return False
-        self.apply()
+        if self._started and self._busy(s) and s["ssid"] == ssid:
+            # Forgetting the network the station is on leaves it, as a phone does.
+            self._link.stop()
+            self.apply()
+            self._link.start()
+        else:
+            self.apply()
         return True
 
     def reorder(self, ssids):
-        """Sets the order of preference; ValueError unless `ssids` is a permutation of
+        """Sets the order of preference (used from the next round: the station does not leave
+        a working network for it); ValueError unless `ssids` is a permutation of
         known_networks()."""
         self._touch()
         self.config.reorder(ssids)
@@ -209,17 +220,35 @@ class Manager:
         self._events.setdefault(event, []).append(callback)
 
     def apply(self):
-        """Configures the state machine from the configuration (after any change to it)."""
+        """Configures the state machine from the configuration (after any change to it).
+
+        A new order of networks waits while a known network is being joined or is joined: the
+        state machine names that connection by its place in the list, so the list changes
+        when the station is next between networks (a new round starts on the new list)."""
         cfg = self.config
         try:
             cands = policy.candidates(cfg)
             pol = policy.link_policy(cfg, self._override)
+            order = [c["ssid"] for c in cands]
+            if order != self._order and self._busy(self._link.status()):
+                self._deferred = True
+                return
             self._link.configure(cands, pol)
+            self._order = order
         except ValueError as e:
             msg = "configuration not usable by the state machine: %s" % e
             log.error(msg)
             self.errors.append(msg)
             self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
+            self._order = []
+        self._deferred = False
+
+    def _busy(self, s):
+        # True while the station's connection is one of the known networks (not a trial).
+        if s["state"] not in ("connecting", "getting_ip", "connected"):
+            return False
+        t = s["trial"]
+        return not (t and t["state"] in ("trying", "connected") and t["ssid"] == s["ssid"])
 
     def start(self, *, http=None, dns=None, serve="ap", ota_guard=None):
         """Starts the state machine, and the portal and DNS as `serve` says; returns at once.
@@ -344,6 +373,8 @@ class Manager:
     def _changed(self, s):
         prev = self._prev or {"state": "idle", "ssid": None, "ap_active": False, "trial": None}
         self._prev = s
+        if self._deferred and not self._busy(s):
+            self.apply()  # before the link acts on this change (a scan plans on the new list)
         state, was = s["state"], prev["state"]
         if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
             if s["ssid"] and state == "getting_ip":
