@@ -88,6 +88,12 @@ class Manager:
         if self.config.error:
             self.errors.append(self.config.error)
         _config._current = self.config
+        if self.config.error is None and self.config.has_plaintext():
+            # A schema 2 file with passwords in it: migrate now, not at some later save.
+            try:
+                self.config.save()
+            except Exception as e:
+                self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
         self._import_provisioning()
