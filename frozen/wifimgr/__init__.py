@@ -120,8 +120,10 @@ def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None
         # before the loop stops.
         g = m._guard_task
         if g is not None and m._status()["state"] == "connected":
-            t = m._clock.now_ms()
-            while not g.done() and m._clock.now_ms() - t < 2000:
+            from time import ticks_diff
+
+            t = m.now_ms()
+            while not g.done() and ticks_diff(m.now_ms(), t) < 2000:
                 await asyncio.sleep_ms(50)
         return ok
 

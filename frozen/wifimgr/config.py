@@ -460,6 +460,10 @@ class Config:
             out.append((WEBREPL_SECRET, doc["webrepl_password"], doc, "webrepl_password"))
         return out
 
+    def has_plaintext(self):
+        """True when the file as read holds passwords (schema 2): save() moves them."""
+        return bool(self._secrets_in_file())
+
     def save(self):
         """Writes the configuration (schema 3, no secrets) atomically; secrets go to the store
         first. OSError/ConfigError naming the path if it cannot be written."""
@@ -471,9 +475,8 @@ class Config:
             self.store.put(name, value, save=False)
         if moved:
             self.store.save()
-        doc = dict(self._doc)
-        doc["schema"] = SCHEMA
-        data = _dumps_without(doc, moved)
+        self._doc["schema"] = SCHEMA
+        data = _dumps_without(self._doc, moved)
         if self._refused and _exists(self.path) and not is_dir(self.path):
             bad = self.path + ".bad"
             if _exists(bad):
@@ -488,7 +491,6 @@ class Config:
             # plaintext and goes now.
             _step("migrated")
             os.remove(self.path + ".bak")
-        self._doc["schema"] = SCHEMA
         self._refused = False
         self.error = None
         self.source = self.path

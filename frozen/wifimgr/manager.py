@@ -10,10 +10,11 @@ on asyncio: the state machine, and the portal and captive DNS while the access p
 
 import asyncio
 import sys
+from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, backend, link, policy
+from wifimgr import __version__, backend, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.store import Store, import_wifi_json
@@ -32,13 +33,20 @@ def _ssid_text(ssid):
         return "".join(chr(b) if 32 <= b < 127 and b != 92 else "\\x%02x" % b for b in ssid)
 
 
-def _has_esp32():
+def _link_class():
+    # _wifimgr.Link when the firmware has it: then the Python twin is never imported (~6 KB).
     try:
-        import esp32  # noqa: F401
+        import _wifimgr
 
-        return True
-    except ImportError:
-        return False
+        return _wifimgr.Link
+    except (ImportError, AttributeError):
+        from wifimgr.link import Link
+
+        return Link
+
+
+def _mac(bssid):
+    return None if bssid is None else ":".join("%02x" % b for b in bssid)
 
 
 def _dirname(path):
@@ -80,16 +88,24 @@ class Manager:
         if self.config.error:
             self.errors.append(self.config.error)
         _config._current = self.config
+        if self.config.error is None and self.config.has_plaintext():
+            # A schema 2 file with passwords in it: migrate now, not at some later save.
+            try:
+                self.config.save()
+            except Exception as e:
+                self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
         self._import_provisioning()
-        cls = link.select()
+        cls = _link_class()
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
         )
-        self._clock = clock if clock is not None else link._TicksClock()
-        self._virtual = hasattr(self._clock, "advance")
+        self._clock = clock  # None: the device's ticks_ms()
+        self._virtual = hasattr(clock, "advance")
         self._override = None
+        self._order = None  # the SSIDs the state machine has, in its order
+        self._deferred = False
         self._prev = None
         self._trial = None  # (ssid, password, hidden) of the credentials being tried
         self._hook = None
@@ -102,7 +118,7 @@ class Manager:
         self._no_portal = False
         self._task = None
         self._guard_task = None
-        self._seen = self._clock.now_ms()
+        self._seen = self.now_ms()
         self._link.on_change(self._changed)
         self.apply()
 
@@ -129,7 +145,7 @@ class Manager:
             out.append(
                 {
                     "ssid": _ssid_text(ssid),
-                    "bssid": link._mac(bssid),
+                    "bssid": _mac(bssid),
                     "rssi": rssi,
                     "channel": channel,
                     "secure": authmode != 0,
@@ -162,15 +178,24 @@ class Manager:
         return self.config.ssids()
 
     def forget(self, ssid):
-        """Forgets a known network and its password; False if it was not known."""
+        """Forgets a known network and its password (leaving it if the station is on it);
+        False if it was not known."""
         self._touch()
+        s = self._link.status()
         if not self.config.remove_network(ssid):
             return False
-        self.apply()
+        if self._started and self._busy(s) and s["ssid"] == ssid:
+            # Forgetting the network the station is on leaves it, as a phone does.
+            self._link.stop()
+            self.apply()
+            self._link.start()
+        else:
+            self.apply()
         return True
 
     def reorder(self, ssids):
-        """Sets the order of preference; ValueError unless `ssids` is a permutation of
+        """Sets the order of preference (used from the next round: the station does not leave
+        a working network for it); ValueError unless `ssids` is a permutation of
         known_networks()."""
         self._touch()
         self.config.reorder(ssids)
@@ -201,17 +226,35 @@ class Manager:
         self._events.setdefault(event, []).append(callback)
 
     def apply(self):
-        """Configures the state machine from the configuration (after any change to it)."""
+        """Configures the state machine from the configuration (after any change to it).
+
+        A new order of networks waits while a known network is being joined or is joined: the
+        state machine names that connection by its place in the list, so the list changes
+        when the station is next between networks (a new round starts on the new list)."""
         cfg = self.config
         try:
             cands = policy.candidates(cfg)
             pol = policy.link_policy(cfg, self._override)
+            order = [c["ssid"] for c in cands]
+            if order != self._order and self._busy(self._link.status()):
+                self._deferred = True
+                return
             self._link.configure(cands, pol)
+            self._order = order
         except ValueError as e:
             msg = "configuration not usable by the state machine: %s" % e
             log.error(msg)
             self.errors.append(msg)
             self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
+            self._order = []
+        self._deferred = False
+
+    def _busy(self, s):
+        # True while the station's connection is one of the known networks (not a trial).
+        if s["state"] not in ("connecting", "getting_ip", "connected"):
+            return False
+        t = s["trial"]
+        return not (t and t["state"] in ("trying", "connected") and t["ssid"] == s["ssid"])
 
     def start(self, *, http=None, dns=None, serve="ap", ota_guard=None):
         """Starts the state machine, and the portal and DNS as `serve` says; returns at once.
@@ -239,7 +282,9 @@ class Manager:
         if serve == "always":
             self._start_servers()
         self._task = asyncio.create_task(self._tick())
-        if ota_guard or (ota_guard is None and _has_esp32()):
+        if ota_guard is None:
+            ota_guard = "esp32" in sys.modules or sys.platform == "esp32"
+        if ota_guard:
             self._guard_ota()
 
     def stop(self):
@@ -258,9 +303,9 @@ class Manager:
 
     async def wait_for(self, predicate, timeout_ms=None):
         """Waits until predicate(status) is true; False if `timeout_ms` passed first."""
-        start = self._clock.now_ms()
+        start = self.now_ms()
         while not predicate(self._status()):
-            if timeout_ms is not None and self._clock.now_ms() - start >= timeout_ms:
+            if timeout_ms is not None and ticks_diff(self.now_ms(), start) >= timeout_ms:
                 return False
             await asyncio.sleep_ms(0 if self._virtual else 50)
         return True
@@ -275,8 +320,14 @@ class Manager:
 
     # --- inside ------------------------------------------------------------------------------
 
+    def now_ms(self):
+        """Milliseconds on the manager's clock (ticks_ms() on a device): compare with
+        time.ticks_diff()."""
+        c = self._clock
+        return c.now_ms() if c is not None else ticks_ms()
+
     def _touch(self):
-        self._seen = self._clock.now_ms()
+        self._seen = self.now_ms()
 
     def _status(self):
         s = self._link.status()
@@ -328,6 +379,8 @@ class Manager:
     def _changed(self, s):
         prev = self._prev or {"state": "idle", "ssid": None, "ap_active": False, "trial": None}
         self._prev = s
+        if self._deferred and not self._busy(s):
+            self.apply()  # before the link acts on this change (a scan plans on the new list)
         state, was = s["state"], prev["state"]
         if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
             if s["ssid"] and state == "getting_ip":
@@ -464,7 +517,7 @@ class Manager:
         s = self._link.status()
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
-        if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
+        if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
             log.info("portal idle for %d s: closing the access point", timeout)
             self._override = {"ap_policy": "never"}
             self._link.stop()

@@ -54,6 +54,14 @@ out([ok, s["ssid"], s["ap_active"], WebREPL.started])
 """,
     )
     assert r == [True, "HomeNetwork", False, ["P@55"]]
+    # Migrated at start-up: schema 3, every network kept, no password left in any file.
+    doc = json.loads((micropython.tmp_path / "networks.json").read_text())
+    assert doc["schema"] == 3
+    assert [n["ssid"] for n in doc["known_networks"]] == ["Upstairs", "HomeNetwork"]
+    for f in micropython.tmp_path.iterdir():
+        if f.name != "mpy_script.py":
+            for secret in (b"Password1", b"Password2", b"P@55"):
+                assert secret not in f.read_bytes(), f.name
 
 
 def test_seed_wifimanager_setup_network_false_opens_the_fallback_ap(micropython):
@@ -72,8 +80,8 @@ out([ok, s["ap_active"], s["ap_ssid"], network.WLAN(network.AP_IF).config("ssid"
     assert r == [False, True, "Micropython-Dev", "Micropython-Dev"]
 
 
-def test_seed_wifimanager_managed_reconnects_with_logging(micropython):
-    """The event-loop usage: logging.basicConfig(WARNING), start(), run the loop; the network
+def test_seed_wifimanager_managed_rejoins_after_an_outage(micropython):
+    """The event-loop usage: start(), run the loop forever; the network
     vanishes and comes back, the manager rejoins it by itself."""
     (micropython.tmp_path / "networks.json").write_text(json.dumps(SCHEMA2))
     r = run_json(

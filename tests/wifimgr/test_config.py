@@ -30,6 +30,7 @@ SCHEMA2 = {
         "start_policy": "fallback",
     },
     "mqtt": {"broker": "10.0.0.2", "port": 1883},
+    "webrepl_password": "wr-secret",
 }
 
 VIEW = r"""
@@ -40,7 +41,8 @@ def view(path):
     c = Config(path, Store.for_config(path, UID), UID)
     nets = [[n["ssid"], c.password(n["ssid"]), n.get("enables_webrepl"), n.get("note")]
             for n in c.networks()]
-    return [nets, c.get("access_point"), c.ap_password(), c.get("mqtt"), c.get("topic")]
+    return [nets, c.get("access_point"), c.ap_password(), c.get("mqtt"), c.get("topic"),
+            c.webrepl_password()]
 """
 
 
@@ -51,7 +53,8 @@ def write_schema2(micropython):
 def test_schema2_file_is_read_unchanged(micropython):
     write_schema2(micropython)
     r = run_json(micropython, VIEW + 'out(view("networks.json"))')
-    nets, ap, ap_password, mqtt, _ = r
+    nets, ap, ap_password, mqtt, _, webrepl = r
+    assert webrepl == "wr-secret"
     assert nets == [
         ["User\u2019s iPhone", "Password1", False, None],
         ["HomeNetwork", "Password2", True, "upstairs router"],
@@ -83,7 +86,7 @@ out([before, view("networks.json")])
     assert doc["schema"] == 3
     assert doc["mqtt"] == SCHEMA2["mqtt"]
     assert doc["known_networks"][1]["note"] == "upstairs router"
-    for secret in ("Password1", "Password2", "P@55W0rd"):
+    for secret in ("Password1", "Password2", "P@55W0rd", "wr-secret"):
         assert secret not in text
         for f in micropython.tmp_path.iterdir():
             assert secret.encode() not in f.read_bytes(), f.name

@@ -120,6 +120,40 @@ out([before, m.known_networks(), c2.ssids(), forgot, len(errors), c2.password("A
     assert forgot == [True, False] and n_errors == 4 and pw is None
 
 
+def test_reorder_and_forget_while_connected_keep_the_status_true(micropython):
+    """The portal reorders and forgets while the station is on "A": status() keeps naming the
+    network actually joined (a new order applies from the next round); forgetting B changes
+    nothing; forgetting A, the network the station is on, leaves it for B."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("A", rssi=-40), ap("B", bssid="aa:00:00:00:00:02", rssi=-70),
+       ap("C", bssid="aa:00:00:00:00:03", rssi=-80)])
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("B", "correct-horse")
+c.add_network("A", "correct-horse")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+until(m, lambda s: s["state"] == "connected")
+seen = [m.status()["ssid"]]
+m.reorder(["B", "A"])
+seen.append([m.status()["ssid"], m.known_networks()])
+m.config.add_network("C", "correct-horse", first=False)
+m.apply()
+m.forget("B")
+seen.append([m.status()["ssid"], m.status()["state"], m.known_networks()])
+m.forget("A")
+until(m, lambda s: s["state"] == "connected", 120000)
+seen.append([m.status()["ssid"], m.known_networks()])
+out(seen)
+""",
+    )
+    assert r == ["A", ["A", ["B", "A"]], ["A", "connected", ["A", "C"]], ["C", ["C"]]]
+
+
 def test_non_utf8_and_bad_credentials_are_refused_by_name(micropython):
     r = run_json(
         micropython,
@@ -147,10 +181,16 @@ def test_scan_shows_a_non_utf8_ssid_escaped(micropython):
     r = run_json(
         micropython,
         """
-radio([ap("Home")])
+r = radio([ap("Home")])
+real_scan = r.sta.scan
+def scan():
+    real_scan()  # the time it takes
+    return [(b"caf\\xe9\\\\", b"\\xaa\\x00\\x00\\x00\\x00\\x09", 3, -70, 0, False)]
+r.sta.scan = scan
 from wifimgr.manager import Manager
 m = Manager("wifimgr.json", clock=clock, uid=UID)
-m.link._results = [(b"caf\\xe9\\\\", b"\\xaa\\x00\\x00\\x00\\x00\\x09", 3, -70, 0, False)]
+m.start(serve="never")
+until(m, lambda s: s["ap_active"])
 out(m.scan_results())
 """,
     )
