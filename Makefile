@@ -157,3 +157,15 @@ erase: $(FW_VENV) ## Erase the whole flash of the board on PORT (settings and fi
 check-esp32: $(FW_VENV) ## Compile usermod_wifimgr/ against ESP-IDF headers per chip (IDF_PATH, MICROPY_DIR).
 	$(VENV)/bin/python firmware/check_esp32.py --idf "$(IDF_PATH)" --micropython "$(MICROPY_DIR)" \
 		--build $(BUILD)/check-esp32 $(CHIPS)
+
+# ---- Captive portal (frozen/wifimgr/portal) -----------------------------------------------------
+# The page is a source (www/index.html); its gzipped copy _page.py is made here, never committed.
+PORTAL_PAGE := frozen/wifimgr/portal/_page.py
+
+.PHONY: portal-page
+portal-page: $(PORTAL_PAGE) ## Gzip the portal page into frozen/wifimgr/portal/_page.py.
+
+$(PORTAL_PAGE): frozen/wifimgr/portal/www/index.html tools/portal/mkpage.py
+	$(PYTHON) tools/portal/mkpage.py
+
+test sim bench $(abspath $(UNIX_BUILD))/micropython: $(PORTAL_PAGE)
