@@ -15,6 +15,7 @@ from micropython import const
 from .http import HTTPError, Response, Server
 
 MAX_PROBES = const(12)
+_PENDING_MS = const(5000)
 _JSON = "application/json"
 _NO_STORE = ("Cache-Control", "no-store")
 
@@ -55,27 +56,31 @@ def _unhex(c):
     return -1
 
 
-def unquote(raw, field):
-    """Percent-decodes form-encoded bytes (with + as space) into str; HTTPError names `field`."""
+def unquote_bytes(raw, field):
+    """Percent-decodes form-encoded bytes (+ is a space); HTTPError naming `field`."""
     if b"%" not in raw and b"+" not in raw:
-        out = raw
-    else:
-        out = bytearray()
-        i, n = 0, len(raw)
-        while i < n:
-            c = raw[i]
-            if c == 37:  # %
-                hi = _unhex(raw[i + 1]) if i + 2 < n else -1
-                lo = _unhex(raw[i + 2]) if i + 2 < n else -1
-                if hi < 0 or lo < 0:
-                    raise HTTPError(400, "%s: malformed percent-encoding" % field, field)
-                out.append(hi * 16 + lo)
-                i += 3
-                continue
-            out.append(32 if c == 43 else c)
-            i += 1
+        return bytes(raw)
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 37:  # %
+            hi = _unhex(raw[i + 1]) if i + 2 < n else -1
+            lo = _unhex(raw[i + 2]) if i + 2 < n else -1
+            if hi < 0 or lo < 0:
+                raise HTTPError(400, "%s: malformed percent-encoding" % field, field)
+            out.append(hi * 16 + lo)
+            i += 3
+            continue
+        out.append(32 if c == 43 else c)
+        i += 1
+    return bytes(out)
+
+
+def unquote(raw, field):
+    """Percent-decodes form-encoded bytes into str; HTTPError naming `field` unless UTF-8."""
     try:
-        return bytes(out).decode()
+        return unquote_bytes(raw, field).decode()
     except UnicodeError:
         raise HTTPError(400, "%s is not valid UTF-8" % field, field)
 
@@ -103,8 +108,10 @@ class Fields:
         self.json = ctype == _JSON
         if self.json:
             try:
-                doc = json.loads(req.body)
-            except (ValueError, UnicodeError):
+                doc = json.loads(req.body.decode())
+            except UnicodeError:
+                raise HTTPError(400, "body is not valid UTF-8")
+            except ValueError:
                 raise HTTPError(400, "body is not valid JSON")
             if not isinstance(doc, dict):
                 raise HTTPError(400, "body must be a JSON object")
@@ -233,6 +240,7 @@ class Portal:
         self._last = self._started
         self._idle_task = None
         self._page = None
+        self._pending = None  # (ssid, trial before the request, ticks): see _trial()
 
     # --- life ------------------------------------------------------------------------------
 
@@ -280,14 +288,15 @@ class Portal:
         self._last = time.ticks_ms()
         path = req.path
         kind = PROBES.get(path)
-        if kind is None and not path.startswith("/api/"):
+        route = _ROUTES.get(path)
+        if kind is None and (route is None or route[1] == "page") and path[:5] != "/api/":
+            # a page of another site: the captive DNS sent it here; the API is ours anywhere
             host = _host_of(req.header("host"))
             own = self._own_hosts()
             if host and own is not None and host not in own:
                 kind = "other"
         if kind is not None:
             return self._probe(kind, req)
-        route = _ROUTES.get(path)
         if route is None:
             if path.startswith("/api/"):
                 raise HTTPError(404, "no API endpoint %s" % path[:64])
@@ -383,6 +392,7 @@ class Portal:
 
     def status(self, req):
         st = dict(self.manager.status())
+        st["trial"] = self._trial(st.get("trial"))
         stats = dict(self.server.stats)
         stats["uptime_s"] = time.ticks_diff(time.ticks_ms(), self._started) // 1000
         stats["probes"] = self.probes
@@ -415,7 +425,35 @@ class Portal:
             if password and password in msg:
                 msg = "the device refused these credentials"
             raise HTTPError(400 if isinstance(e, ValueError) else 409, msg)
+        self._pending = (ssid, self.manager.status().get("trial"), time.ticks_ms())
+        import asyncio
+
+        asyncio.create_task(self._watch_trial())
         return _json({"trying": ssid}, 202)
+
+    def _trial(self, trial):
+        # try_credentials() returns before the state machine has taken the request, so for a
+        # moment status() still shows the previous trial (the wrong password just corrected,
+        # say). Until the machine reports this one, the page is told "trying".
+        p = self._pending
+        if p is None:
+            return trial
+        if trial != p[1] or time.ticks_diff(time.ticks_ms(), p[2]) > _PENDING_MS:
+            self._pending = None
+            return trial
+        return {"ssid": p[0], "state": "trying", "reason": None, "ip": None}
+
+    async def _watch_trial(self):
+        # Catches the "trying" state even when the outcome arrives between two polls.
+        import asyncio
+
+        while self._pending is not None:
+            trial = self.manager.status().get("trial")
+            if trial is not None and trial.get("state") == "trying":
+                self._pending = None
+                break
+            self._trial(trial)
+            await asyncio.sleep_ms(20)
 
     def finish(self, f):
         self.manager.finish_provisioning()

@@ -23,6 +23,8 @@ WRITE_TIMEOUT_MS = const(10000)
 _READ = const(512)
 # asyncio's own timeout (MicroPython has no builtin TimeoutError)
 _Timeout = asyncio.TimeoutError
+_DRAIN_READS = const(16)
+_DRAIN_MS = const(100)
 
 REASONS = {
     200: "OK",
@@ -297,13 +299,8 @@ class Server:
             conn.since = time.ticks_ms()
             try:
                 head, buf = await self._read_head(reader, buf, first)
-            except _Timeout:
-                if buf:
-                    self.stats["timeouts"] += 1
-                    await self._error(writer, 408, "request head took too long", None)
-                return
             except HTTPError as e:
-                await self._error(writer, e.status, e.message, e.field)
+                await self._error(writer, e.status, e.message, e.field, reader)
                 return
             if head is None:
                 return  # the client closed
@@ -313,7 +310,7 @@ class Server:
                 req = parse_head(head)
                 n = body_length(req)
             except HTTPError as e:
-                await self._error(writer, e.status, e.message, e.field)
+                await self._error(writer, e.status, e.message, e.field, reader)
                 return
             if n:
                 if req.header("expect").lower() == "100-continue" and len(buf) < n:
@@ -366,9 +363,15 @@ class Server:
                 # a keep-alive connection started a request: it gets the head timeout
                 start, limit = time.ticks_ms(), self.head_timeout_ms
             left = limit - time.ticks_diff(time.ticks_ms(), start)
-            if left <= 0:
-                raise _Timeout
-            data = await asyncio.wait_for_ms(reader.read(_READ), left)
+            try:
+                if left <= 0:
+                    raise _Timeout
+                data = await asyncio.wait_for_ms(reader.read(_READ), left)
+            except _Timeout:
+                if not buf:
+                    return None, b""  # idle: close quietly
+                self.stats["timeouts"] += 1
+                raise HTTPError(408, "request head took too long")
             if not data:
                 if buf:
                     raise HTTPError(400, "connection closed inside the request head")
@@ -387,10 +390,19 @@ class Server:
             buf += data
         return buf[:n], buf[n:]
 
-    async def _error(self, writer, status, message, field):
+    async def _error(self, writer, status, message, field, reader=None):
         self.stats["errors"] += 1
         writer.write(encode_response(self.error_handler(status, message, field), False))
         await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        if reader is not None:
+            # Closing with unread input makes TCP reset the connection, and the client may lose
+            # the answer: read (a bounded amount of) what it is still sending first.
+            for _ in range(_DRAIN_READS):
+                try:
+                    if not await asyncio.wait_for_ms(reader.read(_READ), _DRAIN_MS):
+                        break
+                except _Timeout:
+                    break
 
 
 def _text_error(status, message, field):
