@@ -157,3 +157,66 @@ def raw(port, data, timeout=5, shut=False):
                 break
             out += chunk
         return out
+
+
+class Sim:
+    """`make sim` (tools/sim/launch.py) on free ports with a scenario, until stop()."""
+
+    def __init__(self, scenario, state):
+        import os
+        import signal
+        import sys
+
+        from helpers.micropython import MICROPYTHON
+
+        build_page()
+        self._signal = signal
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/" % self.port
+        env = {
+            **os.environ,
+            "WIFIMGR_MICROPYTHON": MICROPYTHON,
+            "WIFIMGR_HTTP_PORT": str(self.port),
+            "WIFIMGR_DNS_PORT": str(free_port()),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools/sim/launch.py"), "--scenario"]
+            + [str(SCENARIOS / (scenario + ".json")), "--state", str(state)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines = []
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "simulator ready" in line:
+                break
+        else:
+            raise AssertionError("make sim did not start:\n" + "".join(self.lines))
+        self.api = _Client(self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(self._signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _Client(Device):
+    """The HTTP helpers of Device for a portal started by someone else."""
+
+    def __init__(self, port):  # noqa: super().__init__ would start a device
+        self.port = port
+        self.url = "http://127.0.0.1:%d/" % port
+        self._token = None
