@@ -216,7 +216,7 @@ class Sim:
 class _Client(Device):
     """The HTTP helpers of Device for a portal started by someone else."""
 
-    def __init__(self, port):  # noqa: super().__init__ would start a device
+    def __init__(self, port):  # not Device.__init__, which would start a device
         self.port = port
         self.url = "http://127.0.0.1:%d/" % port
         self._token = None
