@@ -42,7 +42,7 @@ def _get(config_path=None, clock=None):
     return _manager
 
 
-def manager():
+def get_manager():
     """The running Manager (made from the default configuration if there is none yet)."""
     return _get()
 
@@ -103,11 +103,15 @@ def log_level(level):
 # --- one shot ----------------------------------------------------------------------------------
 
 
-def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None):
+def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None, fresh=False):
+    # Runs the loop until predicate(status); `fresh`: a new round first if the last one is over.
     import asyncio
 
     async def main():
         m.start(http=http, dns=dns, serve=serve)
+        if fresh and m._status()["state"] == "waiting":
+            m.rescan()
+            await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
         return await m.wait_for(predicate, timeout_ms)
 
     return asyncio.run(main())
@@ -123,7 +127,7 @@ def setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
     connected. Returns after one round through the known networks."""
     m = _get(config_path, clock)
     m.set_override(None)
-    _run_until(m, _round_over, timeout_ms)
+    _run_until(m, _round_over, timeout_ms, fresh=True)
     return m._status()["state"] == "connected"
 
 
@@ -137,7 +141,7 @@ def connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
     WLAN, or None."""
     m = _get(config_path, clock)
     m.set_override({"ap_policy": "never"})
-    _run_until(m, _round_over, timeout_ms)
+    _run_until(m, _round_over, timeout_ms, fresh=True)
     return m.sta if m._status()["state"] == "connected" else None
 
 
@@ -157,8 +161,6 @@ def setup(
     if name is not None:
         _name(m, name)
     m.set_override({"ap_policy": "fallback"})
-    if m._status()["state"] == "waiting":
-        m.rescan()
 
     def done(s):
         if s["state"] == "connected" and not s["ap_active"]:
@@ -166,7 +168,7 @@ def setup(
         # Idle timeout: the access point closed without credentials.
         return m._override == {"ap_policy": "never"} and not s["ap_active"]
 
-    _run_until(m, done, timeout_ms, "ap", http, dns)
+    _run_until(m, done, timeout_ms, "ap", http, dns, fresh=True)
     return m.sta if m._status()["state"] == "connected" else None
 
 

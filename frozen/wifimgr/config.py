@@ -483,6 +483,11 @@ class Config:
         write_atomic(self.path, data)
         for _, _, holder, key in moved:
             del holder[key]
+        if moved and read_bytes(self.path) == data:
+            # The migrated file reads back: the previous version held the passwords in
+            # plaintext and goes now.
+            _step("migrated")
+            os.remove(self.path + ".bak")
         self._doc["schema"] = SCHEMA
         self._refused = False
         self.error = None
@@ -552,24 +557,24 @@ class Config:
 
     def add_network(self, ssid, password="", *, first=True, save=True, **options):
         """Adds or updates a known network (options: hidden, enables_webrepl, bssid,
-        static_ip, or any other key) and puts it first (or last); the password goes to the
-        store. Keys of an existing entry that are not given are kept."""
+        static_ip, or any other key) and puts it first (`first=True`), last (False) or, if
+        known, where it was (None); the password goes to the store. Keys of an existing entry
+        that are not given are kept."""
         ssid = check_ssid(ssid)
         password = check_password(password)
         nets = list(self._doc.get("known_networks", []))
         entry = {"ssid": ssid}
+        at = len(nets)
         for i, net in enumerate(nets):
             if net["ssid"] == ssid:
                 entry = nets.pop(i)
+                at = i
                 break
         entry = dict(entry)
         entry.pop("password", None)
         entry.update(options)
         check_network(entry, "network %r" % ssid)
-        if first:
-            nets.insert(0, entry)
-        else:
-            nets.append(entry)
+        nets.insert(0 if first else len(nets) if first is False else at, entry)
         if len(nets) > _MAX_NETWORKS:
             _err("known_networks", "at most %d networks" % _MAX_NETWORKS)
         old = self._doc.get("known_networks")

@@ -210,8 +210,13 @@ class Manager:
         Works inside a running asyncio loop or before one is run."""
         if serve not in SERVE:
             raise ValueError("serve must be one of %s, not %r" % (", ".join(SERVE), serve))
+        if self._started and (serve, http, dns) != (self._serve, self._http, self._dns):
+            self._stop_servers()
         self._serve, self._http, self._dns = serve, http, dns
+        self._no_portal = False
         if self._started:
+            if serve == "always" or (serve == "ap" and self._link.status()["ap_active"]):
+                self._start_servers()
             return
         self._started = True
         policy.set_hostname(self.hostname, self._sta)

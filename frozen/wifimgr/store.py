@@ -272,6 +272,14 @@ class Store:
         self.backend.erase()
 
 
+def _position(text, ssid):
+    for form in (json.dumps(ssid), '"%s"' % ssid):
+        i = text.find(form)
+        if i >= 0:
+            return i
+    return len(text)
+
+
 def import_wifi_json(cfg, path):
     """Imports a mipy-esp style provisioning file {"SSID": "PASSWORD", ...} into `cfg` (a
     Config with a store); deletes the file only once a fresh read of the configuration and of
@@ -287,12 +295,16 @@ def import_wifi_json(cfg, path):
     if not isinstance(nets, dict):
         raise ValueError('%s: must be an object {"SSID": "PASSWORD", ...}' % path)
     items = list(nets.items())
+    text = data.decode()
+    # MicroPython's dicts forget the file's order: it is the order of preference, so the
+    # entries are sorted by where their SSID first appears in the text.
+    items.sort(key=lambda kv: _position(text, kv[0]))
     for ssid, password in items:
         _config.check_ssid(ssid, "%s: %r" % (path, ssid))
         _config.check_password(password, "%s: password of %r" % (path, ssid))
     known = cfg.ssids()
     for ssid, password in items:
-        cfg.add_network(ssid, password, first=False, save=False)
+        cfg.add_network(ssid, password, first=None, save=False)
     cfg.save()
     # Verify from what is on disk (or in NVS) now, not from memory.
     store = Store(cfg.store.backend, cfg.store.uid)
