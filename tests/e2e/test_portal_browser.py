@@ -157,6 +157,17 @@ def test_hostile_ssids_render_as_text_and_the_emoji_network_joins(page, tmp_path
         assert page.locator("#nets img, #nets script").count() == 0
         assert page.evaluate("document.querySelectorAll('img').length") == 0
         shot(page, "hostile-1-networks")
+        # for a screen reader: every control has a name, each network says signal and lock
+        unnamed = page.evaluate(
+            """[...document.querySelectorAll('button, input, summary')].filter((e) =>
+                !(e.labels && e.labels.length) && !e.getAttribute('aria-label') &&
+                !e.textContent.trim()).map((e) => e.id || e.outerHTML)"""
+        )
+        assert unnamed == []
+        assert page.evaluate("document.documentElement.lang") == "en"
+        label = network_button(page, HOSTILE[1]).get_attribute("aria-label")
+        assert label == HOSTILE[1] + ", signal 3 of 4, secured"
+        assert network_button(page, HOSTILE[0]).get_attribute("aria-label").endswith(", open")
         provision(
             page, sim, "hostile", HOSTILE[2], "not-the-latte", "latte-art-2026", "192.168.1.50"
         )

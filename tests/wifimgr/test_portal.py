@@ -64,8 +64,15 @@ def test_page_is_sent_gzipped_when_accepted_and_plain_otherwise(device):
 
 def test_page_revalidates_with_its_etag_and_answers_head(device):
     _, headers, _ = device.get("/", {"Accept-Encoding": "gzip"})
-    status, _, body = device.get("/", {"If-None-Match": headers["etag"]})
+    status, _, body = device.get(
+        "/", {"If-None-Match": headers["etag"], "Accept-Encoding": "gzip"}
+    )
     assert (status, body) == (304, b"")
+    # the plain page is another representation: its own tag
+    status, plain, _ = device.get("/")
+    assert status == 200 and plain["etag"] != headers["etag"]
+    assert device.get("/", {"If-None-Match": headers["etag"]})[0] == 200
+    assert device.get("/", {"If-None-Match": plain["etag"]})[0] == 304
     status, head, body = device.request("HEAD", "/", headers={"Accept-Encoding": "gzip"})
     assert status == 200 and body == b""
     assert head["content-length"] == headers["content-length"]

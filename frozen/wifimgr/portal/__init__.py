@@ -213,8 +213,8 @@ class Portal:
     asyncio loop (returns a task; await it to know the socket is bound) and `stop()`.
 
     `url`: the portal's own address for redirects (default: host:port, or the AP address when
-    listening on every interface). `idle_timeout_s`: with no request for that long the portal
-    stops itself and calls `on_idle()` (0: never).
+    listening on every interface). The idle timeout belongs to the manager
+    (`portal_idle_timeout_s`): every API call the page makes counts as activity there.
     """
 
     def __init__(
@@ -224,21 +224,15 @@ class Portal:
         port=80,
         max_connections=4,
         url=None,
-        idle_timeout_s=0,
-        on_idle=None,
     ):
         self.manager = manager
         self.host = host
         self.port = port
         self._url = url
-        self.idle_timeout_s = idle_timeout_s
-        self.on_idle = on_idle
         self.server = Server(self.handle, host, port, max_connections, _json_error)
         self.token = _token()
         self.probes = []
         self._started = time.ticks_ms()
-        self._last = self._started
-        self._idle_task = None
         self._page = None
         self._pending = None  # (ssid, trial before the request, ticks): see _trial()
 
@@ -248,30 +242,10 @@ class Portal:
         import asyncio
 
         self._page = _load_page()
-        self._last = time.ticks_ms()
-        if self.idle_timeout_s:
-            self._idle_task = asyncio.create_task(self._watch_idle())
         return asyncio.create_task(self.server.start())
 
     def stop(self):
         self.server.stop()
-        task, self._idle_task = self._idle_task, None
-        if task is not None:
-            task.cancel()
-
-    async def _watch_idle(self):
-        import asyncio
-
-        limit = self.idle_timeout_s * 1000
-        while True:
-            left = limit - time.ticks_diff(time.ticks_ms(), self._last)
-            if left <= 0:
-                break
-            await asyncio.sleep_ms(min(left, 1000))
-        self._idle_task = None
-        self.stop()
-        if self.on_idle:
-            self.on_idle()
 
     def url(self):
         if self._url:
@@ -285,7 +259,6 @@ class Portal:
     # --- dispatch --------------------------------------------------------------------------
 
     def handle(self, req):
-        self._last = time.ticks_ms()
         path = req.path
         kind = PROBES.get(path)
         route = _ROUTES.get(path)
@@ -371,10 +344,14 @@ class Portal:
                 " connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'",
             ),
         ]
+        gzipped = "gzip" in _codings(req.header("accept-encoding"))
+        if not gzipped:
+            etag = etag[:-1] + '-identity"'  # another representation, another tag
+            headers[0] = ("ETag", etag)
         if req.header("if-none-match") == etag:
             return Response(304, b"", "text/html; charset=utf-8", headers)
-        if "gzip" not in _codings(req.header("accept-encoding")):
-            return Response(200, _gunzip(gz), "text/html; charset=utf-8", headers=headers)
+        if not gzipped:
+            return Response(200, _gunzip(gz), "text/html; charset=utf-8", headers)
         headers.append(("Content-Encoding", "gzip"))
         return Response(200, gz, "text/html; charset=utf-8", headers)
 
