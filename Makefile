@@ -28,6 +28,7 @@ endif
 export WIFIMGR_MICROPYTHON := $(MICROPYTHON)
 
 SCENARIO ?= tools/sim/scenarios/home.json
+SIM_BACKEND := $(if $(MICROPY_DIR),native backend in $(MICROPYTHON),fallback backend on the registry MicroPython (no MICROPY_DIR))
 WIFIMGR_HTTP_PORT ?= 8080
 WIFIMGR_DNS_PORT ?= 5353
 export WIFIMGR_HTTP_PORT WIFIMGR_DNS_PORT
@@ -54,7 +55,7 @@ $(STAMP_SYSTEM): tools/setup/debian-packages.txt
 system-packages: $(STAMP_SYSTEM) ## Install the Debian packages the tests use (as root), or list them.
 
 sim: $(STAMP_VENV) $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run wifimgr on MicroPython against a simulated radio (SCENARIO=...).
-	@$(if $(MICROPY_DIR),echo "sim: native backend, $(MICROPYTHON)",echo "sim: MICROPY_DIR not set: fallback backend on the registry MicroPython")
+	@echo "sim: $(SIM_BACKEND)"
 	$(VENV)/bin/python tools/sim/launch.py --scenario $(SCENARIO)
 
 test: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run every test tier this machine can run.
