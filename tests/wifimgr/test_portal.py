@@ -438,10 +438,11 @@ def test_slow_and_idle_clients_cannot_lock_out_a_phone(device):
 
 
 def test_a_stalled_head_or_body_times_out_with_408(device):
-    with socket.create_connection(("127.0.0.1", device.port), timeout=15) as s:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        assert s.recv(100).startswith(b"HTTP/1.1 408")
-    with socket.create_connection(("127.0.0.1", device.port), timeout=15) as s:
-        s.sendall(b"POST /api/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nssid=")
-        assert s.recv(100).startswith(b"HTTP/1.1 408")
+    head = socket.create_connection(("127.0.0.1", device.port), timeout=15)
+    body = socket.create_connection(("127.0.0.1", device.port), timeout=15)
+    with head, body:
+        head.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        body.sendall(b"POST /api/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nssid=")
+        assert head.recv(100).startswith(b"HTTP/1.1 408")
+        assert body.recv(100).startswith(b"HTTP/1.1 408")
     assert device.json("/api/status")["portal"]["timeouts"] >= 2

@@ -171,7 +171,8 @@ def body_length(req):
     return n
 
 
-def encode_response(resp, keep_alive, head_only=False):
+def encode_head(resp, keep_alive):
+    """The status line and header fields of `resp`, as bytes."""
     h = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
         resp.status,
         REASONS.get(resp.status, "Status"),
@@ -183,9 +184,15 @@ def encode_response(resp, keep_alive, head_only=False):
         for name, value in resp.headers:
             h += "%s: %s\r\n" % (name, value)
     h += "\r\n"
-    if head_only or not resp.body:
-        return h.encode()
-    return h.encode() + bytes(resp.body)
+    return h.encode()
+
+
+def send(writer, resp, keep_alive, head_only=False):
+    # Head and body go separately: the page's body is frozen bytes (in flash on a device) and
+    # is handed to the socket as it is, never copied into a joined buffer.
+    writer.write(encode_head(resp, keep_alive))
+    if resp.body and not head_only:
+        writer.write(resp.body)
 
 
 class _Conn:
@@ -270,7 +277,7 @@ class Server:
                 self.stats["refused"] += 1
                 resp = self.error_handler(503, "busy: too many connections", None)
                 resp.headers = (resp.headers or []) + [("Retry-After", "1")]
-                writer.write(encode_response(resp, False))
+                send(writer, resp, False)
                 await asyncio.wait_for_ms(writer.drain(), 1000)
                 return
             self.stats["open"] = len(self._conns)
@@ -338,7 +345,7 @@ class Server:
                 self.stats["errors"] += 1
                 resp = self.error_handler(500, "internal error", None)
                 keep = False
-            writer.write(encode_response(resp, keep, req.method == "HEAD"))
+            send(writer, resp, keep, req.method == "HEAD")
             await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
             if not keep:
                 return
@@ -392,7 +399,7 @@ class Server:
 
     async def _error(self, writer, status, message, field, reader=None):
         self.stats["errors"] += 1
-        writer.write(encode_response(self.error_handler(status, message, field), False))
+        send(writer, self.error_handler(status, message, field), False)
         await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
         if reader is not None:
             # Closing with unread input makes TCP reset the connection, and the client may lose
