@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 from helpers.micropython import MICROPYTHON, MicroPython
-from helpers.portal import PAGE_SOURCE, Device, build_page, raw
+from helpers.portal import PAGE_SOURCE, Device, build_page, free_port, raw
 
 PROBES = {
     "/generate_204": "android",
@@ -199,6 +199,27 @@ def test_unknown_api_and_wrong_method_are_json_errors(device):
     assert status == 405 and headers["allow"] == "POST"
     status, headers, body = device.request("POST", "/api/status", body=b"")
     assert status == 405 and headers["allow"] == "GET"
+
+
+def test_a_port_already_taken_fails_at_start_naming_it(micropython):
+    port = free_port()
+    out = micropython.run(
+        """
+import asyncio
+from wifimgr.portal import Portal
+async def main():
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", %d)
+    try:
+        Portal(None, "127.0.0.1", %d).start()
+        print("started")
+    except OSError as e:
+        print(e)
+    taken.close()
+asyncio.run(main())
+"""
+        % (port, port)
+    )
+    assert out.strip().startswith("portal cannot listen on 127.0.0.1:%d" % port)
 
 
 def test_percent_decoding_of_every_byte(micropython):

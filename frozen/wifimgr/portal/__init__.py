@@ -242,6 +242,7 @@ class Portal:
         import asyncio
 
         self._page = _load_page()
+        _check_bind(self.host, self.port)
         return asyncio.create_task(self.server.start())
 
     def stop(self):
@@ -510,6 +511,21 @@ def _gunzip(gz):
 
     with deflate.DeflateIO(io.BytesIO(gz), deflate.GZIP) as d:
         return d.read()
+
+
+def _check_bind(host, port):
+    # The server binds inside a task; a port already taken or an address not ours should
+    # fail here, where the caller of start() sees it, not later in the background.
+    import socket
+
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(socket.getaddrinfo(host, port)[0][-1])
+    except OSError as e:
+        raise OSError("portal cannot listen on %s:%d: %s" % (host, port, e))
+    finally:
+        s.close()
 
 
 def _token():
