@@ -127,6 +127,23 @@ def test_scan_lists_each_network_once_strongest_first(device):
     assert all(n["secure"] for n in nets)
 
 
+def test_hostile_ssids_arrive_intact_in_valid_json(micropython):
+    """Markup, quotes, emoji and 32 bytes of UTF-8 from the air: escaped in JSON, unchanged."""
+    with Device(micropython, "hostile") as dev:
+        status, headers, body = dev.get("/api/scan")
+        assert headers["content-type"] == "application/json"
+        names = [n["ssid"] for n in json.loads(body)["networks"]]
+        for ssid in (
+            "<script>alert(1)</script>",
+            '"><img src=x onerror=alert(2)>',
+            "\u2615 Caf\u00e9 Wi\u2011Fi \U0001f4f6 & more",
+            "\u65e5\u672c\u8a9e\u306e\u30cd\u30c3\u30c8\u30ef\u30fc\u30af!!",
+        ):
+            assert ssid in names
+        assert any(len(n.encode()) == 32 for n in names)
+        assert "Backroom" not in names  # hidden: only through "Other network"
+
+
 def test_status_and_data_are_json_with_the_application_data(device):
     st = device.json("/api/status")
     assert st["ap_active"] is True and st["ap_ssid"]
