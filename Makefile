@@ -70,7 +70,7 @@ $(abspath $(UNIX_BUILD))/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr
 	$(MAKE) -C $(MICROPY_DIR)/ports/unix \
 		BUILD=$(abspath $(UNIX_BUILD)) PROG=micropython \
 		USER_C_MODULES=$(abspath .) \
-		FROZEN_MANIFEST=$(abspath frozen/manifest.py) \
+		FROZEN_MANIFEST=$(abspath frozen/manifest_unix.py) \
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \
 		$(UNIX_MAKE_ARGS)
 

@@ -26,7 +26,7 @@ EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned"
 # Application data shown by the portal's status page and served as JSON at /data.
 data = {}
 
-_events = {e: [] for e in EVENTS}
+_events = {}  # event -> [callback], shared with the Manager
 _manager = None
 
 
@@ -54,14 +54,17 @@ def start(
     dns=("0.0.0.0", 53),
     serve="ap",
     clock=None,
+    ota_guard=None,
 ):
     """Runs the manager on asyncio and returns at once: the state machine keeps the station on
     the known networks; the portal (HTTP on `http`) and the captive DNS (`dns`) run while the
     access point is up (`serve="ap"`), all the time (`"always"`) or never (`"never"`).
-    Call it before or inside a running loop; `run()` runs the loop. Returns the Manager."""
+    Call it before or inside a running loop; `run()` runs the loop. On an ESP32 (or with
+    ota_guard=True) a freshly updated firmware is kept only once it is back on WiFi
+    (wifimgr.ota). `clock` is for the simulator. Returns the Manager."""
     m = _get(config_path, clock)
     m.set_override(None)
-    m.start(http=http, dns=dns, serve=serve)
+    m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
     return m
 
 
@@ -85,7 +88,7 @@ def on(event, callback):
     by the portal after provisioning, e.g. an MQTT topic."""
     if event not in EVENTS:
         raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-    _events[event].append(callback)
+    _events.setdefault(event, []).append(callback)
 
 
 def off(event, callback):
@@ -95,9 +98,9 @@ def off(event, callback):
 
 def log_level(level):
     """Sets the level of the "wifimgr" logger (logging.INFO etc.; quiet by default)."""
-    from wifimgr._log import log
+    from wifimgr import _log
 
-    log.setLevel(level)
+    _log.setLevel(level)
 
 
 # --- one shot ----------------------------------------------------------------------------------
@@ -112,7 +115,15 @@ def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None
         if fresh and m._status()["state"] == "waiting":
             m.rescan()
             await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
-        return await m.wait_for(predicate, timeout_ms)
+        ok = await m.wait_for(predicate, timeout_ms)
+        # A freshly updated image is marked valid once connected: give the check its moment
+        # before the loop stops.
+        g = m._guard_task
+        if g is not None and m._status()["state"] == "connected":
+            t = m._clock.now_ms()
+            while not g.done() and m._clock.now_ms() - t < 2000:
+                await asyncio.sleep_ms(50)
+        return ok
 
     return asyncio.run(main())
 
@@ -179,8 +190,8 @@ def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **opt
     m = _get(config_path, options.get("clock"))
     if name is not None:
         _name(m, name)
-    if callback is not None and callback not in _events["connected"]:
-        _events["connected"].append(callback)
+    if callback is not None and callback not in _events.get("connected", ()):
+        on("connected", callback)
     sta = None
     if has_ssid(config_path):
         sta = connect(config_path, timeout_ms=options.get("timeout_ms"))

@@ -1,10 +1,14 @@
-"""The package's logger: micropython-lib `logging` when it is installed, else a quiet stand-in.
+"""The package's logger: micropython-lib `logging` when it is installed, quiet without it.
 
-wifimgr is quiet by default: its logger ("wifimgr") only lets errors through until the
-application lowers the level, with `wifimgr.log_level(logging.INFO)` or
-`logging.getLogger("wifimgr").setLevel(...)`. Without `logging` the stand-in keeps the same
-levels and prints what passes as "LEVEL:wifimgr:message" on stderr.
+Used as `from wifimgr import _log as log; log.error("...")`. wifimgr is quiet by default: only
+errors pass until the application lowers the level with `wifimgr.log_level(logging.INFO)`.
+`logging` costs about 4 KB of heap, so it is imported only when something is to be logged (an
+error, or after log_level()) or when the application has imported it already; it then gets
+everything as its "wifimgr" logger. Without it, what passes the level is printed as
+"LEVEL:wifimgr:message" on stderr.
 """
+
+import sys
 
 from micropython import const
 
@@ -12,47 +16,58 @@ DEBUG = const(10)
 INFO = const(20)
 WARNING = const(30)
 ERROR = const(40)
-_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
+
+level = ERROR
+logging = None  # the micropython-lib module once it is in use
+_logger = None
 
 
-class _Quiet:
-    # The part of logging.Logger that wifimgr uses.
-    def __init__(self, name):
-        self.name = name
-        self.level = ERROR
-
-    def setLevel(self, level):
-        self.level = level
-
-    def isEnabledFor(self, level):
-        return level >= self.level
-
-    def log(self, level, msg, *args):
-        if level >= self.level:
-            import sys
-
-            if args:
-                msg = msg % args
-            print("%s:%s:%s" % (_NAMES.get(level, level), self.name, msg), file=sys.stderr)
-
-    def debug(self, msg, *args):
-        self.log(DEBUG, msg, *args)
-
-    def info(self, msg, *args):
-        self.log(INFO, msg, *args)
-
-    def warning(self, msg, *args):
-        self.log(WARNING, msg, *args)
-
-    def error(self, msg, *args):
-        self.log(ERROR, msg, *args)
+def _attach():
+    global logging, _logger
+    if _logger is None:
+        try:
+            import logging
+        except ImportError:
+            return None
+        _logger = logging.getLogger("wifimgr")
+        _logger.setLevel(level)
+    return _logger
 
 
-try:
-    import logging
+def setLevel(new):
+    global level
+    level = new
+    if _attach() is not None:
+        _logger.setLevel(new)
 
-    log = logging.getLogger("wifimgr")
-    log.setLevel(ERROR)
-except ImportError:
-    logging = None
-    log = _Quiet("wifimgr")
+
+def log(lvl, msg, *args):
+    if lvl < level:
+        return
+    if _attach() is not None:
+        _logger.log(lvl, msg, *args)
+        return
+    if args:
+        msg = msg % args
+    names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
+    print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
+
+
+def debug(msg, *args):
+    log(DEBUG, msg, *args)
+
+
+def info(msg, *args):
+    log(INFO, msg, *args)
+
+
+def warning(msg, *args):
+    log(WARNING, msg, *args)
+
+
+def error(msg, *args):
+    log(ERROR, msg, *args)
+
+
+if "logging" in sys.modules:
+    _attach()

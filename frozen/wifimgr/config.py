@@ -33,7 +33,7 @@ import os
 
 from micropython import const
 
-from wifimgr._log import log
+from wifimgr import _log as log
 
 DEFAULT_PATH = "/wifimgr.json"
 SCHEMA = const(3)
@@ -582,7 +582,10 @@ class Config:
         try:
             self._set_secret(network_secret(ssid), password)
         except BaseException:
-            self._doc["known_networks"] = old
+            if old is None:
+                del self._doc["known_networks"]
+            else:
+                self._doc["known_networks"] = old
             raise
         if save:
             self.save()

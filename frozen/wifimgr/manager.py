@@ -9,12 +9,13 @@ on asyncio: the state machine, and the portal and captive DNS while the access p
 """
 
 import asyncio
+import sys
 
 from micropython import const
 
 from wifimgr import __version__, backend, link, policy
+from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr._log import log
 from wifimgr.store import Store, import_wifi_json
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
@@ -29,6 +30,15 @@ def _ssid_text(ssid):
         return ssid.decode()
     except UnicodeError:
         return "".join(chr(b) if 32 <= b < 127 and b != 92 else "\\x%02x" % b for b in ssid)
+
+
+def _has_esp32():
+    try:
+        import esp32  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
 
 
 def _dirname(path):
@@ -72,8 +82,6 @@ class Manager:
         _config._current = self.config
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
-        for e in EVENTS:
-            self._events.setdefault(e, [])
         self._import_provisioning()
         cls = link.select()
         self._link = (
@@ -93,6 +101,7 @@ class Manager:
         self._portal = self._dns_server = None
         self._no_portal = False
         self._task = None
+        self._guard_task = None
         self._seen = self._clock.now_ms()
         self._link.on_change(self._changed)
         self.apply()
@@ -177,9 +186,8 @@ class Manager:
         _config.check_url(url, "url")
         if self._ota is not None and self._ota["state"] == "running":
             raise OSError("ota_update: an update is already running")
-        try:
-            from wifimgr import ota
-        except ImportError:
+        ota = self._module("ota")
+        if ota is None:
             self._ota = {"state": "failed", "url": url, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
         self._ota = {"state": "running", "url": url, "error": None}
@@ -190,7 +198,7 @@ class Manager:
     def on(self, event, callback):
         if event not in EVENTS:
             raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-        self._events[event].append(callback)
+        self._events.setdefault(event, []).append(callback)
 
     def apply(self):
         """Configures the state machine from the configuration (after any change to it)."""
@@ -205,9 +213,10 @@ class Manager:
             self.errors.append(msg)
             self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
 
-    def start(self, *, http=None, dns=None, serve="ap"):
+    def start(self, *, http=None, dns=None, serve="ap", ota_guard=None):
         """Starts the state machine, and the portal and DNS as `serve` says; returns at once.
-        Works inside a running asyncio loop or before one is run."""
+        Works inside a running asyncio loop or before one is run. `ota_guard` (default: on an
+        ESP32) runs wifimgr.ota's health check: a new image is kept once WiFi is back."""
         if serve not in SERVE:
             raise ValueError("serve must be one of %s, not %r" % (", ".join(SERVE), serve))
         if self._started and (serve, http, dns) != (self._serve, self._http, self._dns):
@@ -230,6 +239,8 @@ class Manager:
         if serve == "always":
             self._start_servers()
         self._task = asyncio.create_task(self._tick())
+        if ota_guard or (ota_guard is None and _has_esp32()):
+            self._guard_ota()
 
     def stop(self):
         """Stops the servers and the state machine (the station disconnects, the AP closes)."""
@@ -288,7 +299,7 @@ class Manager:
             trial["url"] = "http://%s.local/" % self.hostname if done else None
             trial["hook"] = self._hook if done else None
             s["trial"] = trial
-        s["ota"] = dict(self._ota) if self._ota else None
+        s["ota"] = self._ota_status()
         s["webrepl"] = self._webrepl
         s["errors"] = list(self.errors)
         return s
@@ -305,7 +316,7 @@ class Manager:
 
     def _emit(self, event, arg):
         result = None
-        for cb in self._events[event]:
+        for cb in self._events.get(event, ()):
             try:
                 r = cb(arg)
                 if r is not None:
@@ -356,7 +367,7 @@ class Manager:
                 self.config.add_network(ssid, password, hidden=True)
             else:
                 self.config.add_network(ssid, password)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # the link keeps the connection; the user is told
             msg = "provisioning: %r joined but could not be stored: %s" % (ssid, e)
             log.error(msg)
             self.errors.append(msg)
@@ -394,14 +405,16 @@ class Manager:
 
     def _start_servers(self):
         if self._http and self._portal is None and not self._no_portal:
-            try:
-                from wifimgr.portal import Portal
-            except ImportError:
+            mod = self._module("portal")
+            if mod is None:
+                # A package installed without the portal: the device still joins networks.
                 self._no_portal = True
-                self._server_error("HTTP on %s:%d" % tuple(self._http), "no portal installed")
+                msg = "HTTP on %s:%d not served: no portal installed" % tuple(self._http)
+                log.warning(msg)
+                self.errors.append(msg)
             else:
                 try:
-                    portal = Portal(self, self._http[0], self._http[1])
+                    portal = mod.Portal(self, self._http[0], self._http[1])
                     r = portal.start()
                     if r is not None and hasattr(r, "send"):
                         asyncio.create_task(r)
@@ -441,23 +454,75 @@ class Manager:
             await asyncio.sleep_ms(0 if self._virtual else _TICK_MS)
             if self._virtual:
                 await asyncio.sleep_ms(0)
-            timeout = self.config.get("portal_idle_timeout_s") or 0
-            s = self._link.status()
-            if s["state"] == "connected":
-                self._remember(s)  # the link reports last_good just after "connected"
-            if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
-                log.info("portal idle for %d s: closing the access point", timeout)
-                self._override = {"ap_policy": "never"}
-                self._link.stop()
-                self.apply()
-                self._link.start()
+            try:
+                self._tick_once()
+            except Exception as e:  # keep ticking; say what went wrong
+                log.error("manager tick: %r", e)
+
+    def _tick_once(self):
+        timeout = self.config.get("portal_idle_timeout_s") or 0
+        s = self._link.status()
+        if s["state"] == "connected":
+            self._remember(s)  # the link reports last_good just after "connected"
+        if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
+            log.info("portal idle for %d s: closing the access point", timeout)
+            self._override = {"ap_policy": "never"}
+            self._link.stop()
+            self.apply()
+            self._link.start()
 
     async def _run_ota(self, ota, url):
         try:
-            r = ota.update(url)
-            if r is not None and hasattr(r, "send"):
-                await r
+            if hasattr(ota, "aupdate"):
+                await ota.aupdate(url)  # other tasks (the portal) run while it downloads
+            else:
+                r = ota.update(url)
+                if r is not None and hasattr(r, "send"):
+                    await r
             self._ota = {"state": "done", "url": url, "error": None}
         except Exception as e:
             log.error("OTA from %s failed: %r", url, e)
             self._ota = {"state": "failed", "url": url, "error": str(e) or repr(e)}
+
+    def _ota_status(self):
+        # Ours (started, failed to start) merged with the OTA module's progress when loaded.
+        out = dict(self._ota) if self._ota else None
+        ota = sys.modules.get("wifimgr.ota")
+        if ota is not None and hasattr(ota, "status"):
+            try:
+                progress = ota.status()
+            except Exception as e:
+                progress = {"error": repr(e)}
+            if out is None:
+                out = progress if progress.get("state", "idle") != "idle" else None
+            else:
+                for k, v in progress.items():
+                    if k not in ("state", "url", "error") or out["state"] == "running":
+                        out[k] = v
+        return out
+
+    def _guard_ota(self):
+        # A freshly updated image is kept only once the device is back on WiFi (wifimgr.ota
+        # marks it valid, or reboots into the previous image at the deadline).
+        ota = self._module("ota")
+        if ota is None or not hasattr(ota, "guard"):
+            return
+
+        async def guard():
+            try:
+                r = await ota.guard(lambda: self._link.status()["state"] == "connected")
+                log.info("OTA health check: %s", r)
+            except Exception as e:
+                log.error("OTA health check failed: %r", e)
+
+        self._guard_task = asyncio.create_task(guard())
+
+    def _module(self, name):
+        # wifimgr.<name> (portal, ota), or None when this installation does not have it.
+        try:
+            __import__("wifimgr." + name)
+        except ImportError as e:
+            if name not in str(e):
+                raise  # the module is there but something it imports is not
+            return None
+        return sys.modules["wifimgr." + name]

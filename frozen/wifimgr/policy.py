@@ -14,7 +14,7 @@ static addresses and WebREPL.
 
 from micropython import const
 
-from wifimgr._log import log
+from wifimgr import _log as log
 from wifimgr.link import MAX_CANDIDATES
 
 _SEC_OPEN = const(0)

@@ -1,12 +1,15 @@
 """The credential store: passwords encrypted at rest, in esp32.NVS on an ESP32, else a file.
 
 All secrets live in one record: {name: secret} as JSON, encrypted with AES-256-CBC (cryptolib)
-under a random IV and authenticated with HMAC-SHA256 (encrypt-then-MAC). The keys come from
+under a random IV and authenticated with HMAC-SHA256 (encrypt-then-MAC) over the whole record.
+A firmware built without cryptolib (a unix build without mbedTLS) uses HMAC-SHA256 in counter
+mode as the cipher instead, so nothing is ever written in plaintext. The keys come from
 HMAC-SHA256 over the chip's unique id (machine.unique_id(), else the station MAC) and a random
 16-byte salt made once per device and stored beside the record. MicroPython has no `hmac`
 module, so HMAC is built here on hashlib.sha256 (RFC 2104).
 
-Record layout: b"WMS1" | salt (16) | iv (16) | tag (32) | ciphertext.
+Record layout: b"WMS1" (or b"WMH1") | salt (16) | iv (16) | tag (32) | ciphertext, the tag
+being HMAC-SHA256(mac key, magic | salt | iv | ciphertext).
 
 What this protects against, and what not: see "Credentials at rest" in the README. In short,
 the record is useless when copied off the filesystem alone (a backup, a file listing, a
@@ -21,10 +24,11 @@ import os
 
 from micropython import const
 
+from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr._log import log
 
-_MAGIC = b"WMS1"
+_MAGIC = b"WMS1"  # AES-256-CBC
+_MAGIC_STREAM = b"WMH1"  # HMAC-SHA256 counter mode, where cryptolib is missing
 _SALT = const(16)
 _IV = const(16)
 _TAG = const(32)
@@ -75,32 +79,62 @@ def _same(a, b):
     return diff == 0
 
 
+def _cipher(enc_key, iv):
+    # AES-256-CBC from cryptolib; None on a build without it (see _stream).
+    try:
+        import cryptolib
+    except ImportError:
+        return None
+    return cryptolib.aes(enc_key, 2, iv)
+
+
+def _stream(enc_key, iv, data):
+    # For firmware built without cryptolib: XOR with HMAC-SHA256(enc_key, iv | counter), a
+    # PRF in counter mode (record magic WMH1). Still authenticated by the record's tag.
+    out = bytearray(data)
+    for block in range(0, len(out), 32):
+        pad = hmac_sha256(enc_key, iv + block.to_bytes(4, "big"))
+        for i in range(min(32, len(out) - block)):
+            out[block + i] ^= pad[i]
+    return bytes(out)
+
+
 def seal(uid, salt, plaintext):
     """The record holding `plaintext` (bytes), encrypted for this uid and salt."""
-    import cryptolib
-
     enc_key, mac_key = _keys(uid, salt)
     iv = _random(_IV)
-    pad = 16 - len(plaintext) % 16
-    body = cryptolib.aes(enc_key, 2, iv).encrypt(plaintext + bytes((pad,)) * pad)
-    tag = hmac_sha256(mac_key, salt + iv + body)
-    return _MAGIC + salt + iv + tag + body
+    aes = _cipher(enc_key, iv)
+    if aes is not None:
+        pad = 16 - len(plaintext) % 16
+        body = aes.encrypt(plaintext + bytes((pad,)) * pad)
+        magic = _MAGIC
+    else:
+        body = _stream(enc_key, iv, plaintext)
+        magic = _MAGIC_STREAM
+    tag = hmac_sha256(mac_key, magic + salt + iv + body)
+    return magic + salt + iv + tag + body
 
 
 def open_record(uid, record):
     """(salt, plaintext) of a record; StoreError if it is not one of this device's records."""
-    import cryptolib
-
-    if len(record) < _HEADER + 16 or record[:4] != _MAGIC or (len(record) - _HEADER) % 16:
-        raise StoreError("not a wifimgr credential record (bad header or length)")
+    magic = bytes(record[:4])
+    if len(record) < _HEADER or magic not in (_MAGIC, _MAGIC_STREAM):
+        raise StoreError("not a wifimgr credential record (bad header)")
+    if magic == _MAGIC and (len(record) - _HEADER) % 16:
+        raise StoreError("not a wifimgr credential record (bad length)")
     salt = bytes(record[4:20])
     iv = bytes(record[20:36])
     tag = bytes(record[36:68])
     body = bytes(record[68:])
     enc_key, mac_key = _keys(uid, salt)
-    if not _same(hmac_sha256(mac_key, salt + iv + body), tag):
+    if not _same(hmac_sha256(mac_key, magic + salt + iv + body), tag):
         raise StoreError("record does not authenticate: another device's, or damaged")
-    plain = cryptolib.aes(enc_key, 2, iv).decrypt(body)
+    if magic == _MAGIC_STREAM:
+        return salt, _stream(enc_key, iv, body)
+    aes = _cipher(enc_key, iv)
+    if aes is None:
+        raise StoreError("record is AES-encrypted and this firmware has no cryptolib")
+    plain = aes.decrypt(body)
     pad = plain[-1]
     if not 1 <= pad <= 16:
         raise StoreError("bad padding")
@@ -139,7 +173,7 @@ class FileBackend:
 
 
 def _check_record(data, source):
-    if len(data) < _HEADER + 16 or data[:4] != _MAGIC:
+    if len(data) < _HEADER or data[:4] not in (_MAGIC, _MAGIC_STREAM):
         raise StoreError("%s: not a wifimgr credential record" % source)
     return data
 

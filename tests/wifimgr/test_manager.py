@@ -30,7 +30,8 @@ out(m.status())
     ).split():
         assert key in r, key
     assert r["ap_active"] is True and r["ap_ssid"] == "wifimgr-123456"
-    assert r["ap_ip"] == "192.168.4.1" and r["backend"] == "python"
+    assert r["ap_ip"] == "192.168.4.1"
+    assert r["backend"] == ("native" if micropython.native else "python")
     json.dumps(r)
 
 
@@ -162,6 +163,7 @@ def test_ota_update_without_an_ota_module_says_so(micropython):
         "radio([])\n"
         + START
         + """
+m._module = lambda name: None  # an installation without wifimgr.ota
 errs = []
 for url in (None, "ftp://x/fw.bin", "http://10.0.0.2:8080/micropython.bin"):
     try:
@@ -221,6 +223,58 @@ out(asyncio.run(main()))
     assert calls == ["http://10.0.0.2/fw.bin", "http://10.0.0.2/bad.bin"]
 
 
+def test_ota_progress_and_health_guard_through_the_ota_module(micropython):
+    """With wifimgr.ota's asyncio API: ota_update() runs aupdate() beside the link, status()
+    shows the module's progress, and start(ota_guard=True) hands the guard a health check
+    that turns true once the station is connected."""
+    (micropython.tmp_path / "fakeota").mkdir()
+    (micropython.tmp_path / "fakeota" / "ota.py").write_text(
+        "import asyncio\n"
+        "_status = {'state': 'idle'}\n"
+        "guarded = []\n"
+        "def status():\n"
+        "    return dict(_status)\n"
+        "async def aupdate(url):\n"
+        "    _status.update(state='downloading', url=url, received=4096, total=8192)\n"
+        "    await asyncio.sleep_ms(0)\n"
+        "    _status.update(state='rebooting', received=8192)\n"
+        "async def guard(is_healthy):\n"
+        "    while not is_healthy():\n"
+        "        await asyncio.sleep_ms(0)\n"
+        "    guarded.append('valid')\n"
+        "    return 'valid'\n"
+    )
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home")])
+import wifimgr, ota
+sys.modules["wifimgr.ota"] = ota
+from wifimgr.config import Config
+from wifimgr.store import Store
+Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID).add_network(
+    "Home", "correct-horse")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never", ota_guard=True)
+before = m.status()["ota"]
+async def main():
+    m.ota_update("http://10.0.0.2/fw.bin")
+    await asyncio.sleep_ms(0)
+    during = m.status()["ota"]
+    await m.wait_for(lambda s: s["state"] == "connected" and ota.guarded, 60000)
+    return [before, during, m.status()["ota"], ota.guarded]
+out(asyncio.run(main()))
+""",
+        path=[micropython.tmp_path / "fakeota"],
+    )
+    before, during, after, guarded = r
+    assert before is None
+    assert during["state"] == "downloading" and during["received"] == 4096
+    assert after["state"] == "done" and after["received"] == 8192
+    assert guarded == ["valid"]
+
+
 def test_no_portal_installed_is_reported_and_dns_still_serves(micropython):
     r = run_json(
         micropython,
@@ -229,6 +283,7 @@ radio([])
 from wifimgr.manager import Manager
 import socket
 m = Manager("wifimgr.json", clock=clock, uid=UID)
+m._module = lambda name: None  # an installation without wifimgr.portal
 async def main():
     m.start(http=("127.0.0.1", 0), dns=("127.0.0.1", 0), serve="always")
     await asyncio.sleep_ms(0)

@@ -32,13 +32,22 @@ def test_hmac_sha256_matches_cpython(micropython, key, msg):
 
 
 def _open_in_cpython(record, uid):
-    # The record layout and key schedule of store.py, recomputed without its code.
-    assert record[:4] == b"WMS1"
+    # The record layout and key schedule of store.py, recomputed without its code: AES-256-CBC
+    # (WMS1), or HMAC-SHA256 counter mode (WMH1) on a build without cryptolib.
+    magic = record[:4]
+    assert magic in (b"WMS1", b"WMH1")
     salt, iv, tag, body = record[4:20], record[20:36], record[36:68], record[68:]
     prk = hmac.new(uid, b"wifimgr store v1" + salt, hashlib.sha256).digest()
     enc = hmac.new(prk, b"\x01aes-256-cbc", hashlib.sha256).digest()
     mac = hmac.new(prk, b"\x02hmac-sha256", hashlib.sha256).digest()
-    assert hmac.compare_digest(hmac.new(mac, salt + iv + body, hashlib.sha256).digest(), tag)
+    expect = hmac.new(mac, magic + salt + iv + body, hashlib.sha256).digest()
+    assert hmac.compare_digest(expect, tag)
+    if magic == b"WMH1":
+        pad = b"".join(
+            hmac.new(enc, iv + n.to_bytes(4, "big"), hashlib.sha256).digest()
+            for n in range(0, len(body), 32)
+        )
+        return json.loads(bytes(a ^ b for a, b in zip(body, pad, strict=False)))
     d = Cipher(algorithms.AES(enc), modes.CBC(iv)).decryptor()
     plain = d.update(body) + d.finalize()
     return json.loads(plain[: -plain[-1]])
@@ -203,3 +212,37 @@ out([err, "wifi.json" in os.listdir()])
     )
     assert "did not read back after import; file kept" in r[0]
     assert r[1] is True
+
+
+def test_without_cryptolib_the_record_is_still_encrypted(micropython):
+    """A firmware without cryptolib (the native unix build has no mbedTLS) seals with
+    HMAC-SHA256 in counter mode (WMH1): never plaintext, and CPython opens it too. An AES
+    record met on such a build is reported, not misread."""
+    r = run_json(
+        micropython,
+        """
+from wifimgr import store
+from wifimgr.store import Store, FileBackend
+aes = store._cipher(b"k" * 32, b"i" * 16) is not None
+Store(FileBackend("aes.store"), UID).put("net:Home", "correct-horse-battery")
+store._cipher = lambda key, iv: None
+s = Store(FileBackend("creds.store"), UID)
+s.put("net:Home", "correct-horse-battery")
+s.put("net:Long", "x" * 63)
+back = Store(FileBackend("creds.store"), UID)
+other = Store(FileBackend("aes.store"), UID)
+out([aes, read("creds.store").hex(), back.get("net:Long"), other.error])
+""",
+    )
+    aes, record, long_pw, error = r
+    record = bytes.fromhex(record)
+    assert record[:4] == b"WMH1" and b"correct-horse" not in record
+    assert long_pw == "x" * 63
+    assert _open_in_cpython(record, UID) == {
+        "net:Home": "correct-horse-battery",
+        "net:Long": "x" * 63,
+    }
+    if aes:
+        assert "this firmware has no cryptolib" in error
+    else:
+        assert error is None or "no cryptolib" in error
