@@ -188,11 +188,10 @@ def encode_head(resp, keep_alive):
 
 
 def send(writer, resp, keep_alive, head_only=False):
-    # Head and body go separately: the page's body is frozen bytes (in flash on a device) and
-    # is handed to the socket as it is, never copied into a joined buffer.
-    writer.write(encode_head(resp, keep_alive))
-    if resp.body and not head_only:
-        writer.write(resp.body)
+    # One write of head and body: two would be two TCP segments, and Nagle's algorithm would
+    # hold the second until the client's delayed ACK of the first, 40 ms later.
+    head = encode_head(resp, keep_alive)
+    writer.write(head if head_only or not resp.body else head + resp.body)
 
 
 class _Conn:
