@@ -276,9 +276,7 @@ class Portal:
                 raise HTTPError(404, "no API endpoint %s" % path[:64])
             return self._redirect()  # any other page of ours: the portal
         method, name = route
-        if req.method == "HEAD" and method == "GET":
-            pass
-        elif req.method != method:
+        if req.method != method and not (req.method == "HEAD" and method == "GET"):
             raise HTTPError(405, "%s takes %s" % (path, method), None, [("Allow", method)])
         if method == "POST":
             fields = Fields(req)
