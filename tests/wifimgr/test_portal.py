@@ -242,6 +242,44 @@ asyncio.run(main())
     assert out.strip().startswith("portal cannot listen on 127.0.0.1:%d" % port)
 
 
+def test_stop_closes_open_connections_and_the_port_can_be_served_again(micropython):
+    """The manager stops the portal when the access point closes and starts a new one when
+    it opens again: the port must come free, kept-alive clients must be let go."""
+    port = free_port()
+    out = micropython.run(
+        """
+import asyncio
+from wifimgr import sim
+sim.install(sim.Scenario({"access_points": []}), sim.VirtualClock())
+from wifimgr.manager import Manager
+from wifimgr.portal import Portal
+manager = Manager("wifimgr.json")
+async def get(r, w):
+    w.write(b"GET /api/networks HTTP/1.1\\r\\nHost: dev\\r\\n\\r\\n")
+    await w.drain()
+    return (await r.read(400)).split(b"\\r\\n")[0]
+async def main():
+    for round in (1, 2):
+        p = Portal(manager, "127.0.0.1", %d)
+        await p.start()
+        r, w = await asyncio.open_connection("127.0.0.1", %d)
+        print(round, (await get(r, w)).decode())
+        p.stop()
+        await asyncio.sleep_ms(50)
+        print(round, "after stop:", await r.read(100))
+        w.close()
+asyncio.run(main())
+"""
+        % (port, port)
+    )
+    assert out.split("\n")[:4] == [
+        "1 HTTP/1.1 200 OK",
+        "1 after stop: b''",
+        "2 HTTP/1.1 200 OK",
+        "2 after stop: b''",
+    ]
+
+
 def test_percent_decoding_of_every_byte(micropython):
     out = micropython.run(
         """
