@@ -249,8 +249,10 @@ class Server:
         if server is not None:
             server.close()
         conns, self._conns = self._conns, []
+        me = asyncio.current_task()
         for conn in conns:
-            conn.task.cancel()
+            if conn.task is not me:  # stopped from a handler: that one ends after its answer
+                conn.task.cancel()
 
     def _place(self, conn):
         # True when the new connection may be served: there is a free place, or the one that
@@ -346,7 +348,7 @@ class Server:
                 keep = False
             send(writer, resp, keep, req.method == "HEAD")
             await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
-            if not keep:
+            if not keep or self._server is None:
                 return
 
     async def _read_head(self, reader, buf, first):
