@@ -225,3 +225,15 @@ OTA_PORT ?= 8000
 ota-server: $(STAMP_VENV) ## Serve test app images (every chip, good and broken) on 127.0.0.1:OTA_PORT.
 	$(VENV)/bin/python tests/helpers/esp_image.py $(OTA_DIR)
 	$(VENV)/bin/python tools/ota_server.py $(OTA_DIR) --port $(OTA_PORT)
+
+# ---- Captive portal (frozen/wifimgr/portal) -----------------------------------------------------
+# The page is a source (www/index.html); its gzipped copy _page.py is made here, never committed.
+PORTAL_PAGE := frozen/wifimgr/portal/_page.py
+
+.PHONY: portal-page
+portal-page: $(PORTAL_PAGE) ## Gzip the portal page into frozen/wifimgr/portal/_page.py.
+
+$(PORTAL_PAGE): frozen/wifimgr/portal/www/index.html tools/portal/mkpage.py
+	$(PYTHON) tools/portal/mkpage.py
+
+test sim bench $(abspath $(UNIX_BUILD))/micropython: $(PORTAL_PAGE)

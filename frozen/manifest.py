@@ -9,6 +9,19 @@ def _package_version():
     raise ValueError("wifimgr/__init__.py has no __version__")
 
 
+def _portal_page():
+    # The portal page, gzipped into wifimgr/portal/_page.py before the package is frozen.
+    # The manifest runs with its own directory as the working directory.
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.getcwd(), "..", "tools", "portal"))
+    import mkpage
+
+    mkpage.build()
+
+
+_portal_page()
 metadata(version=_package_version(), description="WiFi manager for MicroPython on ESP32.")
 require("logging")
 package("wifimgr", opt=3)

@@ -1,0 +1,417 @@
+# A small HTTP/1.1 server on asyncio with bounded resources, for the provisioning portal.
+#
+# Everything a client can make the server hold is capped: simultaneous connections, bytes and
+# fields of a request head, bytes of a body, and the time each of those may take. A connection
+# still waiting for its request (slow, idle or hostile) gives its place to a new one when all
+# places are taken, so a crowd of slow clients cannot lock out a phone. A malformed request gets
+# a 4xx with a short reason and its connection is closed; everyone else keeps being served.
+
+import asyncio
+import sys
+import time
+
+from micropython import const
+
+MAX_CONNECTIONS = const(4)
+MAX_HEAD_BYTES = const(2048)  # request line and header fields together
+MAX_HEADERS = const(24)
+MAX_BODY_BYTES = const(2048)
+HEAD_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its head
+BODY_TIMEOUT_MS = const(5000)
+IDLE_TIMEOUT_MS = const(10000)  # keep-alive: between two requests
+WRITE_TIMEOUT_MS = const(10000)
+_READ = const(512)
+# asyncio's own timeout (MicroPython has no builtin TimeoutError)
+_Timeout = asyncio.TimeoutError
+_DRAIN_READS = const(16)
+_DRAIN_MS = const(100)
+
+REASONS = {
+    200: "OK",
+    202: "Accepted",
+    204: "No Content",
+    302: "Found",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    411: "Length Required",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")
+
+
+class HTTPError(Exception):
+    """An error answered to the client: status, a short reason, and the field it is about."""
+
+    def __init__(self, status, message, field=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.headers = headers
+
+
+class Request:
+    def __init__(self, method, target, version, headers):
+        self.method = method
+        self.version = version
+        self.headers = headers  # lower-case name -> str
+        self.body = b""
+        q = target.find("?")
+        self.path = target if q < 0 else target[:q]
+        self.query = "" if q < 0 else target[q + 1 :]
+
+    def header(self, name, default=""):
+        return self.headers.get(name, default)
+
+    def keep_alive(self):
+        conn = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.1":
+            return "close" not in conn
+        return "keep-alive" in conn
+
+
+class Response:
+    def __init__(self, status=200, body=b"", content_type="text/plain", headers=None):
+        self.status = status
+        self.body = body if isinstance(body, (bytes, bytearray, memoryview)) else body.encode()
+        self.content_type = content_type
+        self.headers = headers  # list of (name, value) or None
+
+
+def _is_token(s):
+    if not s:
+        return False
+    for c in s:
+        if c <= " " or c > "~" or c in '"(),/:;<=>?@[\\]{}':
+            return False
+    return True
+
+
+def parse_head(head):
+    """Parses a request head (bytes up to, not including, the blank line) into a Request."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[1]:
+        raise HTTPError(400, "malformed request line")
+    try:
+        method = parts[0].decode()
+        target = parts[1].decode()
+        version = parts[2].decode()
+    except UnicodeError:
+        raise HTTPError(400, "request line is not ASCII")
+    if not _is_token(method) or method.upper() != method:
+        raise HTTPError(400, "malformed method")
+    if not version.startswith("HTTP/") or len(version) != 8 or version[6] != ".":
+        raise HTTPError(400, "malformed HTTP version")
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise HTTPError(505, "only HTTP/1.0 and HTTP/1.1 are spoken here")
+    for c in target:
+        if c <= " " or c > "~":
+            raise HTTPError(400, "request target has a control character or a space")
+    if target.startswith("http://") or target.startswith("https://"):
+        # absolute form (RFC 9112 3.2.2): the path is what counts here
+        slash = target.find("/", target.find("//") + 2)
+        target = "/" if slash < 0 else target[slash:]
+    elif target[0] != "/" and not (method == "OPTIONS" and target == "*"):
+        raise HTTPError(400, "request target must start with /")
+    if len(lines) - 1 > MAX_HEADERS:
+        raise HTTPError(431, "more than %d header fields" % MAX_HEADERS)
+    headers = {}
+    for line in lines[1:]:
+        colon = line.find(b":")
+        if colon <= 0:
+            raise HTTPError(400, "header field without a name and colon")
+        try:
+            name = line[:colon].decode().lower()
+            value = line[colon + 1 :].decode().strip()
+        except UnicodeError:
+            raise HTTPError(400, "header field is not valid text")
+        if not _is_token(name):
+            raise HTTPError(400, "malformed header field name")
+        if name in headers:
+            if name in ("host", "content-length", "transfer-encoding"):
+                raise HTTPError(400, "duplicate %s header" % name)
+            headers[name] += ", " + value
+        else:
+            headers[name] = value
+    if version == "HTTP/1.1" and "host" not in headers:
+        raise HTTPError(400, "HTTP/1.1 request without Host")
+    req = Request(method, target, version, headers)
+    if method not in _METHODS:
+        raise HTTPError(501, "method %s is not implemented" % method)
+    return req
+
+
+def body_length(req):
+    """The number of body bytes to read; HTTPError when the framing is unusable."""
+    if "transfer-encoding" in req.headers:
+        raise HTTPError(501, "chunked request bodies are not accepted; send Content-Length")
+    text = req.headers.get("content-length")
+    if text is None:
+        if req.method in ("POST", "PUT", "PATCH"):
+            raise HTTPError(411, "Content-Length is required")
+        return 0
+    if not text or len(text) > 9 or not text.isdigit():
+        raise HTTPError(400, "malformed Content-Length")
+    n = int(text)
+    if n > MAX_BODY_BYTES:
+        raise HTTPError(413, "body larger than %d bytes" % MAX_BODY_BYTES)
+    return n
+
+
+def encode_head(resp, keep_alive):
+    """The status line and header fields of `resp`, as bytes."""
+    h = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
+        resp.status,
+        REASONS.get(resp.status, "Status"),
+        resp.content_type,
+        len(resp.body),
+    )
+    h += "Connection: %s\r\n" % ("keep-alive" if keep_alive else "close")
+    if resp.headers:
+        for name, value in resp.headers:
+            h += "%s: %s\r\n" % (name, value)
+    h += "\r\n"
+    return h.encode()
+
+
+def send(writer, resp, keep_alive, head_only=False):
+    # One write of head and body: two would be two TCP segments, and Nagle's algorithm would
+    # hold the second until the client's delayed ACK of the first, 40 ms later.
+    head = encode_head(resp, keep_alive)
+    writer.write(head if head_only or not resp.body else head + resp.body)
+
+
+class _Conn:
+    def __init__(self, task, now):
+        self.task = task
+        self.since = now  # when it started to wait for its current request
+        self.busy = False  # a request is being answered: never evicted
+
+
+class Server:
+    """HTTP/1.1 on asyncio: `Server(handler, host, port)`, then `await start()`, `stop()`.
+
+    `handler(request)` returns a Response or raises HTTPError; it must not block.
+    `error_handler(status, message, field)` makes the Response for an error (JSON, text...).
+    """
+
+    def __init__(
+        self,
+        handler,
+        host="0.0.0.0",
+        port=80,
+        max_connections=MAX_CONNECTIONS,
+        error_handler=None,
+        head_timeout_ms=HEAD_TIMEOUT_MS,
+        body_timeout_ms=BODY_TIMEOUT_MS,
+        idle_timeout_ms=IDLE_TIMEOUT_MS,
+    ):
+        if not isinstance(max_connections, int) or not 1 <= max_connections <= 64:
+            raise ValueError("max_connections must be 1 to 64")
+        self.handler = handler
+        self.host = host
+        self.port = port
+        self.max_connections = max_connections
+        self.error_handler = error_handler or _text_error
+        self.head_timeout_ms = head_timeout_ms
+        self.body_timeout_ms = body_timeout_ms
+        self.idle_timeout_ms = idle_timeout_ms
+        self._server = None
+        self._conns = []
+        self.stats = {
+            "connections": 0,
+            "open": 0,
+            "evicted": 0,
+            "refused": 0,
+            "requests": 0,
+            "errors": 0,
+            "timeouts": 0,
+        }
+
+    async def start(self):
+        self._server = await asyncio.start_server(self._accept, self.host, self.port, backlog=8)
+
+    def stop(self):
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        conns, self._conns = self._conns, []
+        me = asyncio.current_task()
+        for conn in conns:
+            if conn.task is not me:  # stopped from a handler: that one ends after its answer
+                conn.task.cancel()
+
+    def _place(self, conn):
+        # True when the new connection may be served: there is a free place, or the one that
+        # has waited longest for a request gives up its place.
+        if len(self._conns) >= self.max_connections:
+            victim = None
+            for c in self._conns:
+                if not c.busy and (victim is None or time.ticks_diff(c.since, victim.since) < 0):
+                    victim = c
+            if victim is None:
+                return False
+            self._conns.remove(victim)
+            self.stats["evicted"] += 1
+            victim.task.cancel()
+        self._conns.append(conn)
+        return True
+
+    async def _accept(self, reader, writer):
+        conn = _Conn(asyncio.current_task(), time.ticks_ms())
+        self.stats["connections"] += 1
+        try:
+            if not self._place(conn):
+                self.stats["refused"] += 1
+                resp = self.error_handler(503, "busy: too many connections", None)
+                resp.headers = (resp.headers or []) + [("Retry-After", "1")]
+                send(writer, resp, False)
+                await asyncio.wait_for_ms(writer.drain(), 1000)
+                return
+            self.stats["open"] = len(self._conns)
+            await self._serve(conn, reader, writer)
+        except asyncio.CancelledError:
+            pass
+        except (OSError, _Timeout):
+            pass
+        except Exception as e:  # nothing a client sends may stop the server
+            sys.print_exception(e)
+        finally:
+            if conn in self._conns:
+                self._conns.remove(conn)
+            self.stats["open"] = len(self._conns)
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except Exception:
+                pass
+
+    async def _serve(self, conn, reader, writer):
+        buf = b""
+        first = True
+        while True:
+            conn.busy = False
+            conn.since = time.ticks_ms()
+            try:
+                head, buf = await self._read_head(reader, buf, first)
+            except HTTPError as e:
+                await self._error(writer, e.status, e.message, e.field, reader)
+                return
+            if head is None:
+                return  # the client closed
+            first = False
+            conn.busy = True
+            try:
+                req = parse_head(head)
+                n = body_length(req)
+            except HTTPError as e:
+                await self._error(writer, e.status, e.message, e.field, reader)
+                return
+            if n:
+                if req.header("expect").lower() == "100-continue" and len(buf) < n:
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+                try:
+                    req.body, buf = await self._read_body(reader, buf, n)
+                except _Timeout:
+                    self.stats["timeouts"] += 1
+                    await self._error(writer, 408, "request body took too long", None)
+                    return
+                if req.body is None:
+                    return
+            keep = req.keep_alive()
+            self.stats["requests"] += 1
+            try:
+                resp = self.handler(req)
+            except HTTPError as e:
+                self.stats["errors"] += 1
+                resp = self.error_handler(e.status, e.message, e.field)
+                if e.headers:
+                    resp.headers = (resp.headers or []) + e.headers
+            except Exception as e:
+                sys.print_exception(e)
+                self.stats["errors"] += 1
+                resp = self.error_handler(500, "internal error", None)
+                keep = False
+            send(writer, resp, keep, req.method == "HEAD")
+            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            if not keep or self._server is None:
+                return
+
+    async def _read_head(self, reader, buf, first):
+        # (head, rest): head is None when the client closed before sending a request.
+        start = time.ticks_ms()
+        limit = self.head_timeout_ms if first else self.idle_timeout_ms
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end >= 0:
+                if end > MAX_HEAD_BYTES:
+                    raise HTTPError(431, "request head larger than %d bytes" % MAX_HEAD_BYTES)
+                return buf[:end], buf[end + 4 :]
+            if len(buf) > MAX_HEAD_BYTES:
+                if buf.find(b"\r\n") < 0:
+                    raise HTTPError(414, "request line larger than %d bytes" % MAX_HEAD_BYTES)
+                raise HTTPError(431, "request head larger than %d bytes" % MAX_HEAD_BYTES)
+            if buf and buf.find(b"\r\n") < 0 and buf.find(b"\n") >= 0:
+                raise HTTPError(400, "lines must end with CRLF")
+            if buf and limit != self.head_timeout_ms:
+                # a keep-alive connection started a request: it gets the head timeout
+                start, limit = time.ticks_ms(), self.head_timeout_ms
+            left = limit - time.ticks_diff(time.ticks_ms(), start)
+            try:
+                if left <= 0:
+                    raise _Timeout
+                data = await asyncio.wait_for_ms(reader.read(_READ), left)
+            except _Timeout:
+                if not buf:
+                    return None, b""  # idle: close quietly
+                self.stats["timeouts"] += 1
+                raise HTTPError(408, "request head took too long")
+            if not data:
+                if buf:
+                    raise HTTPError(400, "connection closed inside the request head")
+                return None, b""
+            buf += data
+
+    async def _read_body(self, reader, buf, n):
+        start = time.ticks_ms()
+        while len(buf) < n:
+            left = self.body_timeout_ms - time.ticks_diff(time.ticks_ms(), start)
+            if left <= 0:
+                raise _Timeout
+            data = await asyncio.wait_for_ms(reader.read(min(_READ, n - len(buf))), left)
+            if not data:
+                return None, b""
+            buf += data
+        return buf[:n], buf[n:]
+
+    async def _error(self, writer, status, message, field, reader=None):
+        self.stats["errors"] += 1
+        send(writer, self.error_handler(status, message, field), False)
+        await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        if reader is not None:
+            # Closing with unread input makes TCP reset the connection, and the client may lose
+            # the answer: read (a bounded amount of) what it is still sending first.
+            for _ in range(_DRAIN_READS):
+                try:
+                    if not await asyncio.wait_for_ms(reader.read(_READ), _DRAIN_MS):
+                        break
+                except _Timeout:
+                    break
+
+
+def _text_error(status, message, field):
+    return Response(status, message + "\n")

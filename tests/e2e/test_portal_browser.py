@@ -1,0 +1,231 @@
+"""The provisioning page as a person uses it: Debian's Chromium driven by Playwright, at a
+phone's 360 x 740, against `make sim` for each scenario. Screenshots of every step go to
+build/screenshots/ and are checked (size, not blank)."""
+
+import os
+import re
+import struct
+
+import pytest
+from helpers.micropython import MICROPYTHON, ROOT, MicroPython
+from helpers.portal import Device, Sim
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+VIEWPORT = {"width": 360, "height": 740}
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(2)>',
+    "☕ Café Wi‑Fi 📶 & more",
+    "日本語のネットワーク!!",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("no Chromium at %s (apt-get install chromium)" % CHROMIUM)
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+    assert not page.dialogs, "a script ran from the air: %s" % page.dialogs
+    assert not page.errors, page.errors
+
+
+def shot(page, name):
+    """Saves a screenshot and checks it is a 360 px wide PNG with something on it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / (name + ".png")
+    png = page.screenshot(path=str(path))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (360, 740), name
+    # no element wider than the phone: nothing to scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
+    return path
+
+
+def network_button(page, ssid):
+    # Playwright hands the pattern to JavaScript as /.../: a slash must be escaped
+    pattern = "^" + re.escape(ssid).replace("/", "\\/") + ", signal"
+    return page.get_by_role("button", name=re.compile(pattern))
+
+
+def expect(page):
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def provision(page, sim, name, ssid, wrong, right, ip):
+    """Picks `ssid`, gives a wrong password, then the right one without reloading."""
+    check = expect(page)
+    page.goto(sim.url)
+    check(network_button(page, ssid)).to_be_visible(timeout=15000)
+    shot(page, name + "-1-networks")
+    network_button(page, ssid).click()
+    page.fill("#pw", wrong)
+    page.click("#eye")  # show the password
+    check(page.locator("#pw")).to_have_attribute("type", "text")
+    shot(page, name + "-2-password")
+    page.click("#go")
+    check(page.locator("#prog")).to_be_visible()
+    check(page.locator("#pt")).to_contain_text(ssid)
+    shot(page, name + "-3-trying")
+    check(page.locator("#rh")).to_have_text("Wrong password", timeout=20000)
+    check(page.locator("#rt")).to_contain_text(ssid)
+    shot(page, name + "-4-wrong-password")
+    page.click("#retry")
+    page.fill("#pw", right)
+    page.click("#go")
+    check(page.locator("#rh")).to_have_text("Connected", timeout=20000)
+    ap_when_shown = sim.api.json("/api/status")["ap_active"]
+    check(page.locator("#rd")).to_contain_text(ip)
+    check(page.locator("#rd")).to_contain_text(".local/")
+    shot(page, name + "-5-connected")
+    return ap_when_shown
+
+
+def test_first_boot_wrong_then_right_password_and_the_ap_closes_after(page, tmp_path):
+    with Sim("first-boot", tmp_path) as sim:
+        assert sim.api.wait_status(lambda s: s["ap_active"])
+        up = provision(
+            page,
+            sim,
+            "first-boot",
+            "Meadowbrook",
+            "wrong-password",
+            "tulip-garden-42",
+            "192.168.1.57",
+        )
+        assert up, "the access point closed before the page showed success"
+        # the page lets it close only after showing success
+        sim.api.wait_status(lambda s: not s["ap_active"], timeout=15)
+        assert sim.api.json("/api/networks")["networks"] == ["Meadowbrook"]
+
+
+def test_home_joins_the_guest_network(page, tmp_path):
+    with Sim("home", tmp_path) as sim:
+        provision(
+            page, sim, "home", "Meadowbrook-Guest", "guest-guess", "welcome-guests", "192.168.2.23"
+        )
+        assert sim.api.json("/api/networks")["networks"] == ["Meadowbrook-Guest", "Meadowbrook"]
+
+
+def test_roaming_lists_one_entry_per_ssid_and_joins_an_open_network(page, tmp_path):
+    check = expect(page)
+    with Sim("roaming", tmp_path) as sim:
+        page.goto(sim.url)
+        check(network_button(page, "Fieldstone-Visitors")).to_be_visible(timeout=15000)
+        names = page.locator("#nets .ssid").all_inner_texts()
+        assert names.count("Fieldstone-Office") == 1
+        assert names[0] == "Fieldstone-Office"  # strongest first: -49 dBm
+        shot(page, "roaming-1-networks")
+        network_button(page, "Fieldstone-Visitors").click()
+        check(page.locator("#open")).to_be_visible()
+        check(page.locator("#pw")).to_be_hidden()
+        page.click("#go")
+        check(page.locator("#rh")).to_have_text("Connected", timeout=20000)
+        check(page.locator("#rd")).to_contain_text("172.16.9.40")
+        shot(page, "roaming-2-connected")
+
+
+def test_hostile_ssids_render_as_text_and_the_emoji_network_joins(page, tmp_path):
+    check = expect(page)
+    with Sim("hostile", tmp_path) as sim:
+        page.goto(sim.url)
+        check(network_button(page, HOSTILE[0])).to_be_visible(timeout=15000)
+        names = page.locator("#nets .ssid").all_inner_texts()
+        for ssid in HOSTILE:
+            assert ssid in names
+        # the DOM holds text, never markup from the air
+        assert page.locator("#nets img, #nets script").count() == 0
+        assert page.evaluate("document.querySelectorAll('img').length") == 0
+        shot(page, "hostile-1-networks")
+        # for a screen reader: every control has a name, each network says signal and lock
+        unnamed = page.evaluate(
+            """[...document.querySelectorAll('button, input, summary')].filter((e) =>
+                !(e.labels && e.labels.length) && !e.getAttribute('aria-label') &&
+                !e.textContent.trim()).map((e) => e.id || e.outerHTML)"""
+        )
+        assert unnamed == []
+        assert page.evaluate("document.documentElement.lang") == "en"
+        label = network_button(page, HOSTILE[1]).get_attribute("aria-label")
+        assert label == HOSTILE[1] + ", signal 3 of 4, secured"
+        assert network_button(page, HOSTILE[0]).get_attribute("aria-label").endswith(", open")
+        provision(
+            page, sim, "hostile", HOSTILE[2], "not-the-latte", "latte-art-2026", "192.168.1.50"
+        )
+        check(page.locator("#rt")).to_contain_text(HOSTILE[2])
+        # a hidden network, typed in by hand
+        page.goto(sim.url)
+        page.get_by_role("button", name=re.compile("^Other network")).click()
+        page.fill("#ssid", "Backroom")
+        page.fill("#pw", "nobody-sees-me")
+        shot(page, "hostile-6-hidden")
+        page.click("#go")
+        check(page.locator("#rh")).to_have_text("Connected", timeout=20000)
+        shot(page, "hostile-7-hidden-connected")
+
+
+def test_empty_air_offers_the_hidden_entry_and_says_not_found(page, tmp_path):
+    check = expect(page)
+    with Sim("empty", tmp_path) as sim:
+        page.goto(sim.url)
+        check(page.get_by_role("button", name=re.compile("^Other network"))).to_be_visible(
+            timeout=15000
+        )
+        page.get_by_role("button", name=re.compile("^Other network")).click()
+        page.fill("#ssid", "Nowhere")
+        page.fill("#pw", "whatever-it-is")
+        page.click("#go")
+        check(page.locator("#rh")).to_have_text("Network not found", timeout=20000)
+        check(page.locator("#retry")).to_be_visible()
+        shot(page, "empty-1-not-found")
+
+
+def test_hook_result_data_and_diagnostics_are_shown(page, tmp_path):
+    """The device's "connected" hook result on success; wifimgr.data with markup in it shown as
+    text; the captive-portal probes the device saw, in the diagnostics."""
+    check = expect(page)
+    with Device(MicroPython(MICROPYTHON, tmp_path), "first-boot") as dev:
+        dev.get("/generate_204", {"Host": "connectivitycheck.gstatic.com"})
+        dev.get("/hotspot-detect.html", {"Host": "captive.apple.com"})
+        page.goto(dev.url)
+        page.click("#st summary")
+        check(page.locator("#data")).to_contain_text("<b>label</b>")
+        check(page.locator("#data")).to_contain_text('"quoted" & <i>markup</i> ☕')
+        assert page.locator("#data b, #data i").count() == 0
+        page.click("#dg summary")
+        check(page.locator("#probes")).to_contain_text("connectivitycheck.gstatic.com")
+        check(page.locator("#probes")).to_contain_text("apple")
+        page.click("#up summary")
+        page.fill("#url", "http://127.0.0.1:9/firmware.bin")
+        page.click("#uf button")
+        check(page.locator("#ut")).not_to_be_empty()
+        page.locator("#st").scroll_into_view_if_needed()
+        shot(page, "device-1-status")
+        page.locator("#probes").scroll_into_view_if_needed()
+        shot(page, "device-2-diagnostics")
+        check(network_button(page, "Meadowbrook")).to_be_visible(timeout=15000)
+        network_button(page, "Meadowbrook").click()
+        page.fill("#pw", "tulip-garden-42")
+        page.keyboard.press("Enter")
+        check(page.locator("#rh")).to_have_text("Connected", timeout=20000)
+        check(page.locator("#rd")).to_contain_text("mqtt topic home/")
+        shot(page, "device-3-connected")

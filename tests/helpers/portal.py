@@ -1,0 +1,222 @@
+"""Shared code of the portal tests: the page build, a simulated device serving the portal on
+loopback (the real Manager on the simulated radio, run by MicroPython), and raw HTTP."""
+
+import http.client
+import importlib.util
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+from pathlib import Path
+
+from helpers.micropython import ROOT, SCENARIOS
+
+PORTAL = ROOT / "frozen" / "wifimgr" / "portal"
+PAGE_SOURCE = PORTAL / "www" / "index.html"
+DEVICE = Path(__file__).with_name("portal_device.py")
+
+
+def mkpage():
+    """tools/portal/mkpage.py as a module (it is a build tool, not a package)."""
+    spec = importlib.util.spec_from_file_location("mkpage", ROOT / "tools/portal/mkpage.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_page():
+    """Makes frozen/wifimgr/portal/_page.py as `make` does; returns the gzipped size."""
+    return mkpage().build()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Device:
+    """MicroPython running tests/helpers/portal_device.py: the portal on 127.0.0.1:port."""
+
+    def __init__(self, micropython, scenario="first-boot", state=None):
+        build_page()
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/" % self.port
+        self.state = state or micropython.tmp_path / ("device-%d" % self.port)
+        self.state.mkdir(parents=True, exist_ok=True)
+        scenario = (
+            scenario if str(scenario).endswith(".json") else SCENARIOS / (scenario + ".json")
+        )
+        self.log = open(self.state / "device.log", "w+")
+        self.proc = micropython.popen(
+            DEVICE,
+            args=(scenario, self.state, self.port),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._token = None
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    "device exited %d:\n%s" % (self.proc.returncode, self.output())
+                )
+            try:
+                if self.get("/api/status")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("portal did not answer in 20 s:\n%s" % self.output())
+            time.sleep(0.1)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """(status, headers dict with lower-case names, body bytes) over one connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def json(self, path):
+        status, _, body = self.get(path)
+        assert status == 200, (path, status, body)
+        return json.loads(body)
+
+    def token(self):
+        if self._token is None:
+            self._token = self.json("/api/session")["token"]
+        return self._token
+
+    def post(self, path, fields=None, *, body=None, ctype=None, token=True, headers=None):
+        """POSTs `fields` form-encoded (every byte percent-encoded), or `body` as given."""
+        h = dict(headers or {})
+        if token:
+            h["X-Token"] = self.token()
+        if body is None:
+            body = urllib.parse.urlencode(fields or {}, quote_via=urllib.parse.quote, safe="")
+            ctype = ctype or "application/x-www-form-urlencoded"
+        if ctype:
+            h["Content-Type"] = ctype
+        status, _, data = self.request("POST", path, body=body, headers=h)
+        return status, json.loads(data) if data else None
+
+    def wait_status(self, predicate, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.json("/api/status")
+            if predicate(st):
+                return st
+            if time.monotonic() > deadline:
+                raise AssertionError("status never matched: %s" % st)
+            time.sleep(0.1)
+
+
+def raw(port, data, timeout=5, shut=False):
+    """Sends `data` on a fresh connection and returns all the server sent until it closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(4096)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+
+class Sim:
+    """`make sim` (tools/sim/launch.py) on free ports with a scenario, until stop()."""
+
+    def __init__(self, scenario, state):
+        import os
+        import signal
+        import sys
+
+        from helpers.micropython import MICROPYTHON
+
+        build_page()
+        self._signal = signal
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/" % self.port
+        env = {
+            **os.environ,
+            "WIFIMGR_MICROPYTHON": MICROPYTHON,
+            "WIFIMGR_HTTP_PORT": str(self.port),
+            "WIFIMGR_DNS_PORT": str(free_port()),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools/sim/launch.py"), "--scenario"]
+            + [str(SCENARIOS / (scenario + ".json")), "--state", str(state)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines = []
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "simulator ready" in line:
+                break
+        else:
+            raise AssertionError("make sim did not start:\n" + "".join(self.lines))
+        self.api = _Client(self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(self._signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _Client(Device):
+    """The HTTP helpers of Device for a portal started by someone else."""
+
+    def __init__(self, port):  # not Device.__init__, which would start a device
+        self.port = port
+        self.url = "http://127.0.0.1:%d/" % port
+        self._token = None
