@@ -65,6 +65,7 @@ TRIAL_FAILED = const(3)
 TRIALS = (None, "trying", "connected", "failed")
 
 TRIAL_SLOT = const(-1)
+ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
 MAX_CANDIDATES = const(8)
 AP_POLICIES = ("always", "fallback", "never")
 _ALWAYS = const(0)
@@ -225,6 +226,7 @@ class Machine:
         self.trial_ssid = None
         self.trial_hidden = False
         self.trial_reason = NONE
+        self.orphan_ssid = None
         self._out = None
 
     # --- configuration (validated by the caller with check_*) -----------------------------
@@ -241,22 +243,33 @@ class Machine:
         self.linger_ms = p["linger_ms"]
 
     def set_candidates(self, cands):
-        # cands: (ssid bytes, hidden, bssid) in the user's order. Backoff state is kept for an
-        # SSID that stays in the list.
-        old = {c.ssid: c for c in self.cands}
-        self.cands = []
-        for ssid, hidden, bssid in cands:
-            c = _Candidate(ssid, hidden, bssid)
-            if ssid in old:
-                c.fails = old[ssid].fails
-                c.retry_at = old[ssid].retry_at
-            self.cands.append(c)
+        # cands: (ssid bytes, hidden, bssid) in the user's order. A new list starts with no
+        # backoff: the user may just have fixed a password.
+        # A connect in flight keeps going; if its network left the list it becomes an orphan:
+        # no backoff, and the rest of the round is dropped.
+        old = None
+        if self.cur is not None and self.cur[0] >= 0:
+            old = self.cands[self.cur[0]].ssid
+        elif self.cur is not None and self.cur[0] == ORPHAN_SLOT:
+            old = self.orphan_ssid
+        self.cands = [_Candidate(ssid, hidden, bssid) for ssid, hidden, bssid in cands]
+        self.plan = []
+        if old is not None:
+            slot = self._slot_of(old)
+            if slot < 0:
+                self.orphan_ssid = old
+                slot = ORPHAN_SLOT
+            self.cur = (slot,) + self.cur[1:]
 
     def remember(self, ssid, bssid, channel):
         self.hint = (ssid, bssid, channel)
 
     def ssid_of(self, slot):
-        return self.trial_ssid if slot == TRIAL_SLOT else self.cands[slot].ssid
+        if slot == TRIAL_SLOT:
+            return self.trial_ssid
+        if slot == ORPHAN_SLOT:
+            return self.orphan_ssid
+        return self.cands[slot].ssid
 
     def deadline(self):
         """The time at which the driver must send ("timer",), or -1."""
@@ -434,6 +447,9 @@ class Machine:
             self.trial_reason = reason
             self._round_failed(now)
             return
+        if slot == ORPHAN_SLOT:
+            self._try_next(now)
+            return
         if cached:
             # The remembered BSSID is not where it was: look for it (and the others).
             self.state = SCANNING
@@ -465,7 +481,7 @@ class Machine:
             self.trial_reason = NONE
             if self.ap_policy == _FALLBACK and self.ap_on:
                 self.t_linger = now + self.linger_ms
-        else:
+        elif slot >= 0:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
         if bssid is not None and channel:
@@ -564,6 +580,7 @@ class Link:
         self._policy = check_policy(None)
         self._passwords = []
         self._trial_password = ""
+        self._orphan_password = ""
         self._queue = []
         self._task = None
         self._callbacks = []
@@ -581,7 +598,10 @@ class Link:
         policy = check_policy(policy)
         self._policy = policy
         self._m.set_policy(policy)
-        self._m.set_candidates([(s, h, b) for s, _, h, b in cands])
+        m = self._m
+        if m.cur is not None and m.cur[0] >= 0:
+            self._orphan_password = self._passwords[m.cur[0]]
+        m.set_candidates([(s, h, b) for s, _, h, b in cands])
         self._passwords = [p for _, p, _, _ in cands]
 
     def remember(self, ssid, bssid, channel):
@@ -784,7 +804,12 @@ class Link:
     def _connect(self, slot, bssid, channel):
         m = self._m
         ssid = m.ssid_of(slot)
-        key = self._trial_password if slot == TRIAL_SLOT else self._passwords[slot]
+        if slot == TRIAL_SLOT:
+            key = self._trial_password
+        elif slot == ORPHAN_SLOT:
+            key = self._orphan_password
+        else:
+            key = self._passwords[slot]
         self._associated = False
         self._ip = None
         try:
