@@ -19,7 +19,11 @@ What it does:
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, so a
   network that comes back is rejoined within `rescan_ms` plus the time to connect.
 - `try_credentials()` connects to the given network at once with the access point left up and
-  reports the outcome in `status()["trial"]`.
+  reports the outcome in `status()["trial"]`. A failed trial neither opens the access point nor
+  counts as a failed round: the known networks get their next round as usual.
+- `configure()` while a network is connecting lets that attempt finish; if the network left the
+  list, its failure starts a new round on the new list at once.
+- A scan that never reports counts, after 10 s, as a scan that found nothing.
 
 Policy keys (`configure(candidates, policy)`; every key is optional):
 - `ap_policy`: "fallback" (default: the access point opens when `retries` rounds in a row joined
@@ -67,6 +71,8 @@ TRIALS = (None, "trying", "connected", "failed")
 TRIAL_SLOT = const(-1)
 ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
 MAX_CANDIDATES = const(8)
+# A scan that never reports (a radio that lost the event) counts as a scan that found nothing.
+SCAN_TIMEOUT_MS = const(10000)
 AP_POLICIES = ("always", "fallback", "never")
 _ALWAYS = const(0)
 _FALLBACK = const(1)
@@ -376,7 +382,7 @@ class Machine:
                 self._connect(slot, self.hint[1], self.hint[2], True, now)
                 return
         self.state = SCANNING
-        self.t_state = -1
+        self.t_state = now + SCAN_TIMEOUT_MS
         self.cur = None
         self._out.append(("scan",))
 
@@ -426,15 +432,18 @@ class Machine:
                 return
         self._round_failed(now)
 
-    def _round_failed(self, now):
-        self.failed_rounds += 1
+    def _round_failed(self, now, trial=False):
+        # A failed trial is not a failed round: it neither opens the access point nor counts
+        # towards `retries`; the known networks get their next round as usual.
+        if not trial:
+            self.failed_rounds += 1
         self.state = WAITING
         self.cur = None
         t = self.round_start + self.rescan_ms
         if t < now + self.backoff_min:
             t = now + self.backoff_min
         self.t_state = t
-        if self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
+        if not trial and self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
             self._ap(True)
 
     def _failed(self, reason, now):
@@ -445,14 +454,16 @@ class Machine:
         if slot == TRIAL_SLOT:
             self.trial = TRIAL_FAILED
             self.trial_reason = reason
-            self._round_failed(now)
+            self._round_failed(now, True)
             return
         if slot == ORPHAN_SLOT:
-            self._try_next(now)
+            # configure() changed the list under this attempt: a new round on the new list.
+            self._round(now, True)
             return
         if cached:
             # The remembered BSSID is not where it was: look for it (and the others).
             self.state = SCANNING
+            self.t_state = now + SCAN_TIMEOUT_MS
             self._out.append(("scan",))
             return
         c = self.cands[slot]
@@ -501,6 +512,9 @@ class Machine:
             return
         if self.state == WAITING:
             self._round(now, True)
+        elif self.state == SCANNING:
+            self._plan((), now)
+            self._try_next(now)
         elif self.state == CONNECTING:
             self._out.append(("disconnect",))
             self._failed(NOT_FOUND, now)

@@ -3,15 +3,17 @@
 The vectors (tests/link_vectors.json) are the ones the Python twin passes on MicroPython. The
 hypothesis tests feed random event sequences (stale events, commands at any time, clock near
 the 32-bit wrap) and check what must hold whatever happens: never two connects in flight, the
-access point as the policy says, no candidate retried before its backoff ends.
+access point as the policy says, no candidate retried before its backoff ends. The same random
+sequences, with reconfiguration in between, go to the Python twin (one MicroPython process for
+all examples) and must produce the same actions, step by step.
 """
 
 import json
 from pathlib import Path
 
 import pytest
-from helpers import linkc
-from hypothesis import HealthCheck, given, settings
+from helpers import linkc, linktwin
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,11 +29,12 @@ def lib(core_lib):
 @pytest.mark.parametrize("name", sorted(VECTORS))
 def test_c_reducer_matches_vector(lib, name):
     v = VECTORS[name]
-    policy = dict(DOC["base_policy"], **v["policy"])
-    m = linkc.Machine(lib, policy, v["candidates"], v.get("hint"))
-    for t, event, expected in v["steps"]:
-        assert m.step(event, t) == expected, "at %d ms after %s" % (t, event)
-    assert m.final() == v["final"]
+    run = dict(v, policy=dict(DOC["base_policy"], **v["policy"]))
+    run["steps"] = [[t, event] for t, event, _ in v["steps"]]
+    got = linkc.run(lib, run)
+    for (t, event, expected), actions in zip(v["steps"], got["steps"], strict=True):
+        assert actions == expected, "at %d ms after %s" % (t, event)
+    assert got["final"] == v["final"]
 
 
 def test_policy_errors_name_the_field(lib):
@@ -237,3 +240,100 @@ def test_random_sequences_with_timers_on_time(lib, run):
     for dt, event in steps:
         timed += [(dt, event), (0, ["timer"])]
     drive(lib, (policy, cands, hint, base, timed))
+
+
+# --- the twins agree -------------------------------------------------------------------------
+
+driver_calls = st.one_of(
+    st.tuples(st.just("configure"), candidates).map(list),
+    st.tuples(
+        st.just("remember"), st.sampled_from(SSIDS), st.sampled_from(BSSIDS), st.integers(1, 13)
+    ).map(list),
+)
+reasons = st.sampled_from(linkc.REASONS[1:])
+# What a radio would say next, by state: the sequences get deep (backoff, rounds, fallback AP,
+# trials, linger) instead of dying in ignored events.
+LIKELY = {
+    "idle": st.just(["start"]),
+    "scanning": st.tuples(st.just("scan_done"), records).map(list),
+    "connecting": st.one_of(
+        st.just(["associated"]),
+        st.just(["timer"]),
+        st.tuples(st.just("disconnected"), reasons).map(list),
+        st.tuples(st.just("got_ip"), st.sampled_from([None] + BSSIDS), st.integers(0, 13)).map(
+            list
+        ),
+    ),
+    "getting_ip": st.one_of(
+        st.just(["timer"]),
+        st.tuples(st.just("disconnected"), reasons).map(list),
+        st.just(["got_ip", None, 0]),
+    ),
+    "connected": st.one_of(
+        st.just(["disconnected", "link_lost"]),
+        st.just(["timer"]),
+        st.just(["finish"]),
+        st.just(["rescan"]),
+        st.tuples(st.just("try"), st.sampled_from(SSIDS + ["New"]), st.booleans()).map(list),
+    ),
+    "waiting": st.one_of(
+        st.just(["timer"]),
+        st.just(["rescan"]),
+        st.tuples(st.just("try"), st.sampled_from(SSIDS + ["New"]), st.booleans()).map(list),
+    ),
+}
+
+
+def draw_run(data, lib, length=60):
+    """A run drawn step by step against the C machine's state (the state picks what comes)."""
+    policy = data.draw(policies)
+    cands = data.draw(candidates)
+    hint = ["Home", BSSIDS[0], 6] if data.draw(st.booleans()) else None
+    t = data.draw(st.sampled_from([0, 2**32 - 40000]))
+    m = linkc.Machine(lib, policy, cands, hint)
+    steps = []
+    for _ in range(data.draw(st.integers(1, length))):
+        pick = data.draw(st.integers(0, 9))
+        if pick < 7:
+            event = data.draw(LIKELY[linkc.STATES[m.status().state]])
+        elif pick < 9:
+            event = data.draw(events)
+        else:
+            event = data.draw(driver_calls)
+        deadline = m.deadline()
+        if event == ["timer"] and deadline >= 0 and data.draw(st.booleans()):
+            due = (deadline - t) % 2**32
+            # A deadline already passed (a late timer) is due now, not 49 days later.
+            t += (due if due < 2**31 else 0) + data.draw(st.integers(0, 30))
+        else:
+            t += data.draw(st.integers(0, 4000))
+        steps.append([t, event])
+        if event[0] == "configure":
+            m.set_candidates(event[1])
+        elif event[0] != "remember":
+            m.step(event, t % 2**32)
+    return {"policy": policy, "candidates": cands, "hint": hint, "steps": steps}
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    twin = linktwin.start(tmp_path_factory)
+    yield twin
+    twin.close()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_c_and_python_reducers_agree_on_random_sequences(lib, twin, data):
+    """Time goes to Python unwrapped (its driver's clock never wraps) and to C modulo 2**32."""
+    doc = draw_run(data, lib)
+    note("run: %s" % json.dumps(doc))
+    c = linkc.run(lib, doc)
+    py = twin.run(doc)
+    for (t, event), c_actions, py_actions in zip(
+        doc["steps"], c["steps"], py["steps"], strict=True
+    ):
+        assert c_actions == py_actions, "at %d ms after %s" % (t, event)
+    if py["final"]["deadline"] >= 0:
+        py["final"]["deadline"] %= 2**32
+    assert c["final"] == py["final"]

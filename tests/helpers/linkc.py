@@ -243,3 +243,21 @@ class Machine:
             "trial_reason": REASONS[st.trial_reason],
             "deadline": self.deadline(),
         }
+
+
+def run(lib, doc):
+    """Runs one run of the vector form on core/link.c (see helpers/linktwin.py)."""
+    m = Machine(lib, doc.get("policy") or {}, doc["candidates"], doc.get("hint"))
+    steps = []
+    for t, event in doc["steps"]:
+        if event[0] == "configure":
+            m.set_candidates(event[1])
+            steps.append([])
+        elif event[0] == "remember":
+            raw = event[1].encode()
+            err = lib.wm_link_remember(m.buf, raw, len(raw), mac(event[2]), event[3])
+            assert err == 0, "remember refused: %d" % err
+            steps.append([])
+        else:
+            steps.append(m.step(event, t % 2**32))
+    return {"steps": steps, "final": m.final()}

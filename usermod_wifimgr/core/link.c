@@ -208,7 +208,7 @@ static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
         }
     }
     l->st.state = WM_LINK_SCANNING;
-    set_state_timer(l, false, 0);
+    set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
     l->st.has_cur = 0;
     emit(l, WM_LINK_ACT_SCAN);
 }
@@ -268,8 +268,11 @@ static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint
     }
 }
 
-static void round_failed(wm_link_t *l, uint32_t now) {
-    l->failed_rounds++;
+// A failed trial is not a failed round: it neither opens the AP nor counts towards retries.
+static void round_failed(wm_link_t *l, uint32_t now, bool trial) {
+    if (!trial) {
+        l->failed_rounds++;
+    }
     l->st.state = WM_LINK_WAITING;
     l->st.has_cur = 0;
     uint32_t t = l->round_start + l->policy.rescan_ms;
@@ -278,7 +281,8 @@ static void round_failed(wm_link_t *l, uint32_t now) {
         t = floor;
     }
     set_state_timer(l, true, t);
-    if (l->policy.ap_policy == WM_LINK_AP_FALLBACK && l->failed_rounds >= l->policy.retries) {
+    if (!trial && l->policy.ap_policy == WM_LINK_AP_FALLBACK
+        && l->failed_rounds >= l->policy.retries) {
         set_ap(l, true);
     }
 }
@@ -291,7 +295,7 @@ static void try_next(wm_link_t *l, uint32_t now) {
             return;
         }
     }
-    round_failed(l, now);
+    round_failed(l, now, false);
 }
 
 static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
@@ -303,15 +307,17 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
     if (slot == WM_LINK_TRIAL_SLOT) {
         l->st.trial = WM_LINK_TRIAL_FAILED;
         l->st.trial_reason = reason;
-        round_failed(l, now);
+        round_failed(l, now, true);
         return;
     }
     if (slot == WM_LINK_ORPHAN_SLOT) {
-        try_next(l, now);
+        // The candidate list changed under this attempt: a new round on the new list.
+        begin_round(l, now, true);
         return;
     }
     if (cached) {
         l->st.state = WM_LINK_SCANNING;
+        set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
         emit(l, WM_LINK_ACT_SCAN);
         return;
     }
@@ -389,6 +395,9 @@ static void on_timer(wm_link_t *l, uint32_t now) {
     }
     if (l->st.state == WM_LINK_WAITING) {
         begin_round(l, now, true);
+    } else if (l->st.state == WM_LINK_SCANNING) {
+        make_plan(l, NULL, 0, now);
+        try_next(l, now);
     } else if (l->st.state == WM_LINK_CONNECTING) {
         emit(l, WM_LINK_ACT_DISCONNECT);
         failed(l, WM_LINK_REASON_NOT_FOUND, now);

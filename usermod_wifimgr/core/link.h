@@ -12,6 +12,10 @@
 #ifndef WM_LINK_MAX_CANDIDATES
 #define WM_LINK_MAX_CANDIDATES (8)
 #endif
+// A scan that never reports (a radio that lost the event) counts as one that found nothing.
+#ifndef WM_LINK_SCAN_TIMEOUT_MS
+#define WM_LINK_SCAN_TIMEOUT_MS (10000)
+#endif
 // Upper bound of the actions one step produces.
 #define WM_LINK_MAX_ACTIONS (8)
 #define WM_LINK_SSID_MAX (32)
