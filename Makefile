@@ -69,7 +69,7 @@ $(abspath $(UNIX_BUILD))/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr
 	$(MAKE) -C $(MICROPY_DIR)/ports/unix \
 		BUILD=$(abspath $(UNIX_BUILD)) PROG=micropython \
 		USER_C_MODULES=$(abspath .) \
-		FROZEN_MANIFEST=$(abspath frozen/manifest.py) \
+		FROZEN_MANIFEST=$(abspath frozen/manifest_unix.py) \
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \
 		$(UNIX_MAKE_ARGS)
 
@@ -99,6 +99,63 @@ format: $(STAMP_VENV) ## Reformat Python sources.
 
 clean: ## Remove build output (keeps .venv).
 	rm -rf $(BUILD)
+
+# --- Captive DNS (issue 3): host tools, fuzzing, code size. ---------------------------------
+DNS_TOOLS_DIR := $(BUILD)/host/dns
+DNS_TOOLS := $(DNS_TOOLS_DIR)/wm_dns_server $(DNS_TOOLS_DIR)/udp_echo $(DNS_TOOLS_DIR)/dns_load \
+	$(DNS_TOOLS_DIR)/dns_callgrind $(DNS_TOOLS_DIR)/malloc_count.so
+DNS_PORT_SRC := usermod_wifimgr/port/dns_task.c usermod_wifimgr/port/dns_task.h
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
+FUZZ_DIR := $(BUILD)/fuzz
+RISCV_CC ?= riscv64-unknown-elf-gcc
+RISCV_FLAGS := -march=rv32imc_zicsr -mabi=ilp32 -Os --specs=picolibc.specs $(CORE_WARN)
+.PHONY: dns-tools fuzz-dns size
+
+dns-tools: $(DNS_TOOLS) ## Build the host DNS server, UDP echo, load generator and bench helpers.
+
+$(DNS_TOOLS_DIR)/wm_dns_server: tools/dns/server.c $(DNS_PORT_SRC) $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(HOST_CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -g -Iusermod_wifimgr \
+		-o $@ tools/dns/server.c usermod_wifimgr/port/dns_task.c $(CORE_DIR)/dns.c -lpthread
+
+$(DNS_TOOLS_DIR)/udp_echo: tools/dns/echo.c
+	@mkdir -p $(@D)
+	$(HOST_CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -o $@ $<
+
+$(DNS_TOOLS_DIR)/dns_load: tools/dns/load.c
+	@mkdir -p $(@D)
+	$(HOST_CC) -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -o $@ $<
+
+$(DNS_TOOLS_DIR)/dns_callgrind: tools/dns/callgrind.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(CORE_WARN) -O2 -g -Iusermod_wifimgr -o $@ tools/dns/callgrind.c $(CORE_DIR)/dns.c
+
+$(DNS_TOOLS_DIR)/malloc_count.so: tools/dns/malloc_count.c
+	@mkdir -p $(@D)
+	$(HOST_CC) -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $< -ldl
+
+$(FUZZ_DIR)/fuzz_dns: tests/fuzz/fuzz_dns.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	clang -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iusermod_wifimgr -o $@ tests/fuzz/fuzz_dns.c $(CORE_DIR)/dns.c
+
+$(FUZZ_DIR)/corpus/.seeded: tests/dns_vectors.json
+	@mkdir -p $(@D)
+	$(PYTHON) -c 'import json,sys; [open("$(@D)/v%02d" % i, "wb").write(bytes.fromhex(v["query"])) for i, v in enumerate(json.load(open(sys.argv[1]))["vectors"])]' $<
+	touch $@
+
+fuzz-dns: $(FUZZ_DIR)/fuzz_dns $(FUZZ_DIR)/corpus/.seeded ## Fuzz core/dns.c under ASan/UBSan (FUZZ_SECONDS=N or FUZZ_RUNS=N).
+	$(FUZZ_DIR)/fuzz_dns -max_len=600 $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS)) \
+		-print_final_stats=1 $(FUZZ_DIR)/corpus
+
+size: ## Compile every core/*.c for rv32imc (ESP32-C3 class) with -Os and report code size.
+	@command -v $(RISCV_CC) >/dev/null || { echo "size: skipped: $(RISCV_CC) not installed"; exit 0; }
+	@mkdir -p $(BUILD)/size
+	@for src in $(CORE_SRC); do \
+		$(RISCV_CC) $(RISCV_FLAGS) -c $$src -o $(BUILD)/size/$$(basename $$src .c).o || exit 1; \
+	done
+	@riscv64-unknown-elf-size $(BUILD)/size/*.o
 
 # ---- Firmware images per board (boards/, partitions/, firmware/) --------------------------------
 # BOARD is a build name from `firmware/boards.py list`: BOARD or BOARD-VARIANT.

@@ -7,6 +7,8 @@ string(REGEX REPLACE "^__version__ = \"(.*)\"$" "\\1" WIFIMGR_VERSION "${WIFIMGR
 
 target_sources(usermod_wifimgr INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modwifimgr.c
+    ${CMAKE_CURRENT_LIST_DIR}/core/dns.c
+    ${CMAKE_CURRENT_LIST_DIR}/port/dns_task.c
 )
 
 target_include_directories(usermod_wifimgr INTERFACE

@@ -4,5 +4,7 @@ WIFIMGR_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' $(WIFIMGR_MOD
 
 SRC_USERMOD_C += \
 	$(WIFIMGR_MOD_DIR)/modwifimgr.c \
+	$(WIFIMGR_MOD_DIR)/core/dns.c \
+	$(WIFIMGR_MOD_DIR)/port/dns_task.c \
 
 CFLAGS_USERMOD += -I$(WIFIMGR_MOD_DIR) -DWIFIMGR_VERSION='"$(WIFIMGR_VERSION)"'

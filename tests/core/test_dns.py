@@ -1,12 +1,15 @@
 """core/dns.c through ctypes: the conformance vectors, buffer bounds, config errors."""
 
 import ctypes
+import shutil
+import subprocess
 
 import dns.flags
 import dns.message
 import dns.rcode
 import pytest
 from helpers import dnsvec
+from helpers.micropython import ROOT
 
 MAX_RULES = 8
 ERR_NAME, ERR_ACTION, ERR_FULL = -1, -2, -3
@@ -173,3 +176,54 @@ def test_longest_rule_name_is_accepted_and_matches(lib):
     cfg = make_config(lib, {"ip": "1.2.3.4", "ttl": 60, "refused": [long_name.upper()]})
     q = dnsvec.query(long_name)
     assert answer(lib, cfg, q) == dnsvec.response(q, rcode=dnsvec.REFUSED, aa=False)
+
+
+@pytest.mark.parametrize(
+    "text,want",
+    [
+        ("192.168.4.1", bytes([192, 168, 4, 1])),
+        ("0.0.0.0", bytes(4)),
+        ("255.255.255.255", b"\xff" * 4),
+        ("010.001.000.009", bytes([10, 1, 0, 9])),
+        ("192.168.4", None),
+        ("192.168.4.1.", None),
+        (".192.168.4.1", None),
+        ("192.168.4.256", None),
+        ("1.2.3.0001", None),
+        ("1.2..3", None),
+        ("1.2.3.4.5", None),
+        ("1.2.3.-4", None),
+        ("1.2.3.4 ", None),
+        ("", None),
+        ("localhost", None),
+    ],
+)
+def test_parse_ipv4_accepts_dotted_quads_only(lib, text, want):
+    """wm_dns_parse_ipv4 (what _wifimgr.DNSServer parses ip, bind and overrides with)."""
+    out = (ctypes.c_uint8 * 4)(0xA5, 0xA5, 0xA5, 0xA5)
+    raw = text.encode()
+    ok = lib.wm_dns_parse_ipv4(raw, len(raw), out)
+    assert (bytes(out) if ok else None) == want
+    if not ok:
+        assert bytes(out) == b"\xa5" * 4, "out written on failure"
+
+
+def test_core_compiles_for_rv32imc_with_make_size():
+    """`make size`: every core/*.c builds with riscv64-unknown-elf-gcc -march=rv32imc_zicsr
+    -mabi=ilp32 -Os and the house warnings as errors; dns.o defines the public functions. (Its
+    size is a bench number, `dns_code_size_rv32imc`.)"""
+    if not shutil.which("riscv64-unknown-elf-gcc"):
+        pytest.skip("riscv64-unknown-elf-gcc not installed (Debian gcc-riscv64-unknown-elf)")
+    proc = subprocess.run(["make", "-s", "size"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    text = {row[-1]: int(row[0]) for row in rows[1:] if row and row[0].isdigit()}
+    assert text.get("build/size/dns.o", 0) > 0, proc.stdout
+    nm = subprocess.run(
+        ["riscv64-unknown-elf-nm", "--defined-only", str(ROOT / "build/size/dns.o")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    defined = {line.split()[-1] for line in nm.splitlines() if " T " in line}
+    assert {"wm_dns_answer", "wm_dns_config_init", "wm_dns_config_add_rule"} <= defined

@@ -2,9 +2,10 @@
 
 import json
 import socket
+import subprocess
 
 import pytest
-from helpers import dnsvec
+from helpers import dnsclient, dnsvec
 
 
 def free_udp_port():
@@ -163,3 +164,70 @@ asyncio.run(main())
 """
     out = micropython.run(code, args=[free_udp_port()]).split()
     assert out == ["OSError", "98", "rebound"]
+
+
+SERVE_UNTIL_STOPPED = """
+import asyncio, json, os, sys
+from wifimgr import dns
+
+PORT, IMPL, STOP = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+cfg = json.loads(sys.argv[4])
+
+def stopped():
+    try:
+        os.stat(STOP)
+        return True
+    except OSError:
+        return False
+
+async def main():
+    if IMPL == "native":
+        import _wifimgr
+        cls = _wifimgr.DNSServer
+    else:
+        cls = dns.DNSServer
+    srv = cls(cfg["ip"], PORT, cfg["ttl"], bind="127.0.0.1", overrides=cfg["overrides"],
+              nxdomain=cfg["nxdomain"], refused=cfg["refused"])
+    srv.start()
+    print("ready")
+    for _ in range(1500):  # 30 s at most
+        if stopped():
+            break
+        await asyncio.sleep_ms(20)
+    srv.stop()
+    s = srv.stats()
+    print(json.dumps([s["queries"], s["answers"], s["drops"], s["running"]]))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("impl", ["python", "native"])
+def test_dnspython_parses_every_answer_over_loopback(micropython, tmp_path, impl):
+    """dnspython as the client of a DNSServer on MicroPython (the twin, or _wifimgr's on the
+    native tier): A with 0x20 case, NODATA, ANY, EDNS0, allow-list, override, CHAOS, a runt and
+    FORMERR, then a good query; the server's stats agree with what was sent."""
+    if impl == "native" and not micropython.native:
+        pytest.skip("no _wifimgr in %s: the native tier needs make unix" % micropython.executable)
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE_UNTIL_STOPPED)
+    stop = tmp_path / "stop"
+    port = free_udp_port()
+    proc = micropython.popen(
+        script,
+        args=[port, impl, stop, json.dumps(dnsclient.SERVER)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        sent, answered = dnsclient.check_responder(port)
+        stop.touch()
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == [sent, answered, sent - answered, False]

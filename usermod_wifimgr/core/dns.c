@@ -48,6 +48,35 @@ void wm_dns_config_init(wm_dns_config_t *cfg, const uint8_t addr[4], uint32_t tt
     cfg->rule_count = 0;
 }
 
+int wm_dns_parse_ipv4(const char *text, size_t len, uint8_t out[4]) {
+    uint8_t addr[4];
+    size_t part = 0, digits = 0;
+    unsigned value = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || text[i] == '.') {
+            if (digits == 0 || part > 3) {
+                return 0;
+            }
+            addr[part++] = (uint8_t)value;
+            digits = 0;
+            value = 0;
+        } else if (text[i] >= '0' && text[i] <= '9' && digits < 3) {
+            value = value * 10 + (unsigned)(text[i] - '0');
+            if (value > 255) {
+                return 0;
+            }
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    if (part != 4) {
+        return 0;
+    }
+    memcpy(out, addr, 4);
+    return 1;
+}
+
 int wm_dns_config_add_rule(wm_dns_config_t *cfg, const char *name, size_t name_len,
     wm_dns_action_t action, const uint8_t *addr) {
     if (action != WM_DNS_ACTION_ADDRESS && action != WM_DNS_ACTION_NXDOMAIN

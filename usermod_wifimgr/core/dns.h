@@ -71,6 +71,10 @@ void wm_dns_config_init(wm_dns_config_t *cfg, const uint8_t addr[4], uint32_t tt
 int wm_dns_config_add_rule(wm_dns_config_t *cfg, const char *name, size_t name_len,
     wm_dns_action_t action, const uint8_t *addr);
 
+// Parses dotted-quad IPv4 text of len bytes ("192.168.4.1": four decimal parts of 1 to 3 digits,
+// each at most 255) into out (network order). Returns 1, or 0 for anything else (out untouched).
+int wm_dns_parse_ipv4(const char *text, size_t len, uint8_t out[4]);
+
 // Writes the response to one query of len bytes into out and returns its length, or returns 0
 // when the query must get no response at all (shorter than a header, longer than
 // WM_DNS_MAX_PACKET, a response rather than a query, or out_cap too small). Never reads or writes

@@ -1,0 +1,4 @@
+# What `make unix` freezes: asyncio (the unix port's own manifest has it, and replacing that
+# manifest drops it), then the package, as boards/manifest.py does for the esp32 port.
+include("$(MPY_DIR)/extmod/asyncio")  # noqa: F821
+include("manifest.py")  # noqa: F821
