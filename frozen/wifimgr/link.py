@@ -193,6 +193,11 @@ def check_policy(policy):
     return out
 
 
+def _channel(channel):
+    # A channel from the radio outside 1..14 counts as unknown.
+    return channel if 0 <= channel <= 14 else 0
+
+
 class _Candidate:
     def __init__(self, ssid, hidden, bssid):
         self.ssid = ssid
@@ -311,7 +316,8 @@ class Machine:
                 self._got_ip(event[1], event[2], now)
         elif kind == "disconnected":
             if self.state in (CONNECTING, GETTING_IP):
-                self._failed(event[1], now)
+                reason = event[1]
+                self._failed(reason if WRONG_PASSWORD <= reason <= LINK_LOST else NOT_FOUND, now)
             elif self.state == CONNECTED:
                 self.reason = LINK_LOST
                 self.attempts = 0
@@ -411,7 +417,7 @@ class Machine:
                     best = rec
             rank = self._slot_of(c.ssid)
             if best is not None:
-                entry = (rank, slot, best[1], best[2], best[3])
+                entry = (rank, slot, best[1], _channel(best[2]), best[3])
             elif c.hidden:
                 entry = (rank, slot, c.bssid, 0, -128)
             else:
@@ -481,7 +487,7 @@ class Machine:
     def _got_ip(self, bssid, channel, now):
         slot, cbssid, cchannel, _ = self.cur
         bssid = bssid or cbssid
-        channel = channel or cchannel
+        channel = _channel(channel) or cchannel
         self.state = CONNECTED
         self.reason = NONE
         self.failed_rounds = 0

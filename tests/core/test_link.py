@@ -100,7 +100,7 @@ records = st.lists(
     st.tuples(
         st.sampled_from(SSIDS + SSIDS + [""]),
         st.sampled_from(BSSIDS),
-        st.integers(1, 13),
+        st.integers(0, 16),  # outside 1..14: a broken radio, the channel counts as unknown
         st.integers(-95, -30),
     ).map(lambda r: [r[0], r[1], r[2], r[3], 3, r[0] == ""]),
     min_size=1,
@@ -151,7 +151,7 @@ runs = st.tuples(
     st.lists(st.tuples(st.integers(0, 4000), events), min_size=1, max_size=80),
 )
 
-CONNECTING, GETTING_IP, CONNECTED, WAITING = 2, 3, 4, 5
+SCANNING, CONNECTING, GETTING_IP, CONNECTED, WAITING = 1, 2, 3, 4, 5
 
 
 def backoff(policy, fails):
@@ -215,6 +215,8 @@ def drive(lib, run):
                 assert ap, "AP stopped while down"
                 ap = False
         s = m.status()
+        if s.started and s.state in (SCANNING, CONNECTING, GETTING_IP, WAITING):
+            assert m.deadline() >= 0, "%s without a timer: stuck if no event comes" % s.state
         assert bool(s.ap_on) == ap
         if not s.started:
             assert not ap

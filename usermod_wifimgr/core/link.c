@@ -4,6 +4,11 @@
 
 #include <string.h>
 
+// A channel from the radio outside 1..14 counts as unknown.
+static uint8_t valid_channel(uint8_t channel) {
+    return channel <= 14 ? channel : 0;
+}
+
 // a <= b on the wrapping millisecond clock.
 static bool due(uint32_t a, uint32_t b) {
     return (int32_t)(a - b) <= 0;
@@ -247,7 +252,7 @@ static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint
         if (best != NULL) {
             e.has_bssid = 1;
             memcpy(e.bssid, best->bssid, 6);
-            e.channel = best->channel;
+            e.channel = valid_channel(best->channel);
             e.rssi = best->rssi;
         } else if (c->hidden) {
             e.has_bssid = c->has_bssid;
@@ -350,7 +355,7 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     int slot = l->st.cur_slot;
     bool has_bssid = ev->has_bssid || l->cur_has_bssid;
     const uint8_t *bssid = ev->has_bssid ? ev->bssid : l->cur_bssid;
-    uint8_t channel = ev->channel ? ev->channel : l->cur_channel;
+    uint8_t channel = valid_channel(ev->channel) ? valid_channel(ev->channel) : l->cur_channel;
     l->st.state = WM_LINK_CONNECTED;
     l->st.reason = WM_LINK_REASON_NONE;
     l->failed_rounds = 0;
@@ -502,7 +507,10 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                     break;
                 case WM_LINK_EV_DISCONNECTED:
                     if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
-                        failed(l, ev->reason, now);
+                        // An unknown reason counts as not_found.
+                        failed(l, ev->reason >= WM_LINK_REASON_WRONG_PASSWORD
+                            && ev->reason <= WM_LINK_REASON_LINK_LOST
+                            ? ev->reason : WM_LINK_REASON_NOT_FOUND, now);
                     } else if (l->st.state == WM_LINK_CONNECTED) {
                         l->st.reason = WM_LINK_REASON_LINK_LOST;
                         l->st.attempts = 0;
