@@ -844,6 +844,20 @@ class Link:
             self._feed(("disconnected", NOT_FOUND))
 
 
+async def _pump(native, clock, poll_ms):
+    # Runs a `_wifimgr.Link` on a virtual clock (tests, benchmarks): the task has no thread
+    # then; this moves the clock to the task's next event (at most poll_ms on) and steps it.
+    import asyncio
+
+    while native._advance(clock.now_ms()):
+        now = clock.now_ms()
+        nxt = native._next()
+        step = poll_ms if nxt < 0 else min(poll_ms, nxt - now)
+        if step > 0:
+            clock.advance(step)
+        await asyncio.sleep_ms(0)
+
+
 def select():
     """The Link class to use: `_wifimgr.Link` when the firmware has it, else this module's."""
     try:
