@@ -6,6 +6,7 @@
 
 #include "py/mperrno.h"
 #include "py/mphal.h"
+#include "py/objlist.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
 
@@ -707,15 +708,26 @@ static mp_obj_t wifimgr_link_remember(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(wifimgr_link_remember_obj, 4, 4,
     wifimgr_link_remember);
 
+// The running Links, kept alive for the scheduler and the task's thread.
+static mp_obj_t wifimgr_link_running(void) {
+    if (MP_STATE_PORT(wifimgr_links) == MP_OBJ_NULL) {
+        MP_STATE_PORT(wifimgr_links) = mp_obj_new_list(0, NULL);
+    }
+    return MP_STATE_PORT(wifimgr_links);
+}
+
 // Link.start(): starts the task (its thread, or its asyncio pump on a virtual clock); returns
-// at once. OSError(EBUSY) while another Link runs: there is one radio.
+// at once. On a device, OSError(EBUSY) while another Link runs: there is one radio (each
+// simulated Link has its own).
 static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(self_in);
     if (self->task->running) {
         return mp_const_none;
     }
-    if (MP_STATE_PORT(wifimgr_link_running) != MP_OBJ_NULL
-        && MP_STATE_PORT(wifimgr_link_running) != mp_const_none) {
+    size_t running;
+    mp_obj_t *items;
+    mp_obj_list_get(wifimgr_link_running(), &running, &items);
+    if (!self->sim && running > 0) {
         mp_raise_OSError(MP_EBUSY);
     }
     mp_obj_t args[3];
@@ -726,7 +738,7 @@ static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
     if (err != 0) {
         mp_raise_OSError(err);
     }
-    MP_STATE_PORT(wifimgr_link_running) = self_in;
+    mp_obj_list_append(wifimgr_link_running(), self_in);
     if (self->stepped) {
         wifimgr_link_dispatch(self_in);
         mp_obj_t pump_args[3] = { self_in, self->clock,
@@ -748,9 +760,7 @@ static mp_obj_t wifimgr_link_stop(mp_obj_t self_in) {
     MP_THREAD_GIL_EXIT();
     wm_link_task_stop(self->task);
     MP_THREAD_GIL_ENTER();
-    if (MP_STATE_PORT(wifimgr_link_running) == self_in) {
-        MP_STATE_PORT(wifimgr_link_running) = mp_const_none;
-    }
+    mp_obj_list_remove(wifimgr_link_running(), self_in);
     wifimgr_link_dispatch(self_in);
     return mp_const_none;
 }
@@ -866,17 +876,28 @@ static mp_obj_t wifimgr_link_next(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_next_obj, wifimgr_link_next);
 
-// Link._radio() -> {"scans", "connects"}: what reached the radio, for tests and benchmarks.
+// Link._radio() -> {"scans": n, "connects": [[t, ssid, key, bssid, channel], ...]}: what
+// reached the simulated radio (its first connect calls), for tests and benchmarks.
 static mp_obj_t wifimgr_link_radio(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(self_in);
     mp_obj_t d = mp_obj_new_dict(2);
-    uint32_t connects = 0;
+    mp_obj_t calls = mp_obj_new_list(0, NULL);
     #if WIFIMGR_LINK_SIM
-    connects = ((wm_radio_sim_t *)self->radio)->connects;
+    const wm_radio_sim_t *sim = self->radio;
+    for (uint32_t i = 0; i < sim->connects && i < WM_RADIO_SIM_LOG; i++) {
+        const wm_radio_sim_call_t *c = &sim->log[i];
+        mp_obj_t items[5] = {
+            mp_obj_new_int_from_uint(c->at), wifimgr_link_str(c->ssid, c->ssid_len),
+            mp_obj_new_str(c->password, strlen(c->password)),
+            c->has_bssid ? wifimgr_link_mac(c->bssid) : mp_const_none,
+            c->channel ? MP_OBJ_NEW_SMALL_INT(c->channel) : mp_const_none,
+        };
+        mp_obj_list_append(calls, mp_obj_new_list(5, items));
+    }
     #endif
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_scans), mp_obj_new_int_from_uint(
         self->task->scans));
-    mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_connects), mp_obj_new_int_from_uint(connects));
+    mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_connects), calls);
     return d;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_radio_obj, wifimgr_link_radio);
@@ -907,7 +928,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     locals_dict, &wifimgr_link_locals_dict
     );
 
-MP_REGISTER_ROOT_POINTER(mp_obj_t wifimgr_link_running);
+MP_REGISTER_ROOT_POINTER(mp_obj_t wifimgr_links);
 
 // ---- Module. --------------------------------------------------------------------------------
 

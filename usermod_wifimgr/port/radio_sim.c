@@ -44,6 +44,17 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
     const char *password, const uint8_t *bssid, uint8_t channel) {
     wm_radio_sim_t *sim = radio;
     int64_t start = now;
+    if (sim->connects < WM_RADIO_SIM_LOG) {
+        wm_radio_sim_call_t *call = &sim->log[sim->connects];
+        memset(call, 0, sizeof(*call));
+        call->at = now;
+        memcpy(call->ssid, ssid, ssid_len);
+        call->ssid_len = (uint8_t)ssid_len;
+        call->has_bssid = bssid != NULL;
+        memcpy(call->bssid, bssid != NULL ? bssid : call->bssid, 6);
+        call->channel = channel;
+        strncpy(call->password, password, WM_LINK_PASSWORD_MAX);
+    }
     sim->connects++;
     sim->attempt = true;
     sim->ap = -1;

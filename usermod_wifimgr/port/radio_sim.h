@@ -19,6 +19,20 @@
 #define WM_RADIO_SIM_PROBE_MS (30)
 #define WM_RADIO_SIM_HANDSHAKE_FAIL_MS (1200)
 #define WM_RADIO_SIM_BEACON_TIMEOUT_MS (6000)
+// Connect calls kept for tests and benchmarks (the first ones).
+#ifndef WM_RADIO_SIM_LOG
+#define WM_RADIO_SIM_LOG (32)
+#endif
+
+typedef struct {
+    uint32_t at;
+    uint8_t ssid[WM_LINK_SSID_MAX];
+    uint8_t ssid_len;
+    uint8_t has_bssid;
+    uint8_t bssid[6];
+    uint8_t channel;
+    char password[WM_LINK_PASSWORD_BUF];
+} wm_radio_sim_call_t;
 
 typedef struct {
     uint8_t ssid[WM_LINK_SSID_MAX];
@@ -58,6 +72,7 @@ typedef struct {
     wm_link_ap_config_t ap_config;
     uint32_t scans; // full scans run
     uint32_t connects; // connect calls
+    wm_radio_sim_call_t log[WM_RADIO_SIM_LOG];
 } wm_radio_sim_t;
 
 extern const wm_radio_ops_t wm_radio_sim_ops;
