@@ -1,11 +1,14 @@
 """wifimgr/dns.py (and _wifimgr.DNSServer on the native tier) on MicroPython."""
 
 import json
+import select
+import signal
 import socket
 import subprocess
 
 import pytest
 from helpers import dnsclient, dnsvec
+from helpers.micropython import ROOT
 
 
 def free_udp_port():
@@ -231,3 +234,70 @@ def test_dnspython_parses_every_answer_over_loopback(micropython, tmp_path, impl
             proc.wait()
     assert proc.returncode == 0, err
     assert json.loads(out.strip().splitlines()[-1]) == [sent, answered, sent - answered, False]
+
+
+NATIVE_IDLE = """
+import os, sys, time, _wifimgr
+
+srv = _wifimgr.DNSServer("192.168.4.1", int(sys.argv[1]), bind="127.0.0.1")
+srv.start()
+print("ready")
+for _ in range(1500):  # 30 s at most
+    try:
+        os.stat(sys.argv[2])
+        break
+    except OSError:
+        time.sleep_ms(20)
+srv.stop()
+print(srv.stats()["answers"])
+"""
+
+
+def test_native_server_allocates_nothing_per_query(micropython, tmp_path):
+    """_wifimgr.DNSServer in a MicroPython process under tools/dns/malloc_count.so: the libc
+    allocation count is the same before and after dns_load's queries (the VM only sleeps)."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr in %s: the native tier needs make unix" % micropython.executable)
+    subprocess.run(["make", "-s", "dns-tools"], cwd=ROOT, check=True, capture_output=True)
+    tools = ROOT / "build" / "host" / "dns"
+    script = tmp_path / "idle.py"
+    script.write_text(NATIVE_IDLE)
+    stop = tmp_path / "stop"
+    port = free_udp_port()
+    env = {**micropython.env(), "LD_PRELOAD": str(tools / "malloc_count.so")}
+    proc = subprocess.Popen(
+        micropython.command(script, [port, stop]),
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def count():
+        proc.send_signal(signal.SIGUSR1)
+        ready, _, _ = select.select([proc.stderr], [], [], 5)
+        assert ready, "no count from malloc_count.so"
+        return proc.stderr.readline().strip()
+
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        assert dnsclient.ask(port, "warm.up").answer
+        before = count()
+        load = subprocess.run(
+            [str(tools / "dns_load"), str(port), "0.5", "16"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        after = count()
+        stop.touch()
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    received = json.loads(load.stdout)["received"]
+    assert before.startswith("mallocs ") and int(before.split()[1]) > 0, "counter not live"
+    assert received >= 1000 and int(out.split()[-1]) >= received
+    assert after == before, "%d queries allocated: %s -> %s" % (received, before, after)

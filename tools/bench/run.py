@@ -64,7 +64,8 @@ def main():
     sys.path.insert(0, str(ROOT / "tools" / "bench"))
     modules = sorted(p.stem for p in (ROOT / "tools" / "bench").glob("bench_*.py"))
     results_path = OUT / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
+    old = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
+    results = old.get("by_area", {})
     for name in modules:
         area = name.removeprefix("bench_")
         if args.only and area not in args.only:

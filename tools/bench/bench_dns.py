@@ -1,0 +1,334 @@
+"""make bench BENCH=dns: the captive DNS responder (issue 3), all on loopback in one run.
+
+- qps under the same bounded load (tools/dns/load.c: WINDOW queries in flight for SECONDS):
+  the host C server (core/dns.c + port/dns_task.c), a minimal C UDP echo (the ceiling),
+  `_wifimgr.DNSServer` on the native unix build when there is one, and the Python twin on
+  MicroPython. C and echo alternate ROUNDS times; the median counts. With each, the server's
+  CPU time (user + system, /proc) per answered query: on loopback the kernel's UDP path is most
+  of it, which is why `udp_echo_qps` bounds every responder.
+- instructions per query of wm_dns_answer alone (valgrind --tool=callgrind), and its wall time
+  per call natively.
+- code size of core/dns.o for rv32imc -Os (make size).
+- stop latency: the C server stopped with load running, and `_wifimgr.DNSServer.stop()`.
+- the fuzzer: FUZZ_RUNS executions under ASan/UBSan, how long they took, clean or not.
+
+Environment: WIFIMGR_BENCH_DNS_SECONDS (per load run, default 2), WIFIMGR_BENCH_DNS_FUZZ_RUNS
+(default 10000000; 0 skips the fuzz run).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SECONDS = float(os.environ.get("WIFIMGR_BENCH_DNS_SECONDS", "2"))
+FUZZ_RUNS = int(os.environ.get("WIFIMGR_BENCH_DNS_FUZZ_RUNS", "10000000"))
+ROUNDS = 3
+WINDOW = 32
+CALLGRIND_ROUNDS = 10000  # x 4 queries
+
+# Serves until the file argv[3] exists (60 s at most), then prints the stop time and counters.
+SERVE = """
+import asyncio, json, os, sys, time
+from wifimgr import dns
+
+PORT, IMPL, STOP = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def stopped():
+    try:
+        os.stat(STOP)
+        return True
+    except OSError:
+        return False
+
+async def main():
+    if IMPL == "native":
+        import _wifimgr
+        cls = _wifimgr.DNSServer
+    else:
+        cls = dns.DNSServer
+    srv = cls("192.168.4.1", PORT, 60, bind="127.0.0.1", overrides={"wifimgr.local": "10.0.0.7"},
+              nxdomain=["*.nx.example", "allowed.example"], refused=["refused.example"])
+    srv.start()
+    print("ready")
+    for _ in range(3000):
+        if stopped():
+            break
+        await asyncio.sleep_ms(20)
+    t = time.ticks_us()
+    srv.stop()
+    stop_us = time.ticks_diff(time.ticks_us(), t)
+    s = srv.stats()
+    print(json.dumps({"stop_ms": stop_us / 1000, "queries": s["queries"],
+                      "answers": s["answers"], "drops": s["drops"]}))
+
+asyncio.run(main())
+"""
+
+
+def free_port():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(tools, port, seconds=SECONDS, window=WINDOW):
+    out = subprocess.run(
+        [str(tools / "dns_load"), str(port), str(seconds), str(window)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    return json.loads(out)
+
+
+def start_ready(cmd, **kwargs):
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
+    line = proc.stdout.readline().split()
+    if line[:1] != ["ready"]:
+        proc.kill()
+        raise RuntimeError("%s did not start: %r %s" % (cmd[0], line, proc.stderr.read()))
+    return proc, int(line[1]) if len(line) > 1 else None
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid, tools, port):
+    """qps under the load, and the server's CPU time per answered query in microseconds."""
+    before = cpu_seconds(pid)
+    result = load(tools, port)
+    cpu = cpu_seconds(pid) - before
+    return result["qps"], cpu * 1e6 / max(result["received"], 1)
+
+
+def c_server(tools, program, *args):
+    proc, port = start_ready([str(tools / program), *args, "--port", "0"])
+    try:
+        return measure(proc.pid, tools, port)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+
+
+def c_stop_ms_under_load(tools):
+    """SIGTERM to the C server while dns_load runs; the time wm_dns_task_stop took."""
+    proc, port = start_ready([str(tools / "wm_dns_server"), "192.168.4.1", "--port", "0"])
+    loader = subprocess.Popen(
+        [str(tools / "dns_load"), str(port), "1", str(WINDOW)], stdout=subprocess.DEVNULL
+    )
+    try:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        loader.wait(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])["stop_ms"]
+
+
+def has_native(micropython):
+    proc = subprocess.run(
+        [micropython, "-c", "import _wifimgr; _wifimgr.DNSServer"],
+        env={**os.environ, "MICROPYPATH": ".frozen"},
+        capture_output=True,
+    )
+    return proc.returncode == 0
+
+
+def micropython_server(ctx, micropython, impl, tools):
+    """qps and CPU us per query of a DNSServer on MicroPython under the load, and the time its
+    stop() took."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "serve.py"
+        script.write_text(SERVE)
+        stop = Path(tmp) / "stop"
+        port = free_port()
+        env = {**os.environ, "MICROPYPATH": ".frozen:%s" % (ctx.root / "frozen")}
+        proc = subprocess.Popen(
+            [micropython, str(script), str(port), impl, str(stop)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp,
+        )
+        try:
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(
+                    "MicroPython %s server did not start: %s" % (impl, proc.stderr.read())
+                )
+            qps, cpu_us = measure(proc.pid, tools, port)
+            stop.touch()
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        stats = json.loads(out.strip().splitlines()[-1])
+    return qps, cpu_us, stats["stop_ms"]
+
+
+def answer_ns_c(tools, rounds=2_500_000):
+    """Wall time per wm_dns_answer call on the callgrind mix (4 queries, 4 rules), natively."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [str(tools / "dns_callgrind"), str(rounds)], capture_output=True, text=True, check=True
+    ).stdout
+    return (time.perf_counter() - started) * 1e9 / int(out.split()[0])
+
+
+def instructions_per_query(ctx, tools):
+    if not shutil.which("valgrind"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = Path(tmp) / "callgrind.out"
+        proc = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--toggle-collect=wm_dns_answer",
+                "--callgrind-out-file=%s" % out_file,
+                str(tools / "dns_callgrind"),
+                str(CALLGRIND_ROUNDS),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        calls = int(proc.stdout.split()[0])
+        total = int(re.search(r"^totals: (\d+)", out_file.read_text(), re.M).group(1))
+    return total / calls
+
+
+def code_size(ctx):
+    if not shutil.which("riscv64-unknown-elf-gcc"):
+        return None
+    out = subprocess.run(
+        ["make", "-s", "size"], cwd=ctx.root, capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields and fields[-1] == "build/size/dns.o":
+            return int(fields[0])
+    raise RuntimeError("make size printed no dns.o: %s" % out)
+
+
+def fuzz(ctx):
+    if not shutil.which("clang") or FUZZ_RUNS <= 0:
+        return None
+    subprocess.run(
+        ["make", "-s", "build/fuzz/fuzz_dns", "build/fuzz/corpus/.seeded"],
+        cwd=ctx.root,
+        check=True,
+        capture_output=True,
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["make", "-s", "fuzz-dns", "FUZZ_RUNS=%d" % FUZZ_RUNS],
+        cwd=ctx.root,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    took = time.monotonic() - started
+    clean = proc.returncode == 0 and ("Done %d runs" % FUZZ_RUNS) in proc.stderr
+    return {"runs": FUZZ_RUNS, "seconds": took, "clean": clean}
+
+
+def run(ctx):
+    tools = ctx.root / "build" / "host" / "dns"
+    subprocess.run(["make", "-s", "dns-tools"], cwd=ctx.root, check=True, capture_output=True)
+    results = {}
+
+    c, echo = [], []
+    for _ in range(ROUNDS):
+        c.append(c_server(tools, "wm_dns_server", "192.168.4.1"))
+        echo.append(c_server(tools, "udp_echo"))
+    results["dns_qps_c"] = statistics.median(q for q, _ in c)
+    results["udp_echo_qps"] = statistics.median(q for q, _ in echo)
+    results["dns_cpu_us_per_query_c"] = statistics.median(u for _, u in c)
+    results["udp_echo_cpu_us_per_query"] = statistics.median(u for _, u in echo)
+    results["dns_stop_ms_c"] = max(c_stop_ms_under_load(tools) for _ in range(ROUNDS))
+
+    native = next(
+        (
+            m
+            for m in (ctx.micropython, str(ctx.root / "build/unix/micropython"))
+            if os.access(m, os.X_OK) and has_native(m)
+        ),
+        None,
+    )
+    if native:
+        (
+            results["dns_qps_native"],
+            results["dns_cpu_us_per_query_native"],
+            results["dns_stop_ms_native"],
+        ) = micropython_server(ctx, native, "native", tools)
+    else:
+        results["dns_native"] = "skipped: no MicroPython with _wifimgr (make unix MICROPY_DIR=...)"
+    (
+        results["dns_qps_python"],
+        results["dns_cpu_us_per_query_python"],
+        results["dns_stop_ms_python"],
+    ) = micropython_server(ctx, ctx.micropython, "python", tools)
+    results["dns_qps_c_over_echo"] = results["dns_qps_c"] / results["udp_echo_qps"]
+    results["dns_qps_c_over_python"] = results["dns_qps_c"] / results["dns_qps_python"]
+
+    results["dns_answer_ns_c"] = answer_ns_c(tools)
+
+    ipq = instructions_per_query(ctx, tools)
+    if ipq is None:
+        results["dns_instructions"] = "skipped: valgrind not installed"
+    else:
+        results["dns_instructions_per_query"] = ipq
+    size = code_size(ctx)
+    if size is None:
+        results["dns_code_size"] = "skipped: riscv64-unknown-elf-gcc not installed"
+    else:
+        results["dns_code_size_rv32imc"] = size
+    fz = fuzz(ctx)
+    if fz is None:
+        results["dns_fuzz"] = "skipped: clang not installed (or WIFIMGR_BENCH_DNS_FUZZ_RUNS=0)"
+    else:
+        results["dns_fuzz_runs"] = fz["runs"]
+        results["dns_fuzz_seconds"] = fz["seconds"]
+        results["dns_fuzz_execs_per_s"] = fz["runs"] / fz["seconds"]
+        results["dns_fuzz_clean"] = fz["clean"]
+
+    targets = [
+        ("dns_qps_c >= 0.8 x udp_echo_qps", results["dns_qps_c_over_echo"] >= 0.8),
+        ("dns_qps_c >= 10 x dns_qps_python", results["dns_qps_c_over_python"] >= 10),
+    ]
+    if ipq is not None:
+        targets.append(("dns_instructions_per_query <= 2000", ipq <= 2000))
+    if fz is not None:
+        targets.append(("fuzz %d runs clean" % fz["runs"], fz["clean"]))
+    rows = [
+        ("udp echo (ceiling)", "udp_echo_qps", "udp_echo_cpu_us_per_query"),
+        ("C (core + dns_task)", "dns_qps_c", "dns_cpu_us_per_query_c"),
+        ("_wifimgr.DNSServer", "dns_qps_native", "dns_cpu_us_per_query_native"),
+        ("Python twin", "dns_qps_python", "dns_cpu_us_per_query_python"),
+    ]
+    print("\n  %-22s %10s %18s" % ("responder", "qps", "server CPU us/query"))
+    for label, qps, cpu in rows:
+        if qps in results:
+            print("  %-22s %10.0f %18.2f" % (label, results[qps], results[cpu]))
+    print("  wm_dns_answer alone: %.0f ns per call" % results["dns_answer_ns_c"])
+    for what, ok in targets:
+        print("  %-40s %s" % (what, "met" if ok else "NOT MET"))
+    results["dns_targets_met"] = all(ok for _, ok in targets)
+    return results
