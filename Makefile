@@ -157,9 +157,16 @@ size: ## Compile every core/*.c for rv32imc (ESP32-C3 class) with -Os and report
 	done
 	@riscv64-unknown-elf-size $(BUILD)/size/*.o
 
-# --- Scan/connect state machine (issue 4): fuzzing. -------------------------------------------
+# --- Scan/connect state machine (issue 4): fuzzing, bench helper. ----------------------------
 LINK_FUZZ_CORPUS := $(FUZZ_DIR)/link-corpus
-.PHONY: fuzz-link
+LINK_TOOLS_DIR := $(BUILD)/host/link
+.PHONY: fuzz-link link-tools
+
+link-tools: $(LINK_TOOLS_DIR)/link_callgrind ## Build the host helper that make bench BENCH=link runs under callgrind.
+
+$(LINK_TOOLS_DIR)/link_callgrind: tools/link/callgrind.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(CORE_WARN) -O2 -g -Iusermod_wifimgr -o $@ tools/link/callgrind.c $(CORE_DIR)/link.c
 
 $(FUZZ_DIR)/fuzz_link: tests/fuzz/fuzz_link.c $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(@D)
