@@ -294,6 +294,13 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // wording of every error for both backends). On ESP-IDF the radio is port/radio_esp32.c; on
 // unix it is port/radio_sim.c, loaded with the scenario of the wifimgr.sim radio behind `sta`.
 
+// What the task's thread may touch when it reports a change: outside the VM heap.
+typedef struct {
+    mp_obj_t link; // passed to mp_sched_schedule, never dereferenced by the thread
+    bool threaded;
+    volatile bool scheduled;
+} wifimgr_link_notify_t;
+
 typedef struct {
     mp_obj_base_t base;
     mp_obj_t sta;
@@ -304,7 +311,7 @@ typedef struct {
     bool stepped; // virtual clock: link._pump() steps the task from an asyncio task
     bool sim;
     bool ap_mirror; // sim: what the Python `ap` interface was last told
-    volatile bool scheduled;
+    wifimgr_link_notify_t *notify; // outside the VM heap
     wm_link_task_t *task; // outside the VM heap: the task's thread reads and writes it
     void *radio;
 } wifimgr_link_obj_t;
@@ -430,7 +437,9 @@ static void wifimgr_link_mirror_ap(wifimgr_link_obj_t *self, bool on) {
 // Delivers the status changes to the callbacks, in the VM (scheduled, or after a step).
 static mp_obj_t wifimgr_link_dispatch(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    self->scheduled = false;
+    if (self->notify != NULL) {
+        self->notify->scheduled = false;
+    }
     wm_link_task_status_t st;
     while (self->task != NULL && wm_link_task_pop_change(self->task, &st)) {
         wifimgr_link_mirror_ap(self, st.ap_on);
@@ -450,14 +459,14 @@ static mp_obj_t wifimgr_link_dispatch(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_dispatch_obj, wifimgr_link_dispatch);
 
-// Called by the task after a status change: from its thread, or from the VM when stepped.
+// Called by the task after a status change: from its thread (scheduled for the VM), or from
+// the VM when stepped (wifimgr_link_advance dispatches then).
 static void wifimgr_link_notify(void *ctx) {
-    wifimgr_link_obj_t *self = ctx;
-    if (!self->stepped && !self->scheduled) {
-        self->scheduled = true;
-        if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&wifimgr_link_dispatch_obj),
-            MP_OBJ_FROM_PTR(self))) {
-            self->scheduled = false; // queue full: the next change tries again
+    wifimgr_link_notify_t *n = ctx;
+    if (n->threaded && !n->scheduled) {
+        n->scheduled = true;
+        if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&wifimgr_link_dispatch_obj), n->link)) {
+            n->scheduled = false; // queue full: the next change tries again
         }
     }
 }
@@ -550,6 +559,7 @@ static mp_obj_t wifimgr_link_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->policy = wifimgr_link_call(MP_QSTR_check_policy, 1, (mp_obj_t[]) { mp_const_none });
     self->task = NULL;
     self->radio = NULL;
+    self->notify = NULL;
     #if WIFIMGR_LINK_SIM
     self->sim = true;
     wm_radio_sim_t *sim = calloc(1, sizeof(wm_radio_sim_t));
@@ -575,11 +585,15 @@ static mp_obj_t wifimgr_link_make_new(const mp_obj_type_t *type, size_t n_args, 
     mp_obj_t dest[2];
     mp_load_method_maybe(self->clock, MP_QSTR_advance, dest);
     self->stepped = self->clock != mp_const_none && dest[0] != MP_OBJ_NULL;
+    self->notify = calloc(1, sizeof(wifimgr_link_notify_t));
     wm_link_task_t *task = calloc(1, sizeof(wm_link_task_t));
-    if (task == NULL) {
+    if (task == NULL || self->notify == NULL) {
+        free(task);
         mp_raise_OSError(MP_ENOMEM);
     }
-    int err = wm_link_task_init(task, ops, self->radio, wifimgr_link_notify, self);
+    self->notify->link = MP_OBJ_FROM_PTR(self);
+    self->notify->threaded = !self->stepped;
+    int err = wm_link_task_init(task, ops, self->radio, wifimgr_link_notify, self->notify);
     if (err != 0) {
         free(task);
         mp_raise_OSError(err);
@@ -766,22 +780,23 @@ static mp_obj_t wifimgr_link_stop(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_stop_obj, wifimgr_link_stop);
 
-// Link.__del__()
+// Link.__del__(): also frees what a failed constructor left.
 static mp_obj_t wifimgr_link_del(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = MP_OBJ_TO_PTR(self_in);
     wm_link_task_t *task = self->task;
-    if (task == NULL) {
-        return mp_const_none;
-    }
     self->task = NULL;
-    wm_link_task_stop(task);
-    #if !WIFIMGR_LINK_SIM
-    wm_radio_esp32_deinit(self->radio);
-    #endif
-    wm_link_task_deinit(task);
-    free(task);
+    if (task != NULL) {
+        wm_link_task_stop(task);
+        #if !WIFIMGR_LINK_SIM
+        wm_radio_esp32_deinit(self->radio);
+        #endif
+        wm_link_task_deinit(task);
+        free(task);
+    }
     free(self->radio);
     self->radio = NULL;
+    free(self->notify);
+    self->notify = NULL;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_del_obj, wifimgr_link_del);

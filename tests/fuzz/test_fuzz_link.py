@@ -9,11 +9,11 @@ import subprocess
 import pytest
 from helpers.micropython import ROOT
 
-RUNS = 60_000
+RUNS = 150_000
 
 
 def test_fuzz_link_smoke_runs_clean():
-    """60k event sequences: no sanitizer report, no crash, no broken invariant."""
+    """150k event sequences: no sanitizer report, no crash, no broken invariant."""
     if not shutil.which("clang"):
         pytest.skip("clang not installed: no libFuzzer to build tests/fuzz/fuzz_link.c")
     proc = subprocess.run(

@@ -406,3 +406,33 @@ asyncio.run(main())
     assert r["status"]["state"] == "connected" and r["status"]["ip"] == "192.168.1.50"
     assert r["seen"][:4] == ["scanning", "connecting", "getting_ip", "connected"]
     assert r["after"] == "idle" and r["seen"][-1] == "idle"
+
+
+def test_native_link_refuses_what_it_cannot_drive(micropython):
+    """On unix _wifimgr.Link drives only the simulated radio: another `sta` is a ValueError
+    naming it (and the half-made object is freed by the GC); a trial before start() is an
+    OSError, as in the Python driver."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr in this MicroPython: build it with make unix MICROPY_DIR=...")
+    out = micropython.run(
+        r"""
+import gc, json
+import _wifimgr
+from wifimgr import sim
+errors = []
+try:
+    _wifimgr.Link(object(), object())
+except ValueError as e:
+    errors.append(str(e).split(":")[0])
+gc.collect()
+sim.install(sim.Scenario({"access_points": []}, "t"), sim.VirtualClock())
+import network
+L = _wifimgr.Link(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
+try:
+    L.try_credentials("Home", "correct-horse")
+except OSError as e:
+    errors.append(str(e))
+print(json.dumps(errors))
+"""
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == ["sta", "link is not started"]
