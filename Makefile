@@ -28,6 +28,7 @@ endif
 export WIFIMGR_MICROPYTHON := $(MICROPYTHON)
 
 SCENARIO ?= tools/sim/scenarios/home.json
+SIM_BACKEND := $(if $(MICROPY_DIR),native backend in $(MICROPYTHON),fallback backend on the registry MicroPython (no MICROPY_DIR))
 WIFIMGR_HTTP_PORT ?= 8080
 WIFIMGR_DNS_PORT ?= 5353
 export WIFIMGR_HTTP_PORT WIFIMGR_DNS_PORT
@@ -54,7 +55,7 @@ $(STAMP_SYSTEM): tools/setup/debian-packages.txt
 system-packages: $(STAMP_SYSTEM) ## Install the Debian packages the tests use (as root), or list them.
 
 sim: $(STAMP_VENV) $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run wifimgr on MicroPython against a simulated radio (SCENARIO=...).
-	@$(if $(MICROPY_DIR),echo "sim: native backend, $(MICROPYTHON)",echo "sim: MICROPY_DIR not set: fallback backend on the registry MicroPython")
+	@echo "sim: $(SIM_BACKEND)"
 	$(VENV)/bin/python tools/sim/launch.py --scenario $(SCENARIO)
 
 test: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run every test tier this machine can run.
@@ -238,3 +239,13 @@ erase: $(FW_VENV) ## Erase the whole flash of the board on PORT (settings and fi
 check-esp32: $(FW_VENV) ## Compile usermod_wifimgr/ against ESP-IDF headers per chip (IDF_PATH, MICROPY_DIR).
 	$(VENV)/bin/python firmware/check_esp32.py --idf "$(IDF_PATH)" --micropython "$(MICROPY_DIR)" \
 		--build $(BUILD)/check-esp32 $(CHIPS)
+
+# ---- OTA (wifimgr.ota, tools/ota_server.py) -----------------------------------------------------
+OTA_DIR ?= $(BUILD)/ota
+OTA_PORT ?= 8000
+
+.PHONY: ota-server
+
+ota-server: $(STAMP_VENV) ## Serve test app images (every chip, good and broken) on 127.0.0.1:OTA_PORT.
+	$(VENV)/bin/python tests/helpers/esp_image.py $(OTA_DIR)
+	$(VENV)/bin/python tools/ota_server.py $(OTA_DIR) --port $(OTA_PORT)

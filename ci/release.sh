@@ -19,8 +19,10 @@ host_tests() {
 }
 
 # Release files named <board>-<version>.bin (merged) and .app.bin (OTA), plus the manifests.
+# With a fourth argument, the files under that directory go to <out>/files/ and into ota.json
+# ("filesystem": written to the device's filesystem by wifimgr.ota after the image verifies).
 collect() {
-    local dist=$1 base=$2 out=$3 version
+    local dist=$1 base=$2 out=$3 files=${4:-} version
     mkdir -p "$out"
     for m in "$dist"/*/manifest.json; do
         local d board
@@ -31,7 +33,13 @@ collect() {
         cp "$d/micropython.bin" "$out/$board-$version.app.bin"
         cp "$m" "$out/$board-$version.manifest.json"
     done
-    python3 ci/release_manifest.py "$dist" "$base"
+    if [ -n "$files" ]; then
+        python3 ci/release_manifest.py "$dist" "$base" --files "$files"
+        mkdir -p "$out/files"
+        cp -r "$files/." "$out/files/"
+    else
+        python3 ci/release_manifest.py "$dist" "$base"
+    fi
     cp "$dist/ota.json" "$out/"
     cp -r "$dist/webflash" "$out/"
 }

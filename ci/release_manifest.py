@@ -1,16 +1,32 @@
 #!/usr/bin/env python3
 """Release-wide manifests from firmware/dist/<build>/manifest.json of every built board.
 
-    release_manifest.py DIST_DIR BASE_URL
+    release_manifest.py DIST_DIR BASE_URL [--files DIR]
 
 Writes DIST_DIR/ota.json (one entry per board: the app image for wifimgr.ota with its URL,
 SHA-256 and length) and DIST_DIR/webflash/<build>.json, an ESP Web Tools manifest per board
 (the merged image at offset 0) for flashing from the browser.
+
+With --files DIR, every file under DIR is also listed in ota.json under "filesystem" (path on
+the device, URL BASE_URL/files/<path>, SHA-256, length): wifimgr.ota writes them to the
+device's filesystem once the firmware image has verified. Publish DIR as BASE_URL/files/.
+
+ota.json, as wifimgr.ota.update_from_manifest reads it:
+
+    {"format": 1, "name": "wifimgr", "version": "1.2.3",
+     "boards": {"WIFIMGR_ESP32C3": {"chip": "esp32c3", "chip_id": 5, "flash_size": "4MB",
+                                    "url": ".../WIFIMGR_ESP32C3-1.2.3.app.bin",
+                                    "sha256": "...", "length": 1536000}, ...},
+     "filesystem": [{"path": "/lib/app.py", "url": ".../files/lib/app.py",
+                     "sha256": "...", "length": 1234}, ...]}
 """
 
+import hashlib
 import json
 import sys
 from pathlib import Path
+
+OTA_FORMAT = 1
 
 # ESP Web Tools' chipFamily names.
 CHIP_FAMILY = {
@@ -32,8 +48,33 @@ def role(manifest, name):
     return next(f for f in manifest["files"] if f["role"] == name)
 
 
+def filesystem(files_dir, base):
+    """The --files entries: every regular file under files_dir, sorted by device path."""
+    root = Path(files_dir)
+    if not root.is_dir():
+        raise SystemExit("release_manifest: --files %s is not a directory" % files_dir)
+    out = []
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        rel = p.relative_to(root).as_posix()
+        data = p.read_bytes()
+        out.append(
+            {
+                "path": "/" + rel,
+                "url": "%s/files/%s" % (base, rel),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "length": len(data),
+            }
+        )
+    return out
+
+
 def main(argv):
-    if len(argv) != 2:
+    files_dir = None
+    if "--files" in argv:
+        i = argv.index("--files")
+        files_dir = argv[i + 1] if i + 1 < len(argv) else ""
+        argv = argv[:i] + argv[i + 2 :]
+    if len(argv) != 2 or files_dir == "":
         print(__doc__.strip(), file=sys.stderr)
         return 2
     dist, base = Path(argv[0]), argv[1].rstrip("/")
@@ -42,18 +83,20 @@ def main(argv):
     if len(versions) != 1:
         raise SystemExit("release_manifest: boards built from different versions: %s" % versions)
     version = versions.pop()
-    ota = {"name": "wifimgr", "version": version, "boards": {}}
+    ota = {"format": OTA_FORMAT, "name": "wifimgr", "version": version, "boards": {}}
     (dist / "webflash").mkdir(exist_ok=True)
     for m in manifests:
         board, app = m["board"], role(m, "app")
         role(m, "merged")  # StopIteration here: a build without a merged image
-        ota["boards"][board] = {
+        entry = ota["boards"][board] = {
             "chip": m["chip"],
             "flash_size": m["flash_size"],
             "url": "%s/%s-%s.app.bin" % (base, board, version),
             "sha256": app["sha256"],
             "length": app["length"],
         }
+        if "chip_id" in m:
+            entry["chip_id"] = m["chip_id"]
         web = {
             "name": "wifimgr for %s" % board,
             "version": version,
@@ -66,6 +109,8 @@ def main(argv):
             ],
         }
         (dist / "webflash" / ("%s.json" % board)).write_text(json.dumps(web, indent=2) + "\n")
+    if files_dir is not None:
+        ota["filesystem"] = filesystem(files_dir, base)
     (dist / "ota.json").write_text(json.dumps(ota, indent=2) + "\n")
     return 0
 

@@ -201,7 +201,8 @@ def check_chip(idf, micropython, chip, build, genhdr):
             "#define _global_impure_ptr _debian_newlib_global_impure_ptr\n"
             '#include "%s/sys/reent.h"\n#undef _global_impure_ptr\n' % NEWLIB
         )
-        flags += ["-include", str(shim)]
+        # Espressif's newlib defines _POSIX_THREADS (ESP-IDF has pthreads), Debian's does not.
+        flags += ["-include", str(shim), "-D_POSIX_THREADS"]
     if not (idf / "components" / "lwip" / "lwip" / "src").is_dir():
         print(
             "check-esp32: %s: note: ESP-IDF's lwip submodule is not checked out: "

@@ -41,7 +41,7 @@ typedef struct {
     // Owned by C, outside the VM heap, while running: the server thread reads and writes only
     // this, never the MicroPython heap.
     wm_dns_task_t *task;
-    wm_dns_stats_t last; // the counters of the last run, kept after stop()
+    wm_dns_stats_t done; // the counters of the runs that ended: like the twin's, they add up
 } wifimgr_dns_server_obj_t;
 
 // ValueError("<what>: <msg><repr(obj)>"), as frozen/wifimgr/dns.py words it.
@@ -107,6 +107,14 @@ static void wifimgr_dns_rule(wm_dns_config_t *cfg, mp_obj_t name, wm_dns_action_
     }
 }
 
+static void wifimgr_dns_add_stats(wm_dns_stats_t *sum, const wm_dns_task_t *task) {
+    wm_dns_stats_t run;
+    wm_dns_task_stats(task, &run);
+    sum->queries += run.queries;
+    sum->answers += run.answers;
+    sum->drops += run.drops;
+}
+
 // DNSServer(ip, port=53, ttl=60, *, bind="0.0.0.0", overrides=None, nxdomain=(), refused=())
 static mp_obj_t wifimgr_dns_server_make_new(const mp_obj_type_t *type, size_t n_args,
     size_t n_kw, const mp_obj_t *all_args) {
@@ -127,7 +135,7 @@ static mp_obj_t wifimgr_dns_server_make_new(const mp_obj_type_t *type, size_t n_
     wifimgr_dns_server_obj_t *self = mp_obj_malloc_with_finaliser(wifimgr_dns_server_obj_t,
         type);
     self->task = NULL;
-    memset(&self->last, 0, sizeof(self->last));
+    memset(&self->done, 0, sizeof(self->done));
     uint8_t addr[4];
     wifimgr_dns_ipv4(args[ARG_ip].u_obj, "ip", addr);
     mp_int_t ttl = wifimgr_dns_int(args[ARG_ttl].u_obj, "ttl", 0, 0x7fffffff,
@@ -222,7 +230,7 @@ static mp_obj_t wifimgr_dns_server_stop(mp_obj_t self_in) {
     MP_THREAD_GIL_EXIT();
     wm_dns_task_stop(task);
     MP_THREAD_GIL_ENTER();
-    wm_dns_task_stats(task, &self->last);
+    wifimgr_dns_add_stats(&self->done, task);
     free(task);
     return mp_const_none;
 }
@@ -243,9 +251,9 @@ static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_dns_server_del_obj, wifimgr_dns_server_
 // DNSServer.stats() -> {"queries", "answers", "drops", "running"}
 static mp_obj_t wifimgr_dns_server_stats(mp_obj_t self_in) {
     wifimgr_dns_server_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    wm_dns_stats_t st = self->last;
+    wm_dns_stats_t st = self->done;
     if (self->task != NULL) {
-        wm_dns_task_stats(self->task, &st);
+        wifimgr_dns_add_stats(&st, self->task);
     }
     mp_obj_t dict = mp_obj_new_dict(4);
     mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(MP_QSTR_queries), mp_obj_new_int_from_uint(st.queries));

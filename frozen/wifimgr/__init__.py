@@ -1,4 +1,14 @@
-# wifimgr: gets a MicroPython device onto WiFi and keeps it there.
+"""wifimgr: gets a MicroPython device onto WiFi and keeps it there.
+
+One shot, at boot:
+    wifimgr.setup_network()            -> True/False: join a known network, AP per start_policy
+    wifimgr.connect_or_setup("name")   -> the connected WLAN, after the portal if needed
+    wifimgr.has_ssid(), connect(), setup(), clear(): the same, step by step
+
+Managed, on asyncio (reconnects forever; portal while the access point is up):
+    wifimgr.start(...); wifimgr.run()
+    wifimgr.status(), wifimgr.on(event, callback), wifimgr.data, wifimgr.config.get/set
+"""
 
 __version__ = "0.1.0"
 
@@ -9,3 +19,199 @@ except ImportError:
 
 # "native" when the firmware has the C module, "python" on stock MicroPython and the unix port.
 backend = "native" if _wifimgr else "python"
+
+DEFAULT_CONFIG = "/wifimgr.json"
+EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
+
+# Application data shown by the portal's status page and served as JSON at /data.
+data = {}
+
+_events = {}  # event -> [callback], shared with the Manager
+_manager = None
+
+
+def _get(config_path=None, clock=None):
+    # The process's manager, made on first use (again if another configuration is asked for).
+    global _manager
+    if _manager is None or (config_path is not None and config_path != _manager.config.path):
+        from wifimgr.manager import Manager
+
+        if _manager is not None:
+            _manager.stop()
+        _manager = Manager(config_path or DEFAULT_CONFIG, clock=clock, data=data, events=_events)
+    return _manager
+
+
+def get_manager():
+    """The running Manager (made from the default configuration if there is none yet)."""
+    return _get()
+
+
+def start(
+    config_path=DEFAULT_CONFIG,
+    *,
+    http=("0.0.0.0", 80),
+    dns=("0.0.0.0", 53),
+    serve="ap",
+    clock=None,
+    ota_guard=None,
+):
+    """Runs the manager on asyncio and returns at once: the state machine keeps the station on
+    the known networks; the portal (HTTP on `http`) and the captive DNS (`dns`) run while the
+    access point is up (`serve="ap"`), all the time (`"always"`) or never (`"never"`).
+    Call it before or inside a running loop; `run()` runs the loop. On an ESP32 (or with
+    ota_guard=True) a freshly updated firmware is kept only once it is back on WiFi
+    (wifimgr.ota). `clock` is for the simulator. Returns the Manager."""
+    m = _get(config_path, clock)
+    m.set_override(None)
+    m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
+    return m
+
+
+def run():
+    """Runs the asyncio loop forever (start() first if it was not called)."""
+    import asyncio
+
+    if _manager is None or not _manager._started:
+        start()
+    asyncio.get_event_loop().run_forever()
+
+
+def status():
+    """The manager's status dict (state, ssid, ip, rssi, ap_active, trial, ...)."""
+    return _get()._status()
+
+
+def on(event, callback):
+    """Calls callback(status) on "connected", "disconnected", "ap_started", "ap_stopped" and
+    callback(ssid) on "provisioned". What a "connected" callback returns (not None) is shown
+    by the portal after provisioning, e.g. an MQTT topic."""
+    if event not in EVENTS:
+        raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
+    _events.setdefault(event, []).append(callback)
+
+
+def off(event, callback):
+    if callback in _events.get(event, ()):
+        _events[event].remove(callback)
+
+
+def log_level(level):
+    """Sets the level of the "wifimgr" logger (logging.INFO etc.; quiet by default)."""
+    from wifimgr import _log
+
+    _log.setLevel(level)
+
+
+# --- one shot ----------------------------------------------------------------------------------
+
+
+def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None, fresh=False):
+    # Runs the loop until predicate(status); `fresh`: a new round first if the last one is over.
+    import asyncio
+
+    async def main():
+        m.start(http=http, dns=dns, serve=serve)
+        if fresh and m._status()["state"] == "waiting":
+            m.rescan()
+            await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
+        ok = await m.wait_for(predicate, timeout_ms)
+        # A freshly updated image is marked valid once connected: give the check its moment
+        # before the loop stops.
+        g = m._guard_task
+        if g is not None and m._status()["state"] == "connected":
+            t = m._clock.now_ms()
+            while not g.done() and m._clock.now_ms() - t < 2000:
+                await asyncio.sleep_ms(50)
+        return ok
+
+    return asyncio.run(main())
+
+
+def _round_over(s):
+    return s["state"] in ("connected", "waiting")
+
+
+def setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
+    """Joins the most preferred known network it can, opens the access point as the
+    configuration's start_policy says, starts WebREPL if asked for; returns True if
+    connected. Returns after one round through the known networks."""
+    m = _get(config_path, clock)
+    m.set_override(None)
+    _run_until(m, _round_over, timeout_ms, fresh=True)
+    return m._status()["state"] == "connected"
+
+
+def has_ssid(config_path=DEFAULT_CONFIG, *, clock=None):
+    """True if credentials for at least one network are stored."""
+    return bool(_get(config_path, clock).known_networks())
+
+
+def connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
+    """Tries the known networks once without opening the access point; the connected station
+    WLAN, or None."""
+    m = _get(config_path, clock)
+    m.set_override({"ap_policy": "never"})
+    _run_until(m, _round_over, timeout_ms, fresh=True)
+    return m.sta if m._status()["state"] == "connected" else None
+
+
+def setup(
+    name=None,
+    config_path=DEFAULT_CONFIG,
+    *,
+    http=("0.0.0.0", 80),
+    dns=("0.0.0.0", 53),
+    timeout_ms=None,
+    clock=None,
+):
+    """Opens the access point (named `name`, else the device name) with the portal and waits
+    until the user has given working credentials and the access point closed; returns the
+    connected station WLAN, or None if `timeout_ms` (or the portal idle timeout) ran out."""
+    m = _get(config_path, clock)
+    if name is not None:
+        _name(m, name)
+    m.set_override({"ap_policy": "fallback"})
+
+    def done(s):
+        if s["state"] == "connected" and not s["ap_active"]:
+            return True
+        # Idle timeout: the access point closed without credentials.
+        return m._override == {"ap_policy": "never"} and not s["ap_active"]
+
+    _run_until(m, done, timeout_ms, "ap", http, dns, fresh=True)
+    return m.sta if m._status()["state"] == "connected" else None
+
+
+def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
+    """Connects to a known network, else runs setup(); returns the connected WLAN (or None on
+    a timeout). `name` is the device's access point name and hostname; `callback(status)`
+    runs on connect and what it returns is shown by the portal."""
+    m = _get(config_path, options.get("clock"))
+    if name is not None:
+        _name(m, name)
+    if callback is not None and callback not in _events.get("connected", ()):
+        on("connected", callback)
+    sta = None
+    if has_ssid(config_path):
+        sta = connect(config_path, timeout_ms=options.get("timeout_ms"))
+    if sta is None:
+        sta = setup(name, config_path, **options)
+    return sta
+
+
+def clear(config_path=DEFAULT_CONFIG):
+    """Forgets every known network and its stored password."""
+    m = _get(config_path)
+    m.config.clear_networks()
+    m.config.delete("last_good")
+    m.apply()
+
+
+def _name(m, name):
+    # The device's name for this run: access point name and (as a hostname) DHCP name.
+    from wifimgr import config as _config
+
+    _config.check_ssid(name, "name")
+    m.config._doc["device_name"] = name
+    m.apply()

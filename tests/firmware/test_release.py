@@ -1,5 +1,6 @@
 """ci/release_manifest.py: the release-wide OTA manifest and the ESP Web Tools manifests."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -56,3 +57,48 @@ def test_release_manifests(tmp_path):
 def test_release_manifest_without_builds_says_so(tmp_path):
     out = run(tmp_path, "https://example.invalid/")
     assert out.returncode != 0 and "run make firmware" in out.stderr
+
+
+def test_release_manifest_has_format_and_chip_id(tmp_path):
+    write_dist(tmp_path)
+    c3 = json.loads((tmp_path / "WIFIMGR_ESP32C3" / "manifest.json").read_text())
+    c3["chip_id"] = boards.CHIP_ID["esp32c3"]
+    (tmp_path / "WIFIMGR_ESP32C3" / "manifest.json").write_text(json.dumps(c3))
+    assert run(tmp_path, "http://example.invalid/rel").returncode == 0
+    ota = json.loads((tmp_path / "ota.json").read_text())
+    assert ota["format"] == 1 and "filesystem" not in ota
+    assert ota["boards"]["WIFIMGR_ESP32C3"]["chip_id"] == 5
+    assert "chip_id" not in ota["boards"]["WIFIMGR_ESP32S3-FLASH_16M"]
+
+
+def test_release_manifest_lists_filesystem_files(tmp_path):
+    """--files DIR: each file with its device path, URL under BASE/files/, SHA-256, length."""
+    write_dist(tmp_path)
+    files = tmp_path / "fs"
+    (files / "lib").mkdir(parents=True)
+    (files / "lib" / "app.py").write_bytes(b"print('v2')\n")
+    (files / "index.html").write_bytes(b"<p>v2</p>")
+    out = run(tmp_path, "http://example.invalid/rel/", "--files", files)
+    assert out.returncode == 0, out.stderr
+    ota = json.loads((tmp_path / "ota.json").read_text())
+    assert ota["filesystem"] == [
+        {
+            "path": "/index.html",
+            "url": "http://example.invalid/rel/files/index.html",
+            "sha256": hashlib.sha256(b"<p>v2</p>").hexdigest(),
+            "length": 9,
+        },
+        {
+            "path": "/lib/app.py",
+            "url": "http://example.invalid/rel/files/lib/app.py",
+            "sha256": hashlib.sha256(b"print('v2')\n").hexdigest(),
+            "length": 12,
+        },
+    ]
+
+
+def test_release_manifest_files_option_needs_a_directory(tmp_path):
+    write_dist(tmp_path)
+    assert run(tmp_path, "http://x.invalid/", "--files").returncode == 2
+    out = run(tmp_path, "http://x.invalid/", "--files", tmp_path / "missing")
+    assert out.returncode != 0 and "is not a directory" in out.stderr

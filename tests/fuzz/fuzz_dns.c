@@ -1,6 +1,7 @@
 // libFuzzer harness for core/dns.c: every input is one query. Built with
 // -fsanitize=fuzzer,address,undefined by `make fuzz-dns`; the seed corpus is the query of every
 // vector in tests/dns_vectors.json. Besides ASan/UBSan, it checks what the response must be.
+// The same input also goes to wm_dns_parse_ipv4 and wm_dns_config_add_rule as text.
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,5 +45,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     free(out);
+
+    // The same bytes as text for the two other parsers of the core: an IPv4 address and a rule
+    // name (what _wifimgr.DNSServer's arguments go through).
+    uint8_t ip[4] = { 0, 0, 0, 0 };
+    if (wm_dns_parse_ipv4((const char *)data, size, ip) && (size < 7 || size > 15)) {
+        abort();
+    }
+    static wm_dns_config_t names;
+    wm_dns_config_init(&names, ip, 1);
+    if (wm_dns_config_add_rule(&names, (const char *)data, size, WM_DNS_ACTION_NXDOMAIN, NULL)
+        == 0 && (names.rule_count != 1 || names.rules[0].name_len > WM_DNS_MAX_NAME)) {
+        abort();
+    }
     return 0;
 }

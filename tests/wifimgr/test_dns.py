@@ -301,3 +301,45 @@ def test_native_server_allocates_nothing_per_query(micropython, tmp_path):
     assert before.startswith("mallocs ") and int(before.split()[1]) > 0, "counter not live"
     assert received >= 1000 and int(out.split()[-1]) >= received
     assert after == before, "%d queries allocated: %s -> %s" % (received, before, after)
+
+
+RESTART = """
+import asyncio, socket, sys
+from wifimgr import dns
+
+PORT = int(sys.argv[1])
+Q = bytes.fromhex(sys.argv[3])
+
+async def main():
+    if sys.argv[2] == "native":
+        import _wifimgr
+        srv = _wifimgr.DNSServer("10.0.0.1", PORT, bind="127.0.0.1")
+    else:
+        srv = dns.DNSServer("10.0.0.1", PORT, bind="127.0.0.1")
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    for run in range(2):
+        srv.start()
+        c.sendto(Q, socket.getaddrinfo("127.0.0.1", PORT)[0][-1])
+        for _ in range(200):
+            try:
+                c.recv(600)
+                break
+            except OSError:
+                await asyncio.sleep_ms(5)
+        srv.stop()
+        s = srv.stats()
+        print(s["queries"], s["answers"], s["drops"], s["running"])
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("impl", ["python", "native"])
+def test_stats_add_up_over_a_stop_and_a_restart(micropython, impl):
+    """start, one query, stop, start again, one query, stop: both classes count 1 then 2."""
+    if impl == "native" and not micropython.native:
+        pytest.skip("no _wifimgr in %s: the native tier needs make unix" % micropython.executable)
+    q = dnsvec.query("restart.test")
+    out = micropython.run(RESTART, args=[free_udp_port(), impl, q.hex()], timeout=30)
+    assert out.split("\n")[:2] == ["1 1 0 False", "2 2 0 False"]

@@ -5,7 +5,7 @@
   `_wifimgr.DNSServer` on the native unix build when there is one, and the Python twin on
   MicroPython. C and echo alternate ROUNDS times; the median counts. With each, the server's
   CPU time (user + system, /proc) per answered query: on loopback the kernel's UDP path is most
-  of it, which is why `udp_echo_qps` bounds every responder.
+  of it, which is why `udp_echo_qps` bounds every responder. Charted in build/bench/dns_qps.png.
 - instructions per query of wm_dns_answer alone (valgrind --tool=callgrind), and its wall time
   per call natively.
 - code size of core/dns.o for rv32imc -Os (make size).
@@ -331,4 +331,29 @@ def run(ctx):
     for what, ok in targets:
         print("  %-40s %s" % (what, "met" if ok else "NOT MET"))
     results["dns_targets_met"] = all(ok for _, ok in targets)
+    chart(ctx.out / "dns_qps.png", rows, results)
     return results
+
+
+def chart(path, rows, results):
+    """The responders side by side: qps and server CPU per query."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [(label, results[q], results[c]) for label, q, c in rows if q in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
+    labels = [label for label, _, _ in shown]
+    left.barh(labels, [q for _, q, _ in shown], color="#3d7ab8")
+    left.set_title("queries/s (loopback, %d in flight)" % WINDOW, fontsize=9)
+    right.barh(labels, [c for _, _, c in shown], color="#b8703d")
+    right.set_title("server CPU us per query", fontsize=9)
+    right.set_yticks([])
+    for ax in (left, right):
+        ax.invert_yaxis()
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -22,12 +22,26 @@ def main():
     import wifimgr
 
     os.chdir(state)
+    if scenario.known_networks and "wifimgr.json" not in os.listdir():
+        seed(scenario.known_networks)
     wifimgr.start(
         config_path="wifimgr.json",
-        portal=("127.0.0.1", int(os.getenv("WIFIMGR_HTTP_PORT") or 8080)),
+        http=("127.0.0.1", int(os.getenv("WIFIMGR_HTTP_PORT") or 8080)),
         dns=("127.0.0.1", int(os.getenv("WIFIMGR_DNS_PORT") or 5353)),
+        serve="always",
     )
     wifimgr.run()
+
+
+def seed(known):
+    # First run of a scenario with known networks: provision them as a user would have.
+    from wifimgr.config import Config
+    from wifimgr.store import Store
+
+    cfg = Config("wifimgr.json", Store.for_config("wifimgr.json"))
+    for net in known:
+        cfg.add_network(net["ssid"], net.get("password", ""), first=False, save=False)
+    cfg.save()
 
 
 main()

@@ -1,0 +1,73 @@
+"""The package's logger: micropython-lib `logging` when it is installed, quiet without it.
+
+Used as `from wifimgr import _log as log; log.error("...")`. wifimgr is quiet by default: only
+errors pass until the application lowers the level with `wifimgr.log_level(logging.INFO)`.
+`logging` costs about 4 KB of heap, so it is imported only when something is to be logged (an
+error, or after log_level()) or when the application has imported it already; it then gets
+everything as its "wifimgr" logger. Without it, what passes the level is printed as
+"LEVEL:wifimgr:message" on stderr.
+"""
+
+import sys
+
+from micropython import const
+
+DEBUG = const(10)
+INFO = const(20)
+WARNING = const(30)
+ERROR = const(40)
+
+level = ERROR
+logging = None  # the micropython-lib module once it is in use
+_logger = None
+
+
+def _attach():
+    global logging, _logger
+    if _logger is None:
+        try:
+            import logging
+        except ImportError:
+            return None
+        _logger = logging.getLogger("wifimgr")
+        _logger.setLevel(level)
+    return _logger
+
+
+def setLevel(new):
+    global level
+    level = new
+    if _attach() is not None:
+        _logger.setLevel(new)
+
+
+def log(lvl, msg, *args):
+    if lvl < level:
+        return
+    if _attach() is not None:
+        _logger.log(lvl, msg, *args)
+        return
+    if args:
+        msg = msg % args
+    names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
+    print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
+
+
+def debug(msg, *args):
+    log(DEBUG, msg, *args)
+
+
+def info(msg, *args):
+    log(INFO, msg, *args)
+
+
+def warning(msg, *args):
+    log(WARNING, msg, *args)
+
+
+def error(msg, *args):
+    log(ERROR, msg, *args)
+
+
+if "logging" in sys.modules:
+    _attach()

@@ -1,0 +1,528 @@
+"""The manager: configuration, credential store and state machine together, as the portal and
+the public API see them.
+
+`Manager(config_path)` reads the configuration and the store (imports a dropped `wifi.json`),
+configures the state machine (`wifimgr.link`) from them and turns its status changes into
+events, stored credentials and the portal's view. `start(http=..., dns=..., serve=...)` runs it
+on asyncio: the state machine, and the portal and captive DNS while the access point is up
+(`serve="ap"`), all the time (`"always"`) or never (`"never"`).
+"""
+
+import asyncio
+import sys
+
+from micropython import const
+
+from wifimgr import __version__, backend, link, policy
+from wifimgr import _log as log
+from wifimgr import config as _config
+from wifimgr.store import Store, import_wifi_json
+
+EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
+SERVE = ("ap", "always", "never")
+_TICK_MS = const(500)
+_AP_DEFAULT_IP = "192.168.4.1"
+
+
+def _ssid_text(ssid):
+    # Scan results carry bytes; an SSID that is not UTF-8 is shown with \x escapes.
+    try:
+        return ssid.decode()
+    except UnicodeError:
+        return "".join(chr(b) if 32 <= b < 127 and b != 92 else "\\x%02x" % b for b in ssid)
+
+
+def _has_esp32():
+    try:
+        import esp32  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+def _dirname(path):
+    i = path.rfind("/")
+    return path[: i + 1] if i >= 0 else ""
+
+
+class Manager:
+    """Manager(config_path="/wifimgr.json", *, sta=None, ap=None, clock=None, store=None,
+    uid=None, data=None, events=None).
+
+    `sta`/`ap` default to `network.WLAN(STA_IF/AP_IF)`; `clock` is for the simulator (a
+    wifimgr.sim clock); `store` defaults to the NVS/file store of this device.
+    """
+
+    def __init__(
+        self,
+        config_path=_config.DEFAULT_PATH,
+        *,
+        sta=None,
+        ap=None,
+        clock=None,
+        store=None,
+        uid=None,
+        data=None,
+        events=None,
+    ):
+        import network
+
+        self._sta = sta if sta is not None else network.WLAN(network.STA_IF)
+        self._ap = ap if ap is not None else network.WLAN(network.AP_IF)
+        if uid is None:
+            uid = _config.unique_id()
+        self.errors = []
+        self.store = store if store is not None else Store.for_config(config_path, uid)
+        if self.store.error:
+            self.errors.append(self.store.error)
+        self.config = _config.Config(config_path, self.store, uid)
+        if self.config.error:
+            self.errors.append(self.config.error)
+        _config._current = self.config
+        self.data = data if data is not None else {}
+        self._events = events if events is not None else {}
+        self._import_provisioning()
+        cls = link.select()
+        self._link = (
+            cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
+        )
+        self._clock = clock if clock is not None else link._TicksClock()
+        self._virtual = hasattr(self._clock, "advance")
+        self._override = None
+        self._prev = None
+        self._trial = None  # (ssid, password, hidden) of the credentials being tried
+        self._hook = None
+        self._ota = None
+        self._webrepl = None
+        self._started = False
+        self._serve = "never"
+        self._http = self._dns = None
+        self._portal = self._dns_server = None
+        self._no_portal = False
+        self._task = None
+        self._guard_task = None
+        self._seen = self._clock.now_ms()
+        self._link.on_change(self._changed)
+        self.apply()
+
+    # --- what the portal uses ----------------------------------------------------------------
+
+    @property
+    def device_name(self):
+        return self.config.device_name
+
+    @property
+    def hostname(self):
+        return self.config.hostname
+
+    def status(self):
+        """The link status plus the device's identity, the trial's outcome and OTA progress."""
+        self._touch()
+        return self._status()
+
+    def scan_results(self):
+        """What the last scan saw: [{"ssid", "bssid", "rssi", "channel", "secure", "hidden"}]."""
+        self._touch()
+        out = []
+        for ssid, bssid, channel, rssi, authmode, hidden in self._link.scan_results():
+            out.append(
+                {
+                    "ssid": _ssid_text(ssid),
+                    "bssid": link._mac(bssid),
+                    "rssi": rssi,
+                    "channel": channel,
+                    "secure": authmode != 0,
+                    "hidden": bool(hidden),
+                }
+            )
+        return out
+
+    def rescan(self):
+        self._touch()
+        self._link.rescan()
+
+    def try_credentials(self, ssid, password, hidden=False):
+        """Tries the network with the access point left up; returns at once. On success the
+        credentials are stored and the network becomes the most preferred known one."""
+        self._touch()
+        ssid = _config.check_ssid(ssid)
+        password = _config.check_password(password)
+        if not isinstance(hidden, bool):
+            raise ValueError("hidden: must be True or False")
+        self._trial = (ssid, password, hidden)
+        self._hook = None
+        self._link.try_credentials(ssid, password, hidden)
+
+    def finish_provisioning(self):
+        self._touch()
+        self._link.finish_provisioning()
+
+    def known_networks(self):
+        return self.config.ssids()
+
+    def forget(self, ssid):
+        """Forgets a known network and its password; False if it was not known."""
+        self._touch()
+        if not self.config.remove_network(ssid):
+            return False
+        self.apply()
+        return True
+
+    def reorder(self, ssids):
+        """Sets the order of preference; ValueError unless `ssids` is a permutation of
+        known_networks()."""
+        self._touch()
+        self.config.reorder(ssids)
+        self.apply()
+
+    def ota_update(self, url=None):
+        """Starts an update from `url` (default: the configured ota_url) in the background;
+        progress in status()["ota"]. OSError if one is running or there is no OTA module."""
+        self._touch()
+        url = url or self.config.get("ota_url")
+        if not url:
+            raise ValueError("ota_update: no url given and no ota_url configured")
+        _config.check_url(url, "url")
+        if self._ota is not None and self._ota["state"] == "running":
+            raise OSError("ota_update: an update is already running")
+        ota = self._module("ota")
+        if ota is None:
+            self._ota = {"state": "failed", "url": url, "error": "no OTA module installed"}
+            raise OSError("ota_update: this firmware has no wifimgr.ota module")
+        self._ota = {"state": "running", "url": url, "error": None}
+        asyncio.create_task(self._run_ota(ota, url))
+
+    # --- what the public API adds -------------------------------------------------------------
+
+    def on(self, event, callback):
+        if event not in EVENTS:
+            raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
+        self._events.setdefault(event, []).append(callback)
+
+    def apply(self):
+        """Configures the state machine from the configuration (after any change to it)."""
+        cfg = self.config
+        try:
+            cands = policy.candidates(cfg)
+            pol = policy.link_policy(cfg, self._override)
+            self._link.configure(cands, pol)
+        except ValueError as e:
+            msg = "configuration not usable by the state machine: %s" % e
+            log.error(msg)
+            self.errors.append(msg)
+            self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
+
+    def start(self, *, http=None, dns=None, serve="ap", ota_guard=None):
+        """Starts the state machine, and the portal and DNS as `serve` says; returns at once.
+        Works inside a running asyncio loop or before one is run. `ota_guard` (default: on an
+        ESP32) runs wifimgr.ota's health check: a new image is kept once WiFi is back."""
+        if serve not in SERVE:
+            raise ValueError("serve must be one of %s, not %r" % (", ".join(SERVE), serve))
+        if self._started and (serve, http, dns) != (self._serve, self._http, self._dns):
+            self._stop_servers()
+        self._serve, self._http, self._dns = serve, http, dns
+        self._no_portal = False
+        if self._started:
+            if serve == "always" or (serve == "ap" and self._link.status()["ap_active"]):
+                self._start_servers()
+            return
+        self._started = True
+        policy.set_hostname(self.hostname, self._sta)
+        last = self.config.get("last_good")
+        if last:
+            try:
+                self._link.remember(last[0], last[1], last[2])
+            except ValueError as e:
+                log.warning("last_good not used: %s", e)
+        self._link.start()
+        if serve == "always":
+            self._start_servers()
+        self._task = asyncio.create_task(self._tick())
+        if ota_guard or (ota_guard is None and _has_esp32()):
+            self._guard_ota()
+
+    def stop(self):
+        """Stops the servers and the state machine (the station disconnects, the AP closes)."""
+        self._stop_servers()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._link.stop()
+        self._started = False
+
+    def set_override(self, override):
+        """Policy keys that win over the configuration (None: the configuration alone)."""
+        self._override = override
+        self.apply()
+
+    async def wait_for(self, predicate, timeout_ms=None):
+        """Waits until predicate(status) is true; False if `timeout_ms` passed first."""
+        start = self._clock.now_ms()
+        while not predicate(self._status()):
+            if timeout_ms is not None and self._clock.now_ms() - start >= timeout_ms:
+                return False
+            await asyncio.sleep_ms(0 if self._virtual else 50)
+        return True
+
+    @property
+    def sta(self):
+        return self._sta
+
+    @property
+    def link(self):
+        return self._link
+
+    # --- inside ------------------------------------------------------------------------------
+
+    def _touch(self):
+        self._seen = self._clock.now_ms()
+
+    def _status(self):
+        s = self._link.status()
+        up = s["ap_active"]
+        s["ap_ssid"] = policy.ap_config(self.config)["ssid"] if up else None
+        s["ap_ip"] = None
+        if up:
+            try:
+                s["ap_ip"] = self._ap.ifconfig()[0]
+            except OSError:
+                s["ap_ip"] = _AP_DEFAULT_IP
+        s["hostname"] = self.hostname
+        s["device_name"] = self.device_name
+        s["version"] = __version__
+        s["backend"] = backend
+        trial = s["trial"]
+        if trial is not None:
+            trial = dict(trial)
+            done = trial["state"] == "connected"
+            trial["url"] = "http://%s.local/" % self.hostname if done else None
+            trial["hook"] = self._hook if done else None
+            s["trial"] = trial
+        s["ota"] = self._ota_status()
+        s["webrepl"] = self._webrepl
+        s["errors"] = list(self.errors)
+        return s
+
+    def _import_provisioning(self):
+        path = _dirname(self.config.path) + "wifi.json"
+        try:
+            if import_wifi_json(self.config, path):
+                log.info("provisioned from %s", path)
+        except (OSError, ValueError) as e:
+            msg = "wifi.json not imported: %s" % e
+            log.error(msg)
+            self.errors.append(msg)
+
+    def _emit(self, event, arg):
+        result = None
+        for cb in self._events.get(event, ()):
+            try:
+                r = cb(arg)
+                if r is not None:
+                    result = r
+            except Exception as e:  # a user callback must not stop the manager
+                log.error("%s callback %r failed: %r", event, cb, e)
+        return result
+
+    def _changed(self, s):
+        prev = self._prev or {"state": "idle", "ssid": None, "ap_active": False, "trial": None}
+        self._prev = s
+        state, was = s["state"], prev["state"]
+        if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
+            if s["ssid"] and state == "getting_ip":
+                policy.apply_static_ip(self.config, self._sta, s["ssid"])
+        trial, ptrial = s["trial"], prev["trial"]
+        provisioned = None
+        if trial is not None and trial["state"] == "connected":
+            if ptrial is None or ptrial["state"] != "connected" or ptrial["ssid"] != trial["ssid"]:
+                provisioned = self._store_trial(trial["ssid"])
+        if state == "connected" and was != "connected":
+            self._remember(s)
+            hook = self._emit("connected", self._status())
+            self._hook = None if hook is None else str(hook)
+            self._start_webrepl(s)
+        elif was == "connected" and state != "connected":
+            self._emit("disconnected", self._status())
+        if provisioned:
+            self._emit("provisioned", provisioned)
+        if s["ap_active"] and not prev["ap_active"]:
+            self._touch()
+            if self._serve == "ap":
+                self._start_servers()
+            self._emit("ap_started", self._status())
+            self._start_webrepl(s)
+        elif prev["ap_active"] and not s["ap_active"]:
+            if self._serve == "ap":
+                self._stop_servers()
+            self._emit("ap_stopped", self._status())
+
+    def _store_trial(self, ssid):
+        if self._trial is None or self._trial[0] != ssid:
+            return None
+        _, password, hidden = self._trial
+        self._trial = None
+        try:
+            if hidden:
+                self.config.add_network(ssid, password, hidden=True)
+            else:
+                self.config.add_network(ssid, password)
+        except Exception as e:  # the link keeps the connection; the user is told
+            msg = "provisioning: %r joined but could not be stored: %s" % (ssid, e)
+            log.error(msg)
+            self.errors.append(msg)
+        self.apply()
+        return ssid
+
+    def _remember(self, s):
+        last = s.get("last_good")
+        if not last or last[0] not in self.config.ssids():
+            return
+        last = [last[0], last[1], last[2]]
+        if self.config.get("last_good") != last:
+            try:
+                self.config.set("last_good", last)
+            except (OSError, ValueError) as e:
+                log.warning("last_good not saved: %s", e)
+
+    def _start_webrepl(self, s):
+        if self._webrepl != "started":
+            r = policy.webrepl(self.config, s)
+            if r is not None:
+                self._webrepl = r
+
+    def _servers_ip(self):
+        # What the captive DNS answers: the HTTP server's own address when it is bound to one
+        # (make sim: 127.0.0.1), else the access point's.
+        host = self._http[0] if self._http else "0.0.0.0"
+        if host != "0.0.0.0":
+            return host
+        try:
+            ip = self._ap.ifconfig()[0]
+            return ip if ip != "0.0.0.0" else _AP_DEFAULT_IP
+        except OSError:
+            return _AP_DEFAULT_IP
+
+    def _start_servers(self):
+        if self._http and self._portal is None and not self._no_portal:
+            mod = self._module("portal")
+            if mod is None:
+                # A package installed without the portal: the device still joins networks.
+                self._no_portal = True
+                msg = "HTTP on %s:%d not served: no portal installed" % tuple(self._http)
+                log.warning(msg)
+                self.errors.append(msg)
+            else:
+                try:
+                    portal = mod.Portal(self, self._http[0], self._http[1])
+                    r = portal.start()
+                    if r is not None and hasattr(r, "send"):
+                        asyncio.create_task(r)
+                    self._portal = portal
+                except (OSError, ValueError) as e:
+                    self._server_error("portal on %s:%d" % tuple(self._http), e)
+        if self._dns and self._dns_server is None:
+            from wifimgr import dns
+
+            try:
+                server = dns.select()(self._servers_ip(), self._dns[1], bind=self._dns[0])
+                server.start()
+                self._dns_server = server
+            except (OSError, ValueError) as e:
+                self._server_error("DNS on %s:%d" % tuple(self._dns), e)
+
+    def _server_error(self, what, e):
+        msg = "%s did not start: %s" % (what, e)
+        log.error(msg)
+        if msg not in self.errors:
+            self.errors.append(msg)
+
+    def _stop_servers(self):
+        for name in ("_portal", "_dns_server"):
+            server = getattr(self, name)
+            if server is not None:
+                setattr(self, name, None)
+                try:
+                    server.stop()
+                except Exception as e:
+                    log.error("stopping %s: %r", name[1:], e)
+
+    async def _tick(self):
+        # The portal idle timeout: the access point closes when nobody used the portal for
+        # portal_idle_timeout_s; the station keeps trying the known networks.
+        while True:
+            await asyncio.sleep_ms(0 if self._virtual else _TICK_MS)
+            if self._virtual:
+                await asyncio.sleep_ms(0)
+            try:
+                self._tick_once()
+            except Exception as e:  # keep ticking; say what went wrong
+                log.error("manager tick: %r", e)
+
+    def _tick_once(self):
+        timeout = self.config.get("portal_idle_timeout_s") or 0
+        s = self._link.status()
+        if s["state"] == "connected":
+            self._remember(s)  # the link reports last_good just after "connected"
+        if timeout and s["ap_active"] and self._clock.now_ms() - self._seen >= timeout * 1000:
+            log.info("portal idle for %d s: closing the access point", timeout)
+            self._override = {"ap_policy": "never"}
+            self._link.stop()
+            self.apply()
+            self._link.start()
+
+    async def _run_ota(self, ota, url):
+        try:
+            if hasattr(ota, "aupdate"):
+                await ota.aupdate(url)  # other tasks (the portal) run while it downloads
+            else:
+                r = ota.update(url)
+                if r is not None and hasattr(r, "send"):
+                    await r
+            self._ota = {"state": "done", "url": url, "error": None}
+        except Exception as e:
+            log.error("OTA from %s failed: %r", url, e)
+            self._ota = {"state": "failed", "url": url, "error": str(e) or repr(e)}
+
+    def _ota_status(self):
+        # Ours (started, failed to start) merged with the OTA module's progress when loaded.
+        out = dict(self._ota) if self._ota else None
+        ota = sys.modules.get("wifimgr.ota")
+        if ota is not None and hasattr(ota, "status"):
+            try:
+                progress = ota.status()
+            except Exception as e:
+                progress = {"error": repr(e)}
+            if out is None:
+                out = progress if progress.get("state", "idle") != "idle" else None
+            else:
+                for k, v in progress.items():
+                    if k not in ("state", "url", "error") or out["state"] == "running":
+                        out[k] = v
+        return out
+
+    def _guard_ota(self):
+        # A freshly updated image is kept only once the device is back on WiFi (wifimgr.ota
+        # marks it valid, or reboots into the previous image at the deadline).
+        ota = self._module("ota")
+        if ota is None or not hasattr(ota, "guard"):
+            return
+
+        async def guard():
+            try:
+                r = await ota.guard(lambda: self._link.status()["state"] == "connected")
+                log.info("OTA health check: %s", r)
+            except Exception as e:
+                log.error("OTA health check failed: %r", e)
+
+        self._guard_task = asyncio.create_task(guard())
+
+    def _module(self, name):
+        # wifimgr.<name> (portal, ota), or None when this installation does not have it.
+        try:
+            __import__("wifimgr." + name)
+        except ImportError as e:
+            if name not in str(e):
+                raise  # the module is there but something it imports is not
+            return None
+        return sys.modules["wifimgr." + name]

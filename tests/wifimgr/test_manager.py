@@ -1,0 +1,393 @@
+"""frozen/wifimgr/manager.py on MicroPython over the simulated radio (virtual clock): the API
+the portal uses, and bad input on disk that must neither stop the access point nor lose
+anything."""
+
+import json
+
+import pytest
+from helpers.pkg import run_json
+
+START = """
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+"""
+
+
+def test_status_has_every_key_the_portal_reads(micropython):
+    r = run_json(
+        micropython,
+        "radio([ap('Home')])\n"
+        + START
+        + """
+until(m, lambda s: s["ap_active"])
+out(m.status())
+""",
+    )
+    for key in (
+        "state ssid bssid channel rssi ip reason attempts ap_active last_good trial "
+        "ap_ssid ap_ip hostname device_name version backend ota"
+    ).split():
+        assert key in r, key
+    assert r["ap_active"] is True and r["ap_ssid"] == "wifimgr-123456"
+    assert r["ap_ip"] == "192.168.4.1"
+    assert r["backend"] == ("native" if micropython.native else "python")
+    json.dumps(r)
+
+
+def test_provisioning_stores_credentials_first_and_shows_the_hook(micropython):
+    """A wrong password fails with its reason; the right one connects, is stored (encrypted)
+    first in the known list, the "connected" hook's value and the .local URL are in the
+    trial; finish_provisioning() closes the access point."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home", rssi=-40), ap("Cafe", bssid="aa:00:00:00:00:02", rssi=-60)])
+from wifimgr.manager import Manager
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Office", "office-pass")
+events = []
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.on("connected", lambda s: "mqtt topic: home/" + s["ip"])
+m.on("provisioned", lambda ssid: events.append(["provisioned", ssid]))
+m.on("ap_started", lambda s: events.append(["ap_started", s["ap_ssid"]]))
+m.on("ap_stopped", lambda s: events.append(["ap_stopped", s["state"]]))
+m.start(serve="never")
+until(m, lambda s: s["ap_active"])
+scan = m.scan_results()
+m.try_credentials("Home", "wrong-password")
+until(m, lambda s: s["trial"] and s["trial"]["state"] == "failed")
+failed = m.status()["trial"]
+m.try_credentials("Home", "correct-horse")
+until(m, lambda s: s["trial"] and s["trial"]["state"] == "connected")
+ok = m.status()
+m.finish_provisioning()
+until(m, lambda s: not s["ap_active"])
+c2 = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+out([scan, failed, ok, m.known_networks(), c2.ssids(), c2.password("Home"), events,
+     m.status()["ap_active"]])
+""",
+    )
+    scan, failed, ok, known, on_disk, pw, events, ap_up = r
+    assert {"ssid": "Home", "bssid": "aa:00:00:00:00:01", "rssi": -40, "channel": 6,
+            "secure": True, "hidden": False} in scan  # fmt: skip
+    assert failed["reason"] == "wrong_password" and failed["url"] is None
+    trial = ok["trial"]
+    assert trial["state"] == "connected" and trial["ip"] == "192.168.1.50"
+    assert trial["url"] == "http://wifimgr-123456.local/"
+    assert trial["hook"] == "mqtt topic: home/192.168.1.50"
+    assert known == on_disk == ["Home", "Office"] and pw == "correct-horse"
+    assert events == [
+        ["ap_started", "wifimgr-123456"],
+        ["provisioned", "Home"],
+        ["ap_stopped", "connected"],
+    ]
+    assert ap_up is False
+    text = (micropython.tmp_path / "wifimgr.json").read_text()
+    assert "correct-horse" not in text and "office-pass" not in text
+
+
+def test_forget_and_reorder(micropython):
+    r = run_json(
+        micropython,
+        """
+radio([])
+from wifimgr.manager import Manager
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+for s in ("C", "B", "A"):
+    c.add_network(s, s * 8)
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+before = m.known_networks()
+m.reorder(["C", "A", "B"])
+errors = []
+for bad in (["C", "A"], ["C", "A", "B", "D"], ["C", "C", "A"], "CAB"):
+    try:
+        m.reorder(bad)
+    except ValueError as e:
+        errors.append(str(e))
+forgot = [m.forget("A"), m.forget("A")]
+c2 = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+out([before, m.known_networks(), c2.ssids(), forgot, len(errors), c2.password("A")])
+""",
+    )
+    before, after, on_disk, forgot, n_errors, pw = r
+    assert before == ["A", "B", "C"]
+    assert after == on_disk == ["C", "B"]
+    assert forgot == [True, False] and n_errors == 4 and pw is None
+
+
+def test_non_utf8_and_bad_credentials_are_refused_by_name(micropython):
+    r = run_json(
+        micropython,
+        "radio([ap('Home')])\n"
+        + START
+        + """
+errs = []
+for args in ((b"\\xff\\xfeHome", "correct-horse"), ("", "correct-horse"), ("Home", "short"),
+             ("Home", "correct-horse", "yes")):
+    try:
+        m.try_credentials(*args)
+        errs.append(None)
+    except ValueError as e:
+        errs.append(str(e))
+out(errs)
+""",
+    )
+    assert "ssid: is not valid UTF-8" in r[0]
+    assert "ssid: must be 1 to 32 bytes" in r[1]
+    assert "password: must be empty (open network) or 8 to 63" in r[2]
+    assert "hidden: must be True or False" in r[3]
+
+
+def test_scan_shows_a_non_utf8_ssid_escaped(micropython):
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home")])
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.link._results = [(b"caf\\xe9\\\\", b"\\xaa\\x00\\x00\\x00\\x00\\x09", 3, -70, 0, False)]
+out(m.scan_results())
+""",
+    )
+    assert r[0]["ssid"] == "caf\\xe9\\x5c" and r[0]["secure"] is False
+
+
+def test_ota_update_without_an_ota_module_says_so(micropython):
+    r = run_json(
+        micropython,
+        "radio([])\n"
+        + START
+        + """
+m._module = lambda name: None  # an installation without wifimgr.ota
+errs = []
+for url in (None, "ftp://x/fw.bin", "http://10.0.0.2:8080/micropython.bin"):
+    try:
+        m.ota_update(url)
+    except (OSError, ValueError) as e:
+        errs.append(str(e))
+out([errs, m.status()["ota"]])
+""",
+    )
+    errs, ota = r
+    assert "no url given and no ota_url configured" in errs[0]
+    assert "url: must be an http:// or https:// URL" in errs[1]
+    assert "no wifimgr.ota module" in errs[2]
+    assert ota == {"state": "failed", "url": "http://10.0.0.2:8080/micropython.bin",
+                   "error": "no OTA module installed"}  # fmt: skip
+
+
+def test_ota_update_runs_the_ota_module_in_the_background(micropython):
+    (micropython.tmp_path / "fakeota").mkdir()
+    (micropython.tmp_path / "fakeota" / "ota.py").write_text(
+        "calls = []\n"
+        "async def update(url):\n"
+        "    import asyncio\n"
+        "    calls.append(url)\n"
+        "    await asyncio.sleep_ms(0)\n"
+        "    if 'bad' in url:\n"
+        "        raise OSError('sha256 mismatch')\n"
+    )
+    r = run_json(
+        micropython,
+        """
+radio([])
+import wifimgr, ota
+wifimgr.ota = ota
+sys.modules["wifimgr.ota"] = ota
+"""
+        + START
+        + """
+async def main():
+    m.ota_update("http://10.0.0.2/fw.bin")
+    running = m.status()["ota"]["state"]
+    for _ in range(5):
+        await asyncio.sleep_ms(0)
+    done = m.status()["ota"]
+    m.ota_update("http://10.0.0.2/bad.bin")
+    for _ in range(5):
+        await asyncio.sleep_ms(0)
+    return [running, done, m.status()["ota"], ota.calls]
+out(asyncio.run(main()))
+""",
+        path=[micropython.tmp_path / "fakeota"],
+    )
+    running, done, failed, calls = r
+    assert running == "running" and done["state"] == "done"
+    assert failed == {"state": "failed", "url": "http://10.0.0.2/bad.bin",
+                      "error": "sha256 mismatch"}  # fmt: skip
+    assert calls == ["http://10.0.0.2/fw.bin", "http://10.0.0.2/bad.bin"]
+
+
+def test_ota_progress_and_health_guard_through_the_ota_module(micropython):
+    """With wifimgr.ota's asyncio API: ota_update() runs aupdate() beside the link, status()
+    shows the module's progress, and start(ota_guard=True) hands the guard a health check
+    that turns true once the station is connected."""
+    (micropython.tmp_path / "fakeota").mkdir()
+    (micropython.tmp_path / "fakeota" / "ota.py").write_text(
+        "import asyncio\n"
+        "_status = {'state': 'idle'}\n"
+        "guarded = []\n"
+        "def status():\n"
+        "    return dict(_status)\n"
+        "async def aupdate(url):\n"
+        "    _status.update(state='downloading', url=url, received=4096, total=8192)\n"
+        "    await asyncio.sleep_ms(0)\n"
+        "    _status.update(state='rebooting', received=8192)\n"
+        "async def guard(is_healthy):\n"
+        "    while not is_healthy():\n"
+        "        await asyncio.sleep_ms(0)\n"
+        "    guarded.append('valid')\n"
+        "    return 'valid'\n"
+    )
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home")])
+import wifimgr, ota
+sys.modules["wifimgr.ota"] = ota
+from wifimgr.config import Config
+from wifimgr.store import Store
+Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID).add_network(
+    "Home", "correct-horse")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never", ota_guard=True)
+before = m.status()["ota"]
+async def main():
+    m.ota_update("http://10.0.0.2/fw.bin")
+    await asyncio.sleep_ms(0)
+    during = m.status()["ota"]
+    await m.wait_for(lambda s: s["state"] == "connected" and ota.guarded, 60000)
+    return [before, during, m.status()["ota"], ota.guarded]
+out(asyncio.run(main()))
+""",
+        path=[micropython.tmp_path / "fakeota"],
+    )
+    before, during, after, guarded = r
+    assert before is None
+    assert during["state"] == "downloading" and during["received"] == 4096
+    assert after["state"] == "done" and after["received"] == 8192
+    assert guarded == ["valid"]
+
+
+def test_no_portal_installed_is_reported_and_dns_still_serves(micropython):
+    r = run_json(
+        micropython,
+        """
+radio([])
+from wifimgr.manager import Manager
+import socket
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m._module = lambda name: None  # an installation without wifimgr.portal
+async def main():
+    m.start(http=("127.0.0.1", 0), dns=("127.0.0.1", 0), serve="always")
+    await asyncio.sleep_ms(0)
+    return [m.status()["errors"], m._dns_server is not None and m._dns_server.stats()["running"]]
+out(asyncio.run(main()))
+""",
+    )
+    errors, dns_running = r
+    assert any("no portal installed" in e for e in errors), errors
+    assert dns_running is True
+
+
+BAD_FILES = {
+    "malformed JSON": (b'{"schema": 2, "known_networks": [', "is not valid JSON"),
+    "wrong types": (
+        b'{"schema": 2, "known_networks": {"ssid": "Home"}}',
+        "known_networks: must be a list",
+    ),
+    "schema 1": (b'{"schema": 1, "networks": {"Home": "pw"}}', "schema 1 is not supported"),
+    "unknown start_policy": (
+        b'{"schema": 2, "access_point": {"start_policy": "sometimes"}}',
+        "access_point.start_policy: must be one of always, fallback, never",
+    ),
+    "non-UTF-8 SSID": (
+        b'{"schema": 2, "known_networks": [{"ssid": "caf\xe9", "password": "correct-horse"}]}',
+        "is not UTF-8 text",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_config_file_names_the_problem_starts_the_ap_and_loses_nothing(micropython, case):
+    """The device comes up on the defaults with its access point, status()["errors"] names the
+    file and the problem, and provisioning through the portal keeps the refused file as .bad
+    byte for byte instead of overwriting it."""
+    content, message = BAD_FILES[case]
+    (micropython.tmp_path / "wifimgr.json").write_bytes(content)
+    r = run_json(
+        micropython,
+        "radio([ap('Home')])\n"
+        + START
+        + """
+until(m, lambda s: s["ap_active"])
+first = m.status()
+m.try_credentials("Home", "correct-horse")
+until(m, lambda s: s["trial"] and s["trial"]["state"] == "connected")
+out([first["ap_active"], first["errors"], m.known_networks(), sorted(os.listdir())])
+""",
+    )
+    ap_up, errors, known, files = r
+    assert ap_up is True
+    assert len(errors) == 1 and "wifimgr.json" in errors[0] and message in errors[0], errors
+    assert known == ["Home"]
+    assert (micropython.tmp_path / "wifimgr.json.bad").read_bytes() == content
+    assert "wifimgr.json" in files
+
+
+def test_config_path_that_is_a_directory(micropython):
+    """The AP still starts; the error names the path; the directory and its files are left
+    alone; a network provisioned anyway is joined (it cannot be saved, which is reported)."""
+    d = micropython.tmp_path / "wifimgr.json"
+    d.mkdir()
+    (d / "keep.txt").write_text("mine")
+    r = run_json(
+        micropython,
+        "radio([ap('Home')])\n"
+        + START
+        + """
+until(m, lambda s: s["ap_active"])
+first = m.status()
+m.try_credentials("Home", "correct-horse")
+until(m, lambda s: s["state"] == "connected")
+out([first["ap_active"], first["errors"], m.status()["state"], m.status()["errors"]])
+""",
+    )
+    ap_up, errors, state, later = r
+    assert ap_up is True
+    assert errors == ["wifimgr.json: is a directory, not a file"]
+    assert state == "connected"
+    assert any("could not be stored" in e and "is a directory" in e for e in later), later
+    assert (d / "keep.txt").read_text() == "mine"
+
+
+def test_broken_file_falls_back_to_the_previous_version(micropython):
+    """A config torn or hand-broken after a good save: the previous version (.bak) is used, so
+    the device still joins its network, and the error says which file was refused."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home")])
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Home", "correct-horse")
+c.set("note", "second save")
+with open("wifimgr.json", "w") as f:
+    f.write('{"schema": 3, "known_net')
+"""
+        + START
+        + """
+until(m, lambda s: s["state"] == "connected")
+out([m.status()["state"], m.status()["errors"], m.known_networks()])
+""",
+    )
+    state, errors, known = r
+    assert state == "connected" and known == ["Home"]
+    assert errors == ["wifimgr.json: is not valid JSON"]

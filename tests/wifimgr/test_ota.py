@@ -1,0 +1,874 @@
+"""wifimgr.ota on MicroPython against tools/ota_server.py over loopback sockets, writing into the
+file-backed esp32.Partition stand-in. Every failure must leave the running image as the boot
+image, untouched, and raise an OTAError whose cause names what did not match."""
+
+import hashlib
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import esp_image
+from helpers.micropython import ROOT, SCENARIOS
+from helpers.ota import HEAP_SCRIPT, OtaServer, make_flash, otadata
+
+SIZE = 160 * 1024
+CHIP = "esp32c3"
+
+# Runs one update on MicroPython and prints what happened as JSON.
+ATTEMPT = """
+import json, time
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+t0 = time.ticks_ms()
+out = {"boot_before": partition.Partition(partition.BOOT).info()[4]}
+try:
+    out["result"] = ota.update(%(url)r, reboot=False, **%(kw)s)
+except ota.OTAError as e:
+    out["cause"], out["error"] = e.cause, str(e)
+out["ms"] = time.ticks_diff(time.ticks_ms(), t0)
+out["boot_after"] = partition.Partition(partition.BOOT).info()[4]
+out["status"] = ota.status()
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("images")
+    esp_image.write_set(d, SIZE)
+    (d / "old.bin").write_bytes(esp_image.build(CHIP, SIZE, seed=7, version="0.1.0"))
+    (d / "health").write_text("ok\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(images):
+    srv = OtaServer(images)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def flash(tmp_path, images):
+    return make_flash(tmp_path / "flash", (images / "old.bin").read_bytes(), chip=CHIP)
+
+
+def attempt(micropython, flash, url, **kw):
+    out = micropython.run(ATTEMPT % {"flash": str(flash), "url": url, "kw": repr(kw)})
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def digest(images, name):
+    return hashlib.sha256((images / name).read_bytes()).hexdigest()
+
+
+def assert_untouched(r, flash, images, cause):
+    """The update failed for `cause`; ota_0 (running) still boots and is byte for byte intact."""
+    assert r.get("cause") == cause, r
+    assert r["boot_before"] == r["boot_after"] == "ota_0", r
+    assert otadata(flash)[1] in (None, 0)
+    assert (flash / "ota_0.bin").read_bytes() == (images / "old.bin").read_bytes()
+    assert r["status"]["state"] == "failed" and r["status"]["cause"] == cause
+
+
+@pytest.mark.parametrize("chip", sorted(esp_image.CHIP_IDS))
+def test_good_image_switches_the_boot_record(micropython, tmp_path, images, server, chip):
+    """For every chip the boards use: the image lands in ota_1 and otadata boots it next."""
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=chip)
+    name = "%s.bin" % chip
+    size = (images / name).stat().st_size
+    r = attempt(micropython, flash, server.url(name), sha256=digest(images, name), length=size)
+    assert r.get("result") == "ota_1", r
+    assert r["boot_after"] == "ota_1"
+    entries, boot = otadata(flash)
+    assert boot == 1 and ("new" in [e[1] for e in entries])
+    assert (flash / "ota_1.bin").read_bytes()[:size] == (images / name).read_bytes()
+    st = r["status"]
+    assert (st["state"], st["bytes"], st["total"], st["percent"]) == ("done", size, size, 100)
+    assert st["rate"] > 0 and st["image_version"] == "0.2.0" and st["running"] == "ota_0"
+
+
+@pytest.mark.parametrize(
+    "faults,expect",
+    [
+        ({"chunked": 1}, "ok"),
+        ({"chunked": 1, "chunk": 4093}, "ok"),
+        ({"redirect": 3}, "ok"),
+        ({"redirect": 3, "chunked": 1}, "ok"),
+        ({"nolength": 1}, "ok"),
+        ({"redirect": 4}, "redirect"),
+        ({"truncate": SIZE // 2}, "sha256"),
+        ({"corrupt": 5000}, "sha256"),
+        ({"corrupt": 5000, "chunked": 1}, "sha256"),
+        ({"drop": 70000, "chunked": 1}, "connection"),
+        ({"drop": 100}, "connection"),
+    ],
+)
+def test_transfer_variants_with_the_expected_digest(
+    micropython, flash, images, server, faults, expect
+):
+    """Chunked, redirected and close-delimited bodies succeed; truncation, a flipped byte, a
+    dropped connection and too many redirects fail with the boot record unchanged."""
+    name = "%s.bin" % CHIP
+    r = attempt(micropython, flash, server.url(name, **faults), sha256=digest(images, name))
+    if expect == "ok":
+        assert r.get("result") == "ota_1", r
+        assert (flash / "ota_1.bin").read_bytes()[: (images / name).stat().st_size] == (
+            images / name
+        ).read_bytes()
+    else:
+        assert_untouched(r, flash, images, expect)
+
+
+@pytest.mark.parametrize(
+    "name,faults,kw,cause",
+    [
+        # What the image itself says, with no digest from the caller.
+        ("esp32c3-magic.bin", {}, {}, "magic"),
+        ("esp32c3-segments.bin", {}, {}, "segments"),
+        ("esp32c3-checksum.bin", {}, {}, "checksum"),
+        ("esp32c3-body.bin", {}, {}, "checksum"),
+        ("esp32c3-digest.bin", {}, {}, "digest"),
+        ("esp32c3-truncated.bin", {}, {}, "truncated"),
+        ("esp32c3.bin", {"truncate": SIZE // 2}, {}, "truncated"),
+        ("esp32c3.bin", {"corrupt": -10}, {}, "digest"),
+        ("esp32c3.bin", {"corrupt": 5000}, {}, "checksum"),
+        # The segment count off by one: the walk finds no checksum where the image has it.
+        ("esp32c3.bin", {"corrupt": 1}, {}, "checksum"),
+        # Another chip's image, even a correct one.
+        ("esp32s3.bin", {}, {}, "chip"),
+        ("esp32.bin", {}, {}, "chip"),
+        ("esp32c3-chip.bin", {}, {}, "chip"),
+        # The caller's expectations.
+        ("esp32c3.bin", {}, {"sha256": "00" * 32}, "sha256"),
+        ("esp32c3.bin", {}, {"length": 1234}, "length"),
+        ("esp32c3.bin", {"chunked": 1}, {"length": SIZE}, "length"),
+        ("esp32c3.bin", {}, {"sha256": "abc"}, "sha256"),
+        ("missing.bin", {}, {}, "http"),
+    ],
+)
+def test_wrong_images_are_refused(micropython, flash, images, server, name, faults, kw, cause):
+    r = attempt(micropython, flash, server.url(name, **faults), **kw)
+    assert_untouched(r, flash, images, cause)
+
+
+def test_error_messages_name_the_mismatch(micropython, flash, images, server):
+    r = attempt(micropython, flash, server.url("esp32s3.bin"))
+    assert r["error"] == "chip: image is for chip id 0x9, this esp32c3 is 0x5"
+    r = attempt(micropython, flash, server.url("esp32c3.bin"), sha256="00" * 32)
+    assert r["error"] == "sha256: image SHA-256 is %s, expected %s" % (
+        digest(images, "esp32c3.bin"),
+        "00" * 32,
+    )
+    r = attempt(micropython, flash, server.url("esp32c3-checksum.bin"))
+    assert r["error"].startswith("checksum: image checksum is 0x")
+
+
+def test_wrong_chip_stops_before_downloading_the_rest(micropython, flash, server):
+    r = attempt(micropython, flash, server.url("esp32s3.bin"))
+    assert r["cause"] == "chip" and r["status"]["bytes"] == 0
+
+
+def test_connection_dropped_at_20_random_points(micropython, flash, images, server):
+    """Seeded: the server closes after N body bytes; every time the boot record is unchanged."""
+    rng = random.Random(20261122)
+    size = (images / "esp32c3.bin").stat().st_size
+    points = sorted(rng.randrange(0, size) for _ in range(20))
+    code = """
+import json
+from wifimgr import partition, ota
+partition.setup(%r)
+for n in %r:
+    try:
+        ota.update(%r + "?drop=%%d&chunked=%%d" %% (n, n %% 2), reboot=False)
+        print(json.dumps([n, "ok", ""]))
+    except ota.OTAError as e:
+        print(json.dumps([n, e.cause, str(e)]))
+    print(json.dumps(["boot", partition.Partition(partition.BOOT).info()[4]]))
+""" % (str(flash), points, server.url("esp32c3.bin"))
+    lines = [json.loads(line) for line in micropython.run(code).splitlines()]
+    results, boots = lines[0::2], lines[1::2]
+    assert [r[0] for r in results] == points
+    for n, cause, msg in results:
+        # Early drops may land in the header check ("truncated") or the HTTP framing.
+        assert cause in ("connection", "truncated"), (n, cause, msg)
+    assert all(b == ["boot", "ota_0"] for b in boots)
+    assert (flash / "ota_0.bin").read_bytes() == (images / "old.bin").read_bytes()
+    assert otadata(flash)[1] is None
+
+
+def test_stalled_server_times_out_within_the_limit(micropython, flash, images, server):
+    url = server.url("esp32c3.bin", stall=50000, stall_s=5)
+    r = attempt(micropython, flash, url, timeout_ms=400)
+    assert_untouched(r, flash, images, "timeout")
+    assert r["error"] == "timeout: no data for 400 ms"
+    assert 400 <= r["ms"] < 3000, r["ms"]
+    assert r["status"]["bytes"] >= 45056  # the blocks before the stall were written
+
+
+def test_second_update_while_one_waits_for_reboot_is_refused(micropython, flash, server):
+    """ota_1 holds an update that boots next: overwriting it would break the boot record."""
+    code = """
+from wifimgr import partition, ota
+partition.setup(%r)
+print(ota.update(%r, reboot=False))
+try:
+    ota.update(%r, reboot=False)
+except ota.OTAError as e:
+    print(e)
+print(partition.Partition(partition.BOOT).info()[4])
+""" % (str(flash), server.url("esp32c3.bin"), server.url("esp32c3.bin"))
+    assert micropython.run(code).splitlines() == [
+        "ota_1",
+        "pending: ota_1 already holds an update that boots next: reboot first",
+        "ota_1",
+    ]
+
+
+def test_image_larger_than_the_slot_is_refused(micropython, tmp_path, images, server):
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
+    cfg = json.loads((flash / "flash.json").read_text())
+    cfg["slot_size"] = 64 * 1024
+    (flash / "flash.json").write_text(json.dumps(cfg))
+    for faults in ({}, {"chunked": 1}):
+        r = attempt(micropython, flash, server.url("esp32c3.bin", **faults))
+        assert r["cause"] == "length" and r["boot_after"] == "ota_0", r
+
+
+def test_progress_callback_reports_bytes_percent_rate(micropython, flash, server):
+    code = """
+import json
+from wifimgr import partition, ota
+partition.setup(%r)
+seen = []
+ota.update(%r, reboot=False, progress=lambda s: seen.append((s["bytes"], s["percent"], s["rate"])))
+print(json.dumps(seen))
+""" % (str(flash), server.url("esp32c3.bin"))
+    seen = json.loads(micropython.run(code))
+    assert len(seen) >= 3
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+    assert seen[-1][1] == 100 and seen[0][1] < 100
+    assert all(s[2] >= 0 for s in seen)
+
+
+# ---- power loss --------------------------------------------------------------------------------
+
+
+def test_power_loss_at_20_random_points_boots_the_old_image(micropython, tmp_path, images, server):
+    """Seeded points over every byte the update programs, four of them inside the otadata
+    write of set_boot(); after each the bootloader runs the old image, which is intact, and a
+    new attempt then succeeds."""
+    old = (images / "old.bin").read_bytes()
+    url = server.url("esp32c3.bin")
+    sha = digest(images, "esp32c3.bin")
+    probe = make_flash(tmp_path / "probe", old, chip=CHIP)
+    total = int(
+        micropython.run(
+            """
+from wifimgr import partition, ota
+partition.setup(%r)
+partition.power_fail_after(1 << 30)   # count as a torn write would: erase, then program
+ota.update(%r, reboot=False)
+print(partition.programmed)
+"""
+            % (str(probe), url)
+        )
+    )
+    rng = random.Random(7)
+    otadata_write = 4096 + 32
+    points = sorted(rng.sample(range(total - otadata_write), 16))
+    points += sorted(rng.sample(range(total - otadata_write, total), 4))
+    flashes = [make_flash(tmp_path / ("p%d" % i), old, chip=CHIP) for i in range(len(points))]
+    code = """
+import json
+from wifimgr import partition, ota
+for path, n in %r:
+    partition.setup(path)
+    partition.power_fail_after(n)
+    try:
+        ota.update(%r, sha256=%r, reboot=False)
+        lost = False
+    except partition.PowerLoss:
+        lost = True
+    partition.power_fail_after(-1)
+    slot = partition.boot()          # power comes back
+    print(json.dumps([n, lost, slot, ota.status()["running"]]))
+print(ota.update(%r, sha256=%r, reboot=False))
+""" % ([(str(f), n) for f, n in zip(flashes, points, strict=True)], url, sha, url, sha)
+    lines = micropython.run(code).splitlines()
+    for line, n in zip(lines[:-1], points, strict=True):
+        assert json.loads(line) == [n, True, 0, "ota_0"], line
+    assert lines[-1] == "ota_1"  # the last device updates fine once power stays on
+    for f in flashes[:-1]:
+        assert (f / "ota_0.bin").read_bytes() == old
+        assert otadata(f)[1] is None
+
+
+# ---- rollback gated on health ------------------------------------------------------------------
+
+GUARD = """
+import asyncio, json
+from wifimgr import partition, ota, sim
+partition.setup(%(flash)r)
+if %(update)r:
+    ota.update(%(url)r, reboot=False)
+    print(json.dumps(["booted", partition.boot(), ota.pending_verify()]))   # power cycle
+clock = sim.VirtualClock()
+sim.install(sim.load_scenario(%(scenario)r), clock)
+import network
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+sta.connect("Meadowbrook", "tulip-garden-42")
+
+def healthy():
+    clock.advance(250)   # the radio's time moves 250 ms per poll
+    return sta.isconnected()
+
+try:
+    r = asyncio.run(
+        ota.guard(healthy, deadline_ms=%(deadline)d, health_url=%(health)r, poll_ms=10))
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+print(json.dumps(["guard", r, partition.state_of(1)]))
+print(json.dumps(["next boot", partition.boot(), partition.state_of(1), ota.status()]))
+"""
+
+
+def guard(micropython, flash, server, scenario, deadline=3000, health=None, update=True):
+    code = GUARD % {
+        "flash": str(flash),
+        "url": server.url("esp32c3.bin"),
+        "scenario": str(SCENARIOS / scenario),
+        "deadline": deadline,
+        "health": health,
+        "update": update,
+    }
+    return [json.loads(line) for line in micropython.run(code).splitlines()]
+
+
+def test_new_image_that_rejoins_wifi_is_kept(micropython, flash, server):
+    out = guard(micropython, flash, server, "home.json")
+    assert out[0] == ["booted", 1, True]
+    assert out[1] == ["guard", "valid", "valid"]
+    assert out[2][:3] == ["next boot", 1, "valid"]
+    assert out[2][3]["pending_verify"] is False and out[2][3]["rolled_back"] is False
+
+
+def test_new_image_that_never_rejoins_wifi_is_rolled_back(micropython, flash, server):
+    """No access point in range: at the deadline the guard resets, and the bootloader, finding
+    the image still pending, aborts it and boots the old one."""
+    out = guard(micropython, flash, server, "empty.json", deadline=300)
+    assert out[0] == ["booted", 1, True]
+    assert out[1] == ["guard", "reset 3", "pending_verify"]
+    assert out[2][:3] == ["next boot", 0, "aborted"]
+    assert out[2][3]["rolled_back"] is True and out[2][3]["running"] == "ota_0"
+
+
+def test_unreachable_health_url_rolls_back_even_on_wifi(micropython, flash, server):
+    out = guard(
+        micropython, flash, server, "home.json", deadline=400, health="http://127.0.0.1:9/"
+    )
+    assert out[1] == ["guard", "reset 3", "pending_verify"]
+    assert out[2][:3] == ["next boot", 0, "aborted"]
+
+
+def test_reachable_health_url_keeps_the_image(micropython, flash, server):
+    out = guard(micropython, flash, server, "home.json", health=server.url("health"))
+    assert out[1] == ["guard", "valid", "valid"]
+
+
+def test_guard_on_a_valid_image_does_nothing(micropython, flash, server):
+    """Without a pending update a WiFi outage at boot must not reboot the device (no loop)."""
+    out = guard(micropython, flash, server, "empty.json", deadline=200, update=False)
+    assert out[0] == ["guard", "not_pending", None]
+    assert out[1][:2] == ["next boot", 0]
+
+
+def test_reboots_across_processes_roll_back(micropython, flash, server):
+    """update(reboot=True) ends the process like machine.reset(); each new process is a new
+    power-on of the same flash."""
+    first = micropython.run(
+        "from wifimgr import partition, ota\npartition.setup(%r)\nota.update(%r)\n"
+        % (str(flash), server.url("esp32c3.bin")),
+        check=False,
+    )
+    assert first.returncode == 3, first.stderr
+    code = GUARD % {
+        "flash": str(flash),
+        "url": "",
+        "scenario": str(SCENARIOS / "empty.json"),
+        "deadline": 200,
+        "health": None,
+        "update": False,
+    }
+    out = [json.loads(line) for line in micropython.run(code).splitlines()]
+    assert out[0] == ["guard", "reset 3", "pending_verify"]
+    third = micropython.run(
+        "from wifimgr import partition, ota\npartition.setup(%r)\nprint(ota.status()['running'])"
+        % str(flash)
+    )
+    assert third.strip() == "ota_0"
+
+
+# ---- update_from_manifest: the release pipeline's own output ----------------------------------
+
+RELEASE = "0.2.0"
+APP_PY = b"print('app v2')\n"
+INDEX = b"<!doctype html><p>v2</p>\n"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    """firmware/dist.py output for every build (our images as micropython.bin), then
+    `ci/release.sh collect` with filesystem files: the directory a release server publishes."""
+    import dist
+
+    import boards
+
+    tmp = tmp_path_factory.mktemp("release")
+    esptool = str(Path(sys.executable).with_name("esptool"))
+    for b in boards.builds():
+        build = tmp / "build" / b["name"]
+        (build / "bootloader").mkdir(parents=True)
+        image = esp_image.build(b["chip"], SIZE, seed=len(b["name"]), version=RELEASE)
+        (build / "micropython.bin").write_bytes(image)
+        (build / "bootloader" / "bootloader.bin").write_bytes(image[:4096])
+        dist.assemble(b["name"], build, tmp / "dist" / b["name"], RELEASE, esptool)
+    files = tmp / "fs"
+    (files / "lib").mkdir(parents=True)
+    (files / "lib" / "app.py").write_bytes(APP_PY)
+    (files / "www").mkdir()
+    (files / "www" / "index.html").write_bytes(INDEX)
+    out = tmp / "pub"
+    return tmp, out, files
+
+
+@pytest.fixture(scope="module")
+def release_server(release):
+    tmp, out, files = release
+    out.mkdir()
+    srv = OtaServer(out)
+    subprocess.run(
+        [
+            str(ROOT / "ci" / "release.sh"),
+            "collect",
+            tmp / "dist",
+            srv.base.rstrip("/"),
+            out,
+            files,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    yield srv, out
+    srv.stop()
+
+
+MANIFEST = """
+import json, os
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+for d in ("/lib", "/www"):
+    try:
+        os.mkdir(%(root)r + d)
+    except OSError:
+        pass
+with open(%(root)r + "/lib/app.py", "w") as f:
+    f.write("print('app v1')\\n")
+out = {}
+try:
+    out["result"] = ota.update_from_manifest(%(url)r, reboot=False, fs_root=%(root)r, **%(kw)s)
+except ota.OTAError as e:
+    out["cause"], out["error"] = e.cause, str(e)
+out["boot"] = partition.Partition(partition.BOOT).info()[4]
+out["status"] = ota.status()
+print(json.dumps(out))
+"""
+
+
+def from_manifest(micropython, tmp_path, url, chip=CHIP, flash_size="4MB", **kw):
+    flash = make_flash(
+        tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=chip, flash_size=flash_size
+    )
+    root = tmp_path / "fs"
+    root.mkdir(exist_ok=True)
+    code = MANIFEST % {"flash": str(flash), "root": str(root), "url": url, "kw": repr(kw)}
+    return json.loads(micropython.run(code).splitlines()[-1]), flash, root
+
+
+def app_image(release, board):
+    return (release[0] / "dist" / board / "micropython.bin").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "chip,flash_size,board",
+    [
+        ("esp32c3", "4MB", "WIFIMGR_ESP32C3"),
+        ("esp32s3", "8MB", "WIFIMGR_ESP32S3"),
+        ("esp32s3", "16MB", "WIFIMGR_ESP32S3-FLASH_16M"),
+    ],
+)
+def test_manifest_update_picks_this_board_and_writes_files(
+    micropython, tmp_path, release, release_server, chip, flash_size, board
+):
+    srv, _out = release_server
+    r, flash, root = from_manifest(micropython, tmp_path, srv.url("ota.json"), chip, flash_size)
+    assert r.get("result") == RELEASE, r
+    assert r["boot"] == "ota_1" and r["status"]["board"] == board
+    image = app_image(release, board)
+    assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
+    assert (root / "lib" / "app.py").read_bytes() == APP_PY
+    assert (root / "www" / "index.html").read_bytes() == INDEX
+    # The previous version stays until the new firmware proves healthy (guard settles it).
+    assert sorted(p.name for p in (root / "lib").iterdir()) == ["app.py", "app.py.bak"]
+    assert json.loads((root / "ota_files.json").read_text()) == {
+        "slot": "ota_1",
+        "files": [[str(root / "lib" / "app.py"), True], [str(root / "www" / "index.html"), False]],
+    }
+
+
+def test_manifest_not_newer_is_skipped(micropython, tmp_path, release_server):
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    m["version"] = "0.1.0"  # the running package's version
+    (out / "same.json").write_text(json.dumps(m))
+    r, flash, root = from_manifest(micropython, tmp_path, srv.url("same.json"))
+    assert r["result"] is None and r["boot"] == "ota_0"
+    assert r["status"]["state"] == "up_to_date" and r["status"]["offered"] == "0.1.0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+    assert not (flash / "ota_1.bin").exists()
+
+
+def test_manifest_with_a_bad_file_digest_changes_nothing(micropython, tmp_path, release_server):
+    """The image verifies, a file does not: no file is replaced, nothing is staged, and the
+    boot record still names the running image."""
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    m["filesystem"][1]["sha256"] = "0" * 64
+    (out / "badfile.json").write_text(json.dumps(m))
+    r, _flash, root = from_manifest(micropython, tmp_path, srv.url("badfile.json"))
+    assert r["cause"] == "sha256" and "/www/index.html" in r["error"], r
+    assert r["boot"] == "ota_0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["app.py"]
+
+
+@pytest.mark.parametrize(
+    "change,cause",
+    [
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].update(sha256="1" * 64), "sha256"),
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].update(length=1000), "length"),
+        (lambda m: m["boards"].pop("WIFIMGR_ESP32C3"), "board"),
+        (lambda m: m["boards"]["WIFIMGR_ESP32C3"].pop("sha256"), "manifest"),
+        (
+            lambda m: m["filesystem"].append({"path": "/../x", "url": "x", "sha256": ""}),
+            "manifest",
+        ),
+        (lambda m: m.update(version="two"), "manifest"),
+        (lambda m: m.update(format=2), "manifest"),
+    ],
+)
+def test_bad_manifests_are_refused(micropython, tmp_path, release_server, change, cause):
+    srv, out = release_server
+    m = json.loads((out / "ota.json").read_text())
+    change(m)
+    (out / "bad.json").write_text(json.dumps(m))
+    r, _flash, root = from_manifest(micropython, tmp_path, srv.url("bad.json"))
+    assert r.get("cause") == cause, r
+    assert r["boot"] == "ota_0"
+    assert (root / "lib" / "app.py").read_bytes() == b"print('app v1')\n"
+
+
+def test_per_board_dist_manifest_works_too(micropython, tmp_path, release, release_server):
+    """firmware/dist/<board>/manifest.json served as it is: the app image sits next to it."""
+    srv, out = release_server
+    board_dir = out / "dist-c3"
+    board_dir.mkdir(exist_ok=True)
+    for name in ("manifest.json", "micropython.bin"):
+        (board_dir / name).write_bytes(
+            (release[0] / "dist" / "WIFIMGR_ESP32C3" / name).read_bytes()
+        )
+    r, flash, _root = from_manifest(micropython, tmp_path, srv.url("dist-c3/manifest.json"))
+    assert r.get("result") == RELEASE and r["boot"] == "ota_1", r
+    image = app_image(release, "WIFIMGR_ESP32C3")
+    assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
+
+
+# ---- RAM ---------------------------------------------------------------------------------------
+
+
+def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, server, images):
+    """The image never sits in RAM: a 1.2 MB update needs less than 16 KiB of heap above idle
+    (sampled at every 4 KiB flash access, collector every 2 KiB of allocation)."""
+    big = images / "big.bin"
+    if not big.exists():
+        big.write_bytes(esp_image.build(CHIP, 1200 * 1024, seed=3))
+    flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
+    out = micropython.run(
+        HEAP_SCRIPT
+        % {"flash": str(flash), "url": server.url("big.bin"), "sha256": digest(images, "big.bin")}
+    )
+    r = json.loads(out)
+    assert r["bytes"] == big.stat().st_size > 1024 * 1024
+    assert 4096 <= r["peak"] <= 16 * 1024, r  # at least the block buffer, at most 16 KiB
+
+
+# ---- asyncio -----------------------------------------------------------------------------------
+
+AIO = """
+import asyncio, json
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+ticks = 0
+
+async def ticker():
+    global ticks
+    while True:
+        ticks += 1
+        await asyncio.sleep_ms(1)
+
+async def main():
+    t = asyncio.create_task(ticker())
+    out = {}
+    try:
+        out["result"] = await ota.aupdate(%(url)r, reboot=False, timeout_ms=400)
+    except ota.OTAError as e:
+        out["cause"] = e.cause
+    t.cancel()
+    out["ticks"] = ticks
+    out["boot"] = partition.Partition(partition.BOOT).info()[4]
+    return out
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+@pytest.mark.parametrize(
+    "faults,cause",
+    [
+        ({"rate": 2_000_000}, None),
+        ({"chunked": 1, "redirect": 2}, None),
+        ({"stall": 9000}, "timeout"),
+    ],
+)
+def test_aupdate_lets_other_tasks_run(micropython, flash, server, faults, cause):
+    """Inside asyncio the download yields: a 1 ms ticker keeps running (a 2 MB/s paced
+    download takes about 80 ms), and a stalled server still times out."""
+    url = server.url("esp32c3.bin", **faults)
+    r = json.loads(micropython.run(AIO % {"flash": str(flash), "url": url}))
+    if cause is None:
+        assert r.get("result") == "ota_1" and r["boot"] == "ota_1", r
+    else:
+        assert r.get("cause") == cause and r["boot"] == "ota_0", r
+    assert r["ticks"] >= (1 if "chunked" in faults else 10), r
+
+
+def test_version_order(micropython):
+    out = micropython.run(
+        """
+from wifimgr.ota import parse_version as v, OTAError
+print(v("0.2.0") > v("0.1.0"), v("1.2") == v("1.2.0"), v("1.10.0") > v("1.9.9"))
+print(v("1.3.0-rc1") < v("1.3.0"), v("v1.3.0") == v("1.3.0"), v("0.1.0") > v("0.1.0"))
+try:
+    v("two")
+except OTAError as e:
+    print(e)
+"""
+    )
+    assert out.splitlines() == [
+        "True True True",
+        "True True False",
+        "manifest: version 'two' is not numbers separated by dots",
+    ]
+
+
+def test_unreadable_manifests_are_refused(micropython, tmp_path, release_server):
+    srv, out = release_server
+    (out / "notjson.json").write_text("<html>captive portal login</html>")
+    m = json.loads((out / "ota.json").read_text())
+    m["padding"] = "x" * 20000
+    (out / "huge.json").write_text(json.dumps(m))
+    for name, error in (
+        ("notjson.json", "manifest: %s is not JSON"),
+        ("huge.json", "manifest: %s is larger than 16384 bytes"),
+        ("absent.json", "http: %s answered 404"),
+    ):
+        r, _flash, _root = from_manifest(micropython, tmp_path, srv.url(name))
+        assert r.get("error") == error % srv.url(name) and r["boot"] == "ota_0", r
+
+
+# ---- malformed HTTP ----------------------------------------------------------------------------
+
+CANNED = {
+    "/garbage": b"SSH-2.0-OpenSSH_9.6\r\n",
+    "/status": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    "/badlength": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+    "/badchunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "/nocrlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY3\r\n",
+    "/longheader": b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 600 + b"\r\n\r\n",
+    "/nolocation": b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
+    "/headcut": b"HTTP/1.1 200 OK\r\nContent-Le",
+    "/tiny": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n\xe9\x01\x02",
+}
+
+
+@pytest.fixture(scope="module")
+def canned():
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                path = conn.recv(4096).split(b" ")[1].decode()
+                conn.sendall(CANNED[path])
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield "http://127.0.0.1:%d" % srv.getsockname()[1]
+    srv.close()
+
+
+@pytest.mark.parametrize(
+    "path,error",
+    [
+        ("/garbage", "http: %s did not answer HTTP: b'SSH-2.0-OpenSSH_9.6'"),
+        ("/status", "http: %s answered 500"),
+        ("/badlength", "http: bad Content-Length b'-5'"),
+        ("/badchunk", "http: bad chunk size line b'zz'"),
+        ("/nocrlf", "http: chunk not followed by CRLF"),
+        ("/longheader", "http: header line longer than 512 bytes"),
+        ("/nolocation", "http: redirect 302 without Location from %s"),
+        ("/headcut", "connection: closed in the middle of the HTTP header"),
+        ("/tiny", "truncated: only 3 bytes arrived"),
+    ],
+)
+def test_malformed_http_is_named(micropython, flash, images, canned, path, error):
+    url = canned + path
+    r = attempt(micropython, flash, url)
+    assert r["error"] == (error % url if "%s" in error else error)
+    assert_untouched(r, flash, images, error.split(":")[0])
+
+
+def test_status_and_guard_on_a_host_without_flash_create_nothing(micropython, tmp_path):
+    """wifimgr.start() runs the guard on every boot; on the unix port without a flash
+    directory it must neither fail nor create one."""
+    out = micropython.run(
+        """
+import asyncio
+from wifimgr import ota
+print(asyncio.run(ota.guard(lambda: False, deadline_ms=10)), ota.status())
+"""
+    )
+    assert out.strip() == "not_pending {'state': 'idle'}"
+    assert not (tmp_path / "flash").exists()
+
+
+FILES_FOLLOW = """
+import asyncio, json, os
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+root = %(root)r
+for d in ("/lib", "/www"):
+    os.mkdir(root + d)
+with open(root + "/lib/app.py", "w") as f:
+    f.write("print('app v1')\\n")
+print(ota.update_from_manifest(%(url)r, reboot=False, fs_root=root))
+print(json.dumps(sorted(os.listdir(root + "/lib"))))
+partition.boot()                            # the device restarts into the new image
+try:
+    r = asyncio.run(ota.guard(lambda: %(healthy)r, deadline_ms=200, poll_ms=10, fs_root=root))
+except SystemExit:
+    partition.boot()                        # rolled back: the old image runs
+    r = "reset, then " + asyncio.run(ota.guard(lambda: True, deadline_ms=200, fs_root=root))
+print(r)
+print(open(root + "/lib/app.py").read().strip())
+print(json.dumps([sorted(os.listdir(root + d)) for d in ("", "/lib", "/www")]))
+"""
+
+
+@pytest.mark.parametrize("healthy", [True, False])
+def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_server, healthy):
+    """Kept with the image that proves healthy; restored (and new ones removed) when the
+    image is rolled back, by the old firmware at its next boot."""
+    srv, _out = release_server
+    flash = make_flash(tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=CHIP)
+    root = tmp_path / "fs"
+    root.mkdir()
+    code = FILES_FOLLOW % {
+        "flash": str(flash),
+        "root": str(root),
+        "url": srv.url("ota.json"),
+        "healthy": healthy,
+    }
+    out = micropython.run(code).splitlines()
+    assert out[:2] == [RELEASE, '["app.py", "app.py.bak"]']
+    if healthy:
+        assert out[2:] == [
+            "valid",
+            "print('app v2')",
+            '[["lib", "www"], ["app.py"], ["index.html"]]',
+        ]
+    else:
+        assert out[2:] == [
+            "reset, then not_pending",
+            "print('app v1')",
+            '[["lib", "www"], ["app.py"], []]',
+        ]
+
+
+# ---- wifimgr.start() runs the guard ------------------------------------------------------------
+
+STARTED = """
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+ota.update(%(url)r, reboot=False)
+partition.boot()                      # the device restarts into the new image
+with open("wifimgr.json", "w") as f:
+    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}]}, f)
+radio(%(aps)s)
+full_guard = ota.guard
+
+def short_guard(is_healthy, *args, **kwargs):   # the default 120 s deadline, made 1 s
+    return full_guard(is_healthy, deadline_ms=1000, poll_ms=1)
+
+ota.guard = short_guard
+import wifimgr
+m = wifimgr.start("wifimgr.json", serve="never", clock=clock, ota_guard=True)
+
+async def main():
+    for _ in range(2000):
+        clock.advance(50)
+        await asyncio.sleep_ms(1)
+        if m._guard_task.done():
+            break
+
+try:
+    asyncio.run(main())
+    r = ota.status()["state"]
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+out([r, partition.state_of(1), m._status()["state"] == "connected"])
+"""
+
+
+@pytest.mark.parametrize(
+    "aps,expect",
+    [('[ap("Home")]', ["valid", "valid", True]), ("[]", ["reset 3", "pending_verify", False])],
+)
+def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, expect):
+    """The real wifimgr.ota under wifimgr.start(ota_guard=True) (the default on an ESP32):
+    back on WiFi, the new image is marked valid; with no network by the deadline the device
+    resets while the image is still pending, so the bootloader rolls it back."""
+    from helpers.pkg import PRELUDE
+
+    code = PRELUDE + STARTED % {"flash": str(flash), "url": server.url("esp32c3.bin"), "aps": aps}
+    assert json.loads(micropython.run(code).strip().splitlines()[-1]) == expect

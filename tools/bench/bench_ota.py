@@ -1,0 +1,88 @@
+"""make bench BENCH=ota: OTA on the unix port against tools/ota_server.py over loopback.
+
+A 1.5 MB ESP32-C3 app image (the size of a wifimgr build) is downloaded five times by a plain
+socket loop that throws the bytes away (ota_raw_kib_s) and five times by ota.update() into the
+file-backed partition, SHA-256 and the read-back image check included (ota_throughput_kib_s);
+medians. Loopback runs at memory speed, where SHA-256 dominates, so the same pair is measured
+again with the server paced at 2 MiB/s, a good WiFi link (ota_paced_*). ota_peak_heap_bytes is
+the heap above the idle baseline during one update, sampled at every flash access with the
+collector run every 2 KiB of allocation (tests/helpers/ota.py HEAP_SCRIPT).
+"""
+
+import hashlib
+import json
+import statistics
+import sys
+
+ROUNDS = 5
+PACED_ROUNDS = 2
+PACE = 2 * 1024 * 1024
+IMAGE_SIZE = 1536 * 1024
+
+TIMED = """
+import json, time
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+t0 = time.ticks_ms()
+ota.update(%(url)r, sha256=%(sha256)r, reboot=False)
+print(json.dumps({"ms": time.ticks_diff(time.ticks_ms(), t0), "bytes": ota.status()["bytes"]}))
+"""
+
+
+def run(ctx):
+    sys.path.insert(0, str(ctx.root / "tests"))
+    from helpers import esp_image
+    from helpers.micropython import MicroPython
+    from helpers.ota import HEAP_SCRIPT, RAW_SCRIPT, OtaServer, make_flash
+
+    work = ctx.out / "ota"
+    (work / "images").mkdir(parents=True, exist_ok=True)
+    image = esp_image.build("esp32c3", IMAGE_SIZE, seed=11)
+    old = esp_image.build("esp32c3", 128 * 1024, seed=12, version="0.1.0")
+    (work / "images" / "app.bin").write_bytes(image)
+    sha = hashlib.sha256(image).hexdigest()
+    mp = MicroPython(ctx.micropython, work)
+    server = OtaServer(work / "images")
+    host, port = server.base[len("http://") :].rstrip("/").split(":")
+
+    def once(script, **fields):
+        make_flash(work / "flash", old, chip="esp32c3")
+        fields.setdefault("flash", str(work / "flash"))
+        out = json.loads(mp.run(script % fields).strip().splitlines()[-1])
+        if out["bytes"] < len(image):
+            raise RuntimeError(
+                "bench_ota: only %d of %d bytes arrived" % (out["bytes"], len(image))
+            )
+        return out
+
+    def kib_s(results):
+        return statistics.median(r["bytes"] / 1024 / (max(r["ms"], 1) / 1000) for r in results)
+
+    try:
+        raw_fields = {"host": host, "port": int(port), "path": "/app.bin"}
+        raw = [once(RAW_SCRIPT, **raw_fields) for _ in range(ROUNDS)]
+        ota = [once(TIMED, url=server.url("app.bin"), sha256=sha) for _ in range(ROUNDS)]
+        paced_raw_fields = dict(raw_fields, path="/app.bin?rate=%d" % PACE)
+        paced_raw = [once(RAW_SCRIPT, **paced_raw_fields) for _ in range(PACED_ROUNDS)]
+        paced_url = server.url("app.bin", rate=PACE)
+        paced = [once(TIMED, url=paced_url, sha256=sha) for _ in range(PACED_ROUNDS)]
+        heap = once(HEAP_SCRIPT, url=server.url("app.bin"), sha256=sha)
+    finally:
+        server.stop()
+    result = {
+        "ota_image_bytes": len(image),
+        "ota_raw_kib_s": round(kib_s(raw), 1),
+        "ota_throughput_kib_s": round(kib_s(ota), 1),
+        "ota_paced_link_kib_s": PACE // 1024,
+        "ota_paced_raw_kib_s": round(kib_s(paced_raw), 1),
+        "ota_paced_throughput_kib_s": round(kib_s(paced), 1),
+        "ota_peak_heap_bytes": heap["peak"],
+        "ota_idle_heap_bytes": heap["base"],
+    }
+    result["ota_throughput_ratio"] = round(
+        result["ota_throughput_kib_s"] / result["ota_raw_kib_s"], 3
+    )
+    result["ota_paced_ratio"] = round(
+        result["ota_paced_throughput_kib_s"] / result["ota_paced_raw_kib_s"], 3
+    )
+    return result
