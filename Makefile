@@ -158,6 +158,30 @@ size: ## Compile every core/*.c for rv32imc (ESP32-C3 class) with -Os and report
 	done
 	@riscv64-unknown-elf-size $(BUILD)/size/*.o
 
+# --- Scan/connect state machine (issue 4): fuzzing, bench helper. ----------------------------
+LINK_FUZZ_CORPUS := $(FUZZ_DIR)/link-corpus
+LINK_TOOLS_DIR := $(BUILD)/host/link
+.PHONY: fuzz-link link-tools
+
+link-tools: $(LINK_TOOLS_DIR)/link_callgrind ## Build the host helper that make bench BENCH=link runs under callgrind.
+
+$(LINK_TOOLS_DIR)/link_callgrind: tools/link/callgrind.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(CORE_WARN) -O2 -g -Iusermod_wifimgr -o $@ tools/link/callgrind.c $(CORE_DIR)/link.c
+
+$(FUZZ_DIR)/fuzz_link: tests/fuzz/fuzz_link.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	clang -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iusermod_wifimgr -o $@ tests/fuzz/fuzz_link.c $(CORE_DIR)/link.c
+
+$(LINK_FUZZ_CORPUS)/.seeded: tests/link_vectors.json tests/fuzz/link_corpus.py
+	$(PYTHON) tests/fuzz/link_corpus.py tests/link_vectors.json $(@D)
+	touch $@
+
+fuzz-link: $(FUZZ_DIR)/fuzz_link $(LINK_FUZZ_CORPUS)/.seeded ## Fuzz core/link.c under ASan/UBSan (FUZZ_SECONDS=N or FUZZ_RUNS=N).
+	$(FUZZ_DIR)/fuzz_link -max_len=2048 -artifact_prefix=$(FUZZ_DIR)/link- $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS)) \
+		-print_final_stats=1 $(LINK_FUZZ_CORPUS)
+
 # ---- Firmware images per board (boards/, partitions/, firmware/) --------------------------------
 # BOARD is a build name from `firmware/boards.py list`: BOARD or BOARD-VARIANT.
 BOARD ?=

@@ -9,6 +9,9 @@ target_sources(usermod_wifimgr INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modwifimgr.c
     ${CMAKE_CURRENT_LIST_DIR}/core/dns.c
     ${CMAKE_CURRENT_LIST_DIR}/port/dns_task.c
+    ${CMAKE_CURRENT_LIST_DIR}/core/link.c
+    ${CMAKE_CURRENT_LIST_DIR}/port/link_task.c
+    ${CMAKE_CURRENT_LIST_DIR}/port/radio_esp32.c
 )
 
 target_include_directories(usermod_wifimgr INTERFACE

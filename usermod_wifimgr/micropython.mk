@@ -6,5 +6,8 @@ SRC_USERMOD_C += \
 	$(WIFIMGR_MOD_DIR)/modwifimgr.c \
 	$(WIFIMGR_MOD_DIR)/core/dns.c \
 	$(WIFIMGR_MOD_DIR)/port/dns_task.c \
+	$(WIFIMGR_MOD_DIR)/core/link.c \
+	$(WIFIMGR_MOD_DIR)/port/link_task.c \
+	$(WIFIMGR_MOD_DIR)/port/radio_sim.c \
 
 CFLAGS_USERMOD += -I$(WIFIMGR_MOD_DIR) -DWIFIMGR_VERSION='"$(WIFIMGR_VERSION)"'

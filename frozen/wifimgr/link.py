@@ -19,7 +19,11 @@ What it does:
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, so a
   network that comes back is rejoined within `rescan_ms` plus the time to connect.
 - `try_credentials()` connects to the given network at once with the access point left up and
-  reports the outcome in `status()["trial"]`.
+  reports the outcome in `status()["trial"]`. A failed trial neither opens the access point nor
+  counts as a failed round: the known networks get their next round as usual.
+- `configure()` while a network is connecting lets that attempt finish; if the network left the
+  list, its failure starts a new round on the new list at once.
+- A scan that never reports counts, after 10 s, as a scan that found nothing.
 
 Policy keys (`configure(candidates, policy)`; every key is optional):
 - `ap_policy`: "fallback" (default: the access point opens when `retries` rounds in a row joined
@@ -65,7 +69,10 @@ TRIAL_FAILED = const(3)
 TRIALS = (None, "trying", "connected", "failed")
 
 TRIAL_SLOT = const(-1)
+ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
 MAX_CANDIDATES = const(8)
+# A scan that never reports (a radio that lost the event) counts as a scan that found nothing.
+SCAN_TIMEOUT_MS = const(10000)
 AP_POLICIES = ("always", "fallback", "never")
 _ALWAYS = const(0)
 _FALLBACK = const(1)
@@ -186,6 +193,11 @@ def check_policy(policy):
     return out
 
 
+def _channel(channel):
+    # A channel from the radio outside 1..14 counts as unknown.
+    return channel if 0 <= channel <= 14 else 0
+
+
 class _Candidate:
     def __init__(self, ssid, hidden, bssid):
         self.ssid = ssid
@@ -225,6 +237,7 @@ class Machine:
         self.trial_ssid = None
         self.trial_hidden = False
         self.trial_reason = NONE
+        self.orphan_ssid = None
         self._out = None
 
     # --- configuration (validated by the caller with check_*) -----------------------------
@@ -241,22 +254,33 @@ class Machine:
         self.linger_ms = p["linger_ms"]
 
     def set_candidates(self, cands):
-        # cands: (ssid bytes, hidden, bssid) in the user's order. Backoff state is kept for an
-        # SSID that stays in the list.
-        old = {c.ssid: c for c in self.cands}
-        self.cands = []
-        for ssid, hidden, bssid in cands:
-            c = _Candidate(ssid, hidden, bssid)
-            if ssid in old:
-                c.fails = old[ssid].fails
-                c.retry_at = old[ssid].retry_at
-            self.cands.append(c)
+        # cands: (ssid bytes, hidden, bssid) in the user's order. A new list starts with no
+        # backoff: the user may just have fixed a password.
+        # A connect in flight keeps going; if its network left the list it becomes an orphan:
+        # no backoff, and the rest of the round is dropped.
+        old = None
+        if self.cur is not None and self.cur[0] >= 0:
+            old = self.cands[self.cur[0]].ssid
+        elif self.cur is not None and self.cur[0] == ORPHAN_SLOT:
+            old = self.orphan_ssid
+        self.cands = [_Candidate(ssid, hidden, bssid) for ssid, hidden, bssid in cands]
+        self.plan = []
+        if old is not None:
+            slot = self._slot_of(old)
+            if slot < 0:
+                self.orphan_ssid = old
+                slot = ORPHAN_SLOT
+            self.cur = (slot,) + self.cur[1:]
 
     def remember(self, ssid, bssid, channel):
         self.hint = (ssid, bssid, channel)
 
     def ssid_of(self, slot):
-        return self.trial_ssid if slot == TRIAL_SLOT else self.cands[slot].ssid
+        if slot == TRIAL_SLOT:
+            return self.trial_ssid
+        if slot == ORPHAN_SLOT:
+            return self.orphan_ssid
+        return self.cands[slot].ssid
 
     def deadline(self):
         """The time at which the driver must send ("timer",), or -1."""
@@ -292,7 +316,8 @@ class Machine:
                 self._got_ip(event[1], event[2], now)
         elif kind == "disconnected":
             if self.state in (CONNECTING, GETTING_IP):
-                self._failed(event[1], now)
+                reason = event[1]
+                self._failed(reason if WRONG_PASSWORD <= reason <= LINK_LOST else NOT_FOUND, now)
             elif self.state == CONNECTED:
                 self.reason = LINK_LOST
                 self.attempts = 0
@@ -363,7 +388,7 @@ class Machine:
                 self._connect(slot, self.hint[1], self.hint[2], True, now)
                 return
         self.state = SCANNING
-        self.t_state = -1
+        self.t_state = now + SCAN_TIMEOUT_MS
         self.cur = None
         self._out.append(("scan",))
 
@@ -392,7 +417,7 @@ class Machine:
                     best = rec
             rank = self._slot_of(c.ssid)
             if best is not None:
-                entry = (rank, slot, best[1], best[2], best[3])
+                entry = (rank, slot, best[1], _channel(best[2]), best[3])
             elif c.hidden:
                 entry = (rank, slot, c.bssid, 0, -128)
             else:
@@ -413,15 +438,18 @@ class Machine:
                 return
         self._round_failed(now)
 
-    def _round_failed(self, now):
-        self.failed_rounds += 1
+    def _round_failed(self, now, trial=False):
+        # A failed trial is not a failed round: it neither opens the access point nor counts
+        # towards `retries`; the known networks get their next round as usual.
+        if not trial:
+            self.failed_rounds += 1
         self.state = WAITING
         self.cur = None
         t = self.round_start + self.rescan_ms
         if t < now + self.backoff_min:
             t = now + self.backoff_min
         self.t_state = t
-        if self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
+        if not trial and self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
             self._ap(True)
 
     def _failed(self, reason, now):
@@ -432,11 +460,16 @@ class Machine:
         if slot == TRIAL_SLOT:
             self.trial = TRIAL_FAILED
             self.trial_reason = reason
-            self._round_failed(now)
+            self._round_failed(now, True)
+            return
+        if slot == ORPHAN_SLOT:
+            # configure() changed the list under this attempt: a new round on the new list.
+            self._round(now, True)
             return
         if cached:
             # The remembered BSSID is not where it was: look for it (and the others).
             self.state = SCANNING
+            self.t_state = now + SCAN_TIMEOUT_MS
             self._out.append(("scan",))
             return
         c = self.cands[slot]
@@ -454,7 +487,7 @@ class Machine:
     def _got_ip(self, bssid, channel, now):
         slot, cbssid, cchannel, _ = self.cur
         bssid = bssid or cbssid
-        channel = channel or cchannel
+        channel = _channel(channel) or cchannel
         self.state = CONNECTED
         self.reason = NONE
         self.failed_rounds = 0
@@ -465,7 +498,7 @@ class Machine:
             self.trial_reason = NONE
             if self.ap_policy == _FALLBACK and self.ap_on:
                 self.t_linger = now + self.linger_ms
-        else:
+        elif slot >= 0:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
         if bssid is not None and channel:
@@ -485,6 +518,9 @@ class Machine:
             return
         if self.state == WAITING:
             self._round(now, True)
+        elif self.state == SCANNING:
+            self._plan((), now)
+            self._try_next(now)
         elif self.state == CONNECTING:
             self._out.append(("disconnect",))
             self._failed(NOT_FOUND, now)
@@ -564,6 +600,7 @@ class Link:
         self._policy = check_policy(None)
         self._passwords = []
         self._trial_password = ""
+        self._orphan_password = ""
         self._queue = []
         self._task = None
         self._callbacks = []
@@ -581,7 +618,10 @@ class Link:
         policy = check_policy(policy)
         self._policy = policy
         self._m.set_policy(policy)
-        self._m.set_candidates([(s, h, b) for s, _, h, b in cands])
+        m = self._m
+        if m.cur is not None and m.cur[0] >= 0:
+            self._orphan_password = self._passwords[m.cur[0]]
+        m.set_candidates([(s, h, b) for s, _, h, b in cands])
         self._passwords = [p for _, p, _, _ in cands]
 
     def remember(self, ssid, bssid, channel):
@@ -784,7 +824,12 @@ class Link:
     def _connect(self, slot, bssid, channel):
         m = self._m
         ssid = m.ssid_of(slot)
-        key = self._trial_password if slot == TRIAL_SLOT else self._passwords[slot]
+        if slot == TRIAL_SLOT:
+            key = self._trial_password
+        elif slot == ORPHAN_SLOT:
+            key = self._orphan_password
+        else:
+            key = self._passwords[slot]
         self._associated = False
         self._ip = None
         try:
@@ -797,6 +842,20 @@ class Link:
             self._sta.connect(ssid, key, bssid=bssid)
         except OSError:
             self._feed(("disconnected", NOT_FOUND))
+
+
+async def _pump(native, clock, poll_ms):
+    # Runs a `_wifimgr.Link` on a virtual clock (tests, benchmarks): the task has no thread
+    # then; this moves the clock to the task's next event (at most poll_ms on) and steps it.
+    import asyncio
+
+    while native._advance(clock.now_ms()):
+        now = clock.now_ms()
+        nxt = native._next()
+        step = poll_ms if nxt < 0 else min(poll_ms, nxt - now)
+        if step > 0:
+            clock.advance(step)
+        await asyncio.sleep_ms(0)
 
 
 def select():

@@ -1,8 +1,10 @@
-"""frozen/wifimgr/link.py: the asyncio driver on MicroPython over the simulated radio.
+"""The link drivers on MicroPython over the simulated radio, both backends: `link.Link`
+(frozen/wifimgr/link.py, asyncio over the WLAN objects) and, on a unix build with _wifimgr,
+`_wifimgr.Link` (port/link_task.c with port/radio_sim.c loaded with the same scenario).
 
-Each test builds a scenario, runs `Link` on the virtual clock (the driver's sleeps move it, the
-simulated scan moves it too) and prints what it saw as JSON: the status history, the calls that
-reached the radio and the final status.
+Each test builds a scenario, runs the link on the virtual clock (the Python driver's sleeps and
+the simulated scan move it; link._pump moves it for the C task) and prints what it saw as JSON:
+the status history, the connect calls that reached the radio and the final status.
 """
 
 import json
@@ -25,20 +27,26 @@ def net(ssid, password="correct-horse", **more):
     return d
 
 class Setup:
-    def __init__(self, aps, cands, policy=None, hint=None):
+    def __init__(self, aps, cands, policy=None, hint=None, backend=None):
+        backend = backend or BACKEND
         self.clock = sim.VirtualClock()
         self.radio = sim.install(sim.Scenario({"access_points": aps}, "test"), self.clock)
         import network
         self.sta = network.WLAN(network.STA_IF)
         self.ap = network.WLAN(network.AP_IF)
-        self.calls = []
+        self._calls = []
         real_connect = self.sta.connect
         def connect(ssid, key, bssid=None, channel=None):
-            self.calls.append([self.clock.now_ms(), ssid.decode(), key,
-                               link._mac(bssid), channel])
+            self._calls.append([self.clock.now_ms(), ssid.decode(), key,
+                                link._mac(bssid), channel])
             real_connect(ssid, key, bssid=bssid, channel=channel)
         self.sta.connect = connect
-        self.link = link.Link(self.sta, self.ap, clock=self.clock)
+        if backend == "native":
+            import _wifimgr
+            self.link = _wifimgr.Link(self.sta, self.ap, clock=self.clock)
+        else:
+            self.link = link.Link(self.sta, self.ap, clock=self.clock)
+        self.native = backend == "native"
         self.link.configure(cands, policy or {})
         if hint:
             self.link.remember(*hint)
@@ -59,8 +67,16 @@ class Setup:
         asyncio.run(main())
         return self
 
+    @property
+    def calls(self):
+        return self.link._radio()["connects"] if self.native else self._calls
+
+    @property
+    def scans(self):
+        return self.link._radio()["scans"] if self.native else self.radio.scans
+
     def report(self, **extra):
-        d = {"history": self.history, "calls": self.calls, "scans": self.radio.scans,
+        d = {"history": self.history, "calls": self.calls, "scans": self.scans,
              "status": self.link.status(), "ap_up": self.ap.active()}
         d.update(extra)
         print(json.dumps(d))
@@ -69,8 +85,15 @@ class Setup:
 HOME = 'ap("Home", "aa:00:00:00:00:01", 6, -50, assoc_ms=450, dhcp_ms=950)'
 
 
-def run(micropython, body):
-    out = micropython.run(PRELUDE + body)
+@pytest.fixture(params=["python", "native"])
+def backend(request, micropython):
+    if request.param == "native" and not micropython.native:
+        pytest.skip("no _wifimgr in this MicroPython: build it with make unix MICROPY_DIR=...")
+    return request.param
+
+
+def run(micropython, body, backend="python"):
+    out = micropython.run("BACKEND = %r\n" % backend + PRELUDE + body)
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -78,13 +101,14 @@ def states(r):
     return [h[1] for h in r["history"]]
 
 
-def test_remembered_network_is_joined_without_a_scan(micropython):
+def test_remembered_network_is_joined_without_a_scan(micropython, backend):
     r = run(
         micropython,
         f"""
 s = Setup([{HOME}], [net("Home")], hint=("Home", b"\\xaa\\0\\0\\0\\0\\x01", 6)).run(3000)
 s.report()
 """,
+        backend,
     )
     assert r["scans"] == 0
     assert r["calls"] == [[0, "Home", "correct-horse", "aa:00:00:00:00:01", 6]]
@@ -92,7 +116,7 @@ s.report()
     assert r["history"][-1][0] <= 1600  # 30 ms probe + 450 ms association + 950 ms DHCP
 
 
-def test_stale_memory_falls_back_to_a_scan(micropython):
+def test_stale_memory_falls_back_to_a_scan(micropython, backend):
     """The remembered BSSID moved to channel 11: the directed probe fails, a scan finds it."""
     r = run(
         micropython,
@@ -101,6 +125,7 @@ s = Setup([ap("Home", "aa:00:00:00:00:01", 11, -50)], [net("Home")],
           hint=("Home", "aa:00:00:00:00:01", 1)).run(6000)
 s.report()
 """,
+        backend,
     )
     assert r["scans"] == 1
     assert [c[4] for c in r["calls"]] == [1, 11]
@@ -108,7 +133,7 @@ s.report()
     assert r["status"]["last_good"] == ["Home", "aa:00:00:00:00:01", 11]
 
 
-def test_candidates_in_user_order_best_bssid_pinned_hidden_tried_directly(micropython):
+def test_candidates_in_user_order_best_bssid_pinned_hidden_tried_directly(micropython, backend):
     """Preferred "Work" is weaker than "Cafe" but comes first, through its strongest BSSID;
     when it fails, "Cafe" is next; the hidden "Back" is tried by name only after both."""
     r = run(
@@ -121,6 +146,7 @@ aps = [ap("Cafe", "cc:00:00:00:00:01", 1, -40),
 s = Setup(aps, [net("Work"), net("Cafe", password="wrong-password"), net("Back", hidden=True)])
 s.run(20000).report()
 """,
+        backend,
     )
     assert [c[1:] for c in r["calls"][:3]] == [
         ["Work", "correct-horse", "bb:00:00:00:00:02", 9],
@@ -139,20 +165,21 @@ s.run(20000).report()
         ('ap("Home", "aa:00:00:00:00:01", 6, -50, vanish_at_s=1)', "not_found"),
     ],
 )
-def test_failures_are_told_apart(micropython, spec, reason):
+def test_failures_are_told_apart(micropython, backend, spec, reason):
     r = run(
         micropython,
         f"""
 s = Setup([{spec}], [net("Home")], {{"dhcp_timeout_ms": 3000}}).run(12000)
 s.report()
 """,
+        backend,
     )
     assert r["status"]["reason"] == reason
     assert r["status"]["state"] == "waiting"
     assert r["status"]["ap_active"] is True and r["ap_up"] is True
 
 
-def test_failing_candidate_backs_off_while_others_are_tried(micropython):
+def test_failing_candidate_backs_off_while_others_are_tried(micropython, backend):
     r = run(
         micropython,
         """
@@ -161,6 +188,7 @@ s = Setup(aps, [net("A")], {"backoff_min_ms": 2000, "backoff_max_ms": 8000,
                             "rescan_ms": 1000}).run(60000)
 s.report()
 """,
+        backend,
     )
     times = [c[0] for c in r["calls"]]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
@@ -172,7 +200,7 @@ s.report()
     assert gaps[-1] - gaps[0] >= 6000
 
 
-def test_ap_policy_never_and_always(micropython):
+def test_ap_policy_never_and_always(micropython, backend):
     r = run(
         micropython,
         f"""
@@ -181,13 +209,14 @@ n = never.ap.active()
 always = Setup([{HOME}], [net("Home")], {{"ap_policy": "always"}}).run(6000)
 always.report(never_ap=n)
 """,
+        backend,
     )
     assert r["never_ap"] is False
     assert r["status"]["state"] == "connected" and r["ap_up"] is True
     assert r["history"][0][3] is True  # up from the start
 
 
-def test_outage_opens_the_ap_then_rejoins_and_closes_it(micropython):
+def test_outage_opens_the_ap_then_rejoins_and_closes_it(micropython, backend):
     r = run(
         micropython,
         """
@@ -197,6 +226,7 @@ s.run(340000)
 ip_at = [h[0] for h in s.history if h[1] == "connected"]
 s.report(ip_at=ip_at)
 """,
+        backend,
     )
     assert r["status"]["state"] == "connected" and r["ap_up"] is False
     up = [h for h in r["history"] if h[3]]
@@ -207,7 +237,7 @@ s.report(ip_at=ip_at)
     assert all(b - a >= 15000 - 100 for a, b in zip(during, during[1:], strict=False))
 
 
-def test_try_credentials_keeps_the_ap_until_finish(micropython):
+def test_try_credentials_keeps_the_ap_until_finish(micropython, backend):
     r = run(
         micropython,
         f"""
@@ -224,6 +254,7 @@ s.link.finish_provisioning()
 s.run(12500)
 s.report(bad=bad, good=good)
 """,
+        backend,
     )
     assert r["bad"] == {
         "ssid": "Home",
@@ -237,7 +268,7 @@ s.report(bad=bad, good=good)
     assert r["status"]["ap_active"] is False and r["ap_up"] is False
 
 
-def test_after_a_trial_the_ap_closes_at_the_linger_timeout(micropython):
+def test_after_a_trial_the_ap_closes_at_the_linger_timeout(micropython, backend):
     r = run(
         micropython,
         f"""
@@ -249,12 +280,13 @@ mid = s.ap.active()
 s.run(30000)
 s.report(mid=mid)
 """,
+        backend,
     )
     assert r["mid"] is True
     assert r["ap_up"] is False and r["status"]["state"] == "connected"
 
 
-def test_link_drop_is_retried_within_one_poll(micropython):
+def test_link_drop_is_retried_within_one_poll(micropython, backend):
     r = run(
         micropython,
         """
@@ -262,6 +294,7 @@ aps = [ap("Home", "aa:00:00:00:00:01", 6, -50, drop_after_s=5)]
 s = Setup(aps, [net("Home")]).run(12000)
 s.report()
 """,
+        backend,
     )
     # Associated at 1950 + 30 + 500 (the scan, the probe, association), dropped 5 s later.
     drop = 1950 + 30 + 500 + 5000
@@ -285,7 +318,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("args, field", BAD)
-def test_bad_configuration_raises_value_error_naming_the_field(micropython, args, field):
+def test_bad_configuration_raises_value_error_naming_the_field(micropython, backend, args, field):
     r = run(
         micropython,
         f"""
@@ -296,12 +329,13 @@ try:
 except ValueError as e:
     print(json.dumps({{"error": str(e), "calls": s.calls}}))
 """,
+        backend,
     )
     assert r["error"] and r["error"].startswith(field), r
     assert r["calls"] == []
 
 
-def test_bad_trial_credentials_never_reach_the_radio(micropython):
+def test_bad_trial_credentials_never_reach_the_radio(micropython, backend):
     r = run(
         micropython,
         """
@@ -315,6 +349,7 @@ for ssid, pw in (("", "correct-horse"), ("x" * 33, "correct-horse"), ("a", "1234
         errors.append(str(e).split(" ")[0])
 print(json.dumps({"errors": errors, "calls": s.calls}))
 """,
+        backend,
     )
     assert r == {"errors": ["ssid", "ssid", "password", "password"], "calls": []}
 
@@ -328,3 +363,76 @@ def test_select_picks_the_python_link_without_the_c_module(micropython):
     )
     a, has = out.split()
     assert a == ("False" if has == "True" else "True")
+
+
+def test_native_link_runs_beside_the_event_loop_on_the_real_clock(micropython):
+    """_wifimgr.Link on the real clock: its thread scans and connects while asyncio keeps
+    running (a ticker sleeping 1 ms keeps ticking during the 1.95 s scan), and the status
+    changes reach the callback through mp_sched_schedule."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr in this MicroPython: build it with make unix MICROPY_DIR=...")
+    out = micropython.run(
+        r"""
+import asyncio, json, time
+from wifimgr import sim, link
+import _wifimgr
+radio = sim.install(sim.Scenario({"access_points": [
+    {"ssid": "Home", "bssid": "aa:00:00:00:00:01", "channel": 6, "rssi": -50,
+     "password": "correct-horse", "assoc_ms": 100, "dhcp_ms": 100}]}, "t"), sim.RealClock())
+import network
+L = link.select()(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
+L.configure([{"ssid": "Home", "password": "correct-horse"}], {})
+seen = []
+L.on_change(lambda s: seen.append(s["state"]))
+async def main():
+    L.start()
+    ticks = 0
+    t0 = time.ticks_ms()
+    while L.status()["state"] != "connected" and time.ticks_diff(time.ticks_ms(), t0) < 8000:
+        await asyncio.sleep_ms(1)
+        ticks += L.status()["state"] == "scanning"
+    await asyncio.sleep_ms(20)
+    status = L.status()
+    L.stop()
+    await asyncio.sleep_ms(20)
+    print(json.dumps({"cls": type(L) is _wifimgr.Link, "ticks": ticks, "seen": seen,
+                      "status": status, "after": L.status()["state"]}))
+asyncio.run(main())
+"""
+    )
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["cls"] is True
+    assert r["ticks"] >= 10, r
+    assert r["status"]["state"] == "connected" and r["status"]["ip"] == "192.168.1.50"
+    assert r["seen"][:4] == ["scanning", "connecting", "getting_ip", "connected"]
+    assert r["after"] == "idle" and r["seen"][-1] == "idle"
+
+
+def test_native_link_refuses_what_it_cannot_drive(micropython):
+    """On unix _wifimgr.Link drives only the simulated radio: another `sta` is a ValueError
+    naming it (and the half-made object is freed by the GC); a trial before start() is an
+    OSError, as in the Python driver."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr in this MicroPython: build it with make unix MICROPY_DIR=...")
+    out = micropython.run(
+        r"""
+import gc, json
+import _wifimgr
+from wifimgr import sim
+errors = []
+try:
+    _wifimgr.Link(object(), object())
+except ValueError as e:
+    errors.append(str(e).split(":")[0])
+gc.collect()
+sim.install(sim.Scenario({"access_points": []}, "t"), sim.VirtualClock())
+import network
+L = _wifimgr.Link(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
+try:
+    L.try_credentials("Home", "correct-horse")
+except OSError as e:
+    errors.append(str(e))
+print(json.dumps(errors))
+"""
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == ["sta", "link is not started"]

@@ -1,0 +1,280 @@
+"""make bench BENCH=link: the scan/connect state machine (issue 4), both backends.
+
+On the virtual clock, with the simulated radio's latencies (tools/sim/README.md), for
+`link.Link` (`_python`: the asyncio driver polling network.WLAN every 100 ms) and, when the
+MicroPython has _wifimgr, `_wifimgr.Link` (`_native`: port/link_task.c + port/radio_sim.c):
+- t_connect_cached_s: boot to IP with the remembered BSSID and channel of the home network
+  (tools/sim/scenarios/home.json), against t_connect_scan_s without memory;
+- t_ap_fallback_s: the same flat, only an absent network known, policy fallback: start to AP up;
+- t_rejoin_after_outage_s: the home AP vanishes at 60 s for 5 minutes; from its return to IP,
+  with the AP stopped afterwards (rescan_ms 15000: the bound is 17 s);
+- t_first_retry_ms: the home AP drops the link 30 s after association; from the drop to the
+  next connect reaching the radio.
+On the real clock (unix build), the longest asyncio event-loop stall while the link boots
+through a full scan: vm_stall_max_ms_native (the C task scans in its thread) against
+vm_stall_max_ms_stock (the Python driver over SimWLAN's blocking scan, as stock WLAN.scan()),
+and vm_stall_max_ms_baseline, the same ticker with no link: the host's scheduling noise. Each
+is the best of STALL_RUNS runs.
+In C: instructions per wm_link_step (callgrind) on an event mix and on 20-record scans, wall
+time per step, and the code size of core/link.o for rv32imc -Os (make size).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+CALLGRIND_ROUNDS = 2000
+STALL_RUNS = 3
+
+SCRIPT = r"""
+import asyncio, json, sys, time
+from wifimgr import sim, link
+
+BACKEND, SCENARIO, WHAT = sys.argv[1], sys.argv[2], sys.argv[3]
+HOME = "Meadowbrook"
+HINT = (HOME, "9c:53:22:41:7a:10", 6)
+
+def doc(**home):
+    with open(SCENARIO) as f:
+        d = json.load(f)
+    d.pop("known_networks", None)
+    for ap in d["access_points"]:
+        if ap["ssid"] == HOME:
+            ap.update(home)
+    return d
+
+class Run:
+    def __init__(self, d, cands, policy=None, hint=None, clock=None):
+        self.clock = clock or sim.VirtualClock()
+        self.radio = sim.install(sim.Scenario(d, SCENARIO), self.clock)
+        import network
+        self.sta = network.WLAN(network.STA_IF)
+        self.ap = network.WLAN(network.AP_IF)
+        self.calls = []
+        real = self.sta.connect
+        def connect(ssid, key, bssid=None, channel=None):
+            self.calls.append(self.clock.now_ms())
+            real(ssid, key, bssid=bssid, channel=channel)
+        self.sta.connect = connect
+        if BACKEND == "native":
+            import _wifimgr
+            self.link = _wifimgr.Link(self.sta, self.ap, clock=clock or self.clock)
+        else:
+            self.link = link.Link(self.sta, self.ap, clock=clock or self.clock)
+        self.link.configure(cands, policy or {})
+        if hint:
+            self.link.remember(*hint)
+        self.changes = []
+        self.link.on_change(lambda s: self.changes.append(
+            (self.clock.now_ms(), s["state"], s["ap_active"])))
+
+    def connects(self):
+        if BACKEND == "native":
+            return [c[0] for c in self.link._radio()["connects"]]
+        return self.calls
+
+    def run(self, until_ms):
+        async def main():
+            self.link.start()
+            while self.clock.now_ms() < until_ms:
+                await asyncio.sleep_ms(0)
+            self.status = self.link.status()
+            self.link.stop()
+        asyncio.run(main())
+        return self
+
+    def first(self, state, after=0):
+        for t, s, _ in self.changes:
+            if s == state and t >= after:
+                return t
+        return None
+
+KNOWN = [{"ssid": HOME, "password": "tulip-garden-42"}]
+out = {}
+if WHAT == "virtual":
+    r = Run(doc(), KNOWN, hint=HINT).run(10000)
+    out["t_connect_cached_s"] = r.first("connected") / 1000
+    out["cached_scans"] = r.radio.scans if BACKEND != "native" else r.link._radio()["scans"]
+    r = Run(doc(), KNOWN).run(10000)
+    out["t_connect_scan_s"] = r.first("connected") / 1000
+    r = Run(doc(), [{"ssid": "Nowhere", "password": "not-here-at-all"}]).run(10000)
+    out["t_ap_fallback_s"] = [t for t, _, ap in r.changes if ap][0] / 1000
+    r = Run(doc(vanish_at_s=60, return_at_s=360), KNOWN, {"rescan_ms": 15000}, HINT).run(400000)
+    out["t_rejoin_after_outage_s"] = (r.first("connected", 360000) - 360000) / 1000
+    out["outage_ap_was_up"] = any(ap for t, _, ap in r.changes if 60000 < t < 360000)
+    out["outage_ap_stopped_after"] = not r.status["ap_active"] and not r.ap.active()
+    r = Run(doc(drop_after_s=30), KNOWN, None, HINT).run(40000)
+    drop = 30 + 450 + 30000  # directed probe, association, then 30 s
+    out["t_first_retry_ms"] = [t for t in r.connects() if t >= drop][0] - drop
+elif WHAT == "baseline":
+    # The same ticker with no link, as long as a boot takes: the host's own scheduling noise.
+    async def main():
+        worst = 0
+        last = t0 = time.ticks_ms()
+        while time.ticks_diff(last, t0) < 2300:
+            await asyncio.sleep_ms(1)
+            now = time.ticks_ms()
+            worst = max(worst, time.ticks_diff(now, last))
+            last = now
+        return worst
+    out["vm_stall_max_ms"] = asyncio.run(main())
+else:
+    # Real clock: a ticker sleeping 1 ms notes the longest gap while the link boots through a
+    # full scan to an address.
+    r = Run(doc(assoc_ms=100, dhcp_ms=100), KNOWN, clock=sim.RealClock())
+    async def main():
+        r.link.start()
+        worst = 0
+        last = time.ticks_ms()
+        t0 = last
+        while r.link.status()["state"] != "connected":
+            await asyncio.sleep_ms(1)
+            now = time.ticks_ms()
+            worst = max(worst, time.ticks_diff(now, last))
+            last = now
+            if time.ticks_diff(now, t0) > 20000:
+                raise OSError("no connection within 20 s")
+        r.link.stop()
+        return worst
+    out["vm_stall_max_ms"] = asyncio.run(main())
+print(json.dumps(out))
+"""
+
+
+def has_native(micropython):
+    proc = subprocess.run(
+        [micropython, "-c", "import _wifimgr; _wifimgr.Link"],
+        env={**os.environ, "MICROPYPATH": ".frozen"},
+        capture_output=True,
+    )
+    return proc.returncode == 0
+
+
+def on_micropython(ctx, micropython, backend, what):
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "bench_link.py"
+        script.write_text(SCRIPT)
+        env = {**os.environ, "MICROPYPATH": ".frozen:%s" % (ctx.root / "frozen")}
+        scenario = ctx.root / "tools" / "sim" / "scenarios" / "home.json"
+        proc = subprocess.run(
+            [micropython, str(script), backend, str(scenario), what],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp,
+            timeout=120,
+        )
+    if proc.returncode != 0:
+        raise RuntimeError("bench_link %s %s failed:\n%s" % (backend, what, proc.stdout[-2000:]))
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def callgrind(ctx, tool, mode):
+    if not shutil.which("valgrind"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out_file = Path(tmp) / "callgrind.out"
+        proc = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--toggle-collect=wm_link_step",
+                "--callgrind-out-file=%s" % out_file,
+                str(tool),
+                str(CALLGRIND_ROUNDS),
+                *mode,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        steps = int(proc.stdout.split()[0])
+        total = int(re.search(r"^totals: (\d+)", out_file.read_text(), re.M).group(1))
+    return total / steps
+
+
+def step_ns(tool, rounds=200_000):
+    started = time.perf_counter()
+    out = subprocess.run([str(tool), str(rounds)], capture_output=True, text=True, check=True)
+    return (time.perf_counter() - started) * 1e9 / int(out.stdout.split()[0])
+
+
+def code_size(ctx):
+    if not shutil.which("riscv64-unknown-elf-gcc"):
+        return None
+    out = subprocess.run(
+        ["make", "-s", "size"], cwd=ctx.root, capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if fields and fields[-1] == "build/size/link.o":
+            return int(fields[0])
+    raise RuntimeError("make size printed no link.o: %s" % out)
+
+
+def run(ctx):
+    results = {}
+    native = next(
+        (
+            m
+            for m in (ctx.micropython, str(ctx.root / "build/unix/micropython"))
+            if os.access(m, os.X_OK) and has_native(m)
+        ),
+        None,
+    )
+    backends = [("python", ctx.micropython)] + ([("native", native)] if native else [])
+    if not native:
+        results["link_native"] = (
+            "skipped: no MicroPython with _wifimgr (make unix MICROPY_DIR=...)"
+        )
+    for backend, micropython in backends:
+        virtual = on_micropython(ctx, micropython, backend, "virtual")
+        for key in (
+            "t_connect_cached_s",
+            "t_connect_scan_s",
+            "t_ap_fallback_s",
+            "t_rejoin_after_outage_s",
+            "t_first_retry_ms",
+        ):
+            results["%s_%s" % (key, backend)] = virtual[key]
+        if virtual["cached_scans"] != 0 or not virtual["outage_ap_was_up"]:
+            raise RuntimeError("bench_link %s: unexpected behaviour: %s" % (backend, virtual))
+        if not virtual["outage_ap_stopped_after"]:
+            raise RuntimeError("bench_link %s: the AP stayed up after the rejoin" % backend)
+
+    # Real time on a shared host: the best of STALL_RUNS, next to the same ticker with no link.
+    def stall(micropython, backend, what):
+        runs = [on_micropython(ctx, micropython, backend, what) for _ in range(STALL_RUNS)]
+        return min(r["vm_stall_max_ms"] for r in runs)
+
+    if native:
+        results["vm_stall_max_ms_native"] = stall(native, "native", "real")
+    results["vm_stall_max_ms_stock"] = stall(ctx.micropython, "python", "real")
+    results["vm_stall_max_ms_baseline"] = stall(native or ctx.micropython, "python", "baseline")
+
+    subprocess.run(["make", "-s", "link-tools"], cwd=ctx.root, check=True, capture_output=True)
+    tool = ctx.root / "build" / "host" / "link" / "link_callgrind"
+    mix = callgrind(ctx, tool, [])
+    if mix is not None:
+        results["link_step_instructions_per_event"] = mix
+        results["link_step_instructions_per_scan_done_20"] = callgrind(ctx, tool, ["scan"])
+    results["link_step_ns_per_event"] = step_ns(tool)
+    size = code_size(ctx)
+    if size is not None:
+        results["link_code_bytes_rv32imc"] = size
+    results["link_scenarios"] = {
+        "t_connect_cached_s": "home.json, Meadowbrook remembered (9c:53:22:41:7a:10, ch 6)",
+        "t_connect_scan_s": "home.json, Meadowbrook known, nothing remembered",
+        "t_ap_fallback_s": "home.json, only an absent network known, ap_policy fallback",
+        "t_rejoin_after_outage_s": "home.json, Meadowbrook off the air 60-360 s, rescan_ms 15000",
+        "t_first_retry_ms": "home.json, Meadowbrook drops the link 30 s after association",
+        "vm_stall_max_ms": "home.json on the real clock, assoc/DHCP 100 ms, boot through a scan;"
+        " best of %d runs; baseline: the ticker alone for 2.3 s" % STALL_RUNS,
+        "link_step_instructions_per_event": "tools/link/callgrind.c cycle, 3 candidates",
+    }
+    return results

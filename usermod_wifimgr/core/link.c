@@ -1,0 +1,549 @@
+// The scan/connect reducer. Every function mirrors the method of the same name in
+// frozen/wifimgr/link.py (Machine); keep the two in step, the vectors check it.
+#include "link.h"
+
+#include <string.h>
+
+// A channel from the radio outside 1..14 counts as unknown.
+static uint8_t valid_channel(uint8_t channel) {
+    return channel <= 14 ? channel : 0;
+}
+
+// a <= b on the wrapping millisecond clock.
+static bool due(uint32_t a, uint32_t b) {
+    return (int32_t)(a - b) <= 0;
+}
+
+void wm_link_policy_default(wm_link_policy_t *p) {
+    p->ap_policy = WM_LINK_AP_FALLBACK;
+    p->retries = 1;
+    p->min_rssi = -90;
+    p->backoff_min_ms = 2000;
+    p->backoff_max_ms = 300000;
+    p->rescan_ms = 15000;
+    p->connect_timeout_ms = 15000;
+    p->dhcp_timeout_ms = 10000;
+    p->linger_ms = 120000;
+}
+
+void wm_link_init(wm_link_t *l) {
+    memset(l, 0, sizeof(*l));
+    wm_link_policy_default(&l->policy);
+}
+
+size_t wm_link_size(void) {
+    return sizeof(wm_link_t);
+}
+
+int wm_link_set_policy(wm_link_t *l, const wm_link_policy_t *p) {
+    if (p->ap_policy > WM_LINK_AP_NEVER) {
+        return WM_LINK_ERR_AP_POLICY;
+    }
+    if (p->retries < 1 || p->retries > 100) {
+        return WM_LINK_ERR_RETRIES;
+    }
+    if (p->backoff_min_ms < 100 || p->backoff_min_ms > 3600000 || p->backoff_max_ms > 86400000
+        || p->backoff_max_ms < p->backoff_min_ms) {
+        return WM_LINK_ERR_BACKOFF;
+    }
+    if (p->rescan_ms < 1000 || p->rescan_ms > 3600000) {
+        return WM_LINK_ERR_RESCAN;
+    }
+    if (p->min_rssi < -100 || p->min_rssi > 0) {
+        return WM_LINK_ERR_MIN_RSSI;
+    }
+    if (p->connect_timeout_ms < 1000 || p->connect_timeout_ms > 120000
+        || p->dhcp_timeout_ms < 1000 || p->dhcp_timeout_ms > 120000
+        || p->linger_ms > 3600000) {
+        return WM_LINK_ERR_TIMEOUT;
+    }
+    l->policy = *p;
+    return WM_LINK_OK;
+}
+
+static int slot_of(const wm_link_t *l, const uint8_t *ssid, size_t len) {
+    for (int i = 0; i < l->cand_count; i++) {
+        if (l->cands[i].ssid_len == len && memcmp(l->cands[i].ssid, ssid, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void wm_link_clear_candidates(wm_link_t *l) {
+    // Park the SSID of the connect in flight in the orphan slot; commit remaps it.
+    if (l->st.has_cur && l->st.cur_slot >= 0) {
+        const wm_link_candidate_t *c = &l->cands[l->st.cur_slot];
+        memcpy(l->orphan_ssid, c->ssid, c->ssid_len);
+        l->orphan_ssid_len = c->ssid_len;
+        l->st.cur_slot = WM_LINK_ORPHAN_SLOT;
+    }
+    l->cand_count = 0;
+    l->plan_len = 0;
+    l->plan_pos = 0;
+}
+
+int wm_link_add_candidate(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, bool hidden,
+    const uint8_t *bssid) {
+    if (ssid == NULL || ssid_len < 1 || ssid_len > WM_LINK_SSID_MAX) {
+        return WM_LINK_ERR_SSID;
+    }
+    if (l->cand_count >= WM_LINK_MAX_CANDIDATES) {
+        return WM_LINK_ERR_FULL;
+    }
+    wm_link_candidate_t *c = &l->cands[l->cand_count];
+    memset(c, 0, sizeof(*c));
+    memcpy(c->ssid, ssid, ssid_len);
+    c->ssid_len = (uint8_t)ssid_len;
+    c->hidden = hidden;
+    if (bssid != NULL) {
+        c->has_bssid = 1;
+        memcpy(c->bssid, bssid, 6);
+    }
+    return l->cand_count++;
+}
+
+void wm_link_commit_candidates(wm_link_t *l) {
+    if (l->st.has_cur && l->st.cur_slot == WM_LINK_ORPHAN_SLOT) {
+        int slot = slot_of(l, l->orphan_ssid, l->orphan_ssid_len);
+        if (slot >= 0) {
+            l->st.cur_slot = (int8_t)slot;
+        }
+    }
+}
+
+int wm_link_remember(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const uint8_t bssid[6],
+    uint8_t channel) {
+    if (ssid == NULL || ssid_len < 1 || ssid_len > WM_LINK_SSID_MAX) {
+        return WM_LINK_ERR_SSID;
+    }
+    if (channel < 1 || channel > 14) {
+        return WM_LINK_ERR_CHANNEL;
+    }
+    memcpy(l->hint_ssid, ssid, ssid_len);
+    l->hint_ssid_len = (uint8_t)ssid_len;
+    memcpy(l->hint_bssid, bssid, 6);
+    l->hint_channel = channel;
+    l->has_hint = 1;
+    return WM_LINK_OK;
+}
+
+const uint8_t *wm_link_ssid_of(const wm_link_t *l, int slot, size_t *len) {
+    if (slot == WM_LINK_TRIAL_SLOT) {
+        *len = l->trial_ssid_len;
+        return l->trial_ssid;
+    }
+    if (slot == WM_LINK_ORPHAN_SLOT) {
+        *len = l->orphan_ssid_len;
+        return l->orphan_ssid;
+    }
+    if (slot < 0 || slot >= l->cand_count) {
+        *len = 0;
+        return NULL;
+    }
+    *len = l->cands[slot].ssid_len;
+    return l->cands[slot].ssid;
+}
+
+int64_t wm_link_deadline(const wm_link_t *l) {
+    if (l->t_linger_set && (!l->t_state_set || !due(l->t_state, l->t_linger))) {
+        return l->t_linger;
+    }
+    return l->t_state_set ? (int64_t)l->t_state : -1;
+}
+
+void wm_link_get_status(const wm_link_t *l, wm_link_status_t *st) {
+    *st = l->st;
+}
+
+// --- the reducer ------------------------------------------------------------------------------
+
+static wm_link_action_t *emit(wm_link_t *l, uint8_t kind) {
+    // Past `cap` actions are written to a spare and dropped (never with WM_LINK_MAX_ACTIONS).
+    wm_link_action_t *a = l->out_len < l->out_cap ? &l->out[l->out_len] : &l->spill;
+    l->out_len++;
+    memset(a, 0, sizeof(*a));
+    a->kind = kind;
+    return a;
+}
+
+static void set_ap(wm_link_t *l, bool on) {
+    if (on != (bool)l->st.ap_on) {
+        l->st.ap_on = on;
+        emit(l, on ? WM_LINK_ACT_AP_START : WM_LINK_ACT_AP_STOP);
+    }
+}
+
+static void set_state_timer(wm_link_t *l, bool set, uint32_t at) {
+    l->t_state_set = set;
+    l->t_state = at;
+}
+
+static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bssid,
+    uint8_t channel, bool cached, uint32_t now) {
+    l->st.has_cur = 1;
+    l->st.cur_slot = (int8_t)slot;
+    l->cur_has_bssid = has_bssid;
+    if (has_bssid) {
+        memcpy(l->cur_bssid, bssid, 6);
+    }
+    l->cur_channel = channel;
+    l->cur_cached = cached;
+    l->st.state = WM_LINK_CONNECTING;
+    set_state_timer(l, true, now + l->policy.connect_timeout_ms);
+    l->st.attempts++;
+    wm_link_action_t *a = emit(l, WM_LINK_ACT_CONNECT);
+    a->slot = (int8_t)slot;
+    a->has_bssid = has_bssid;
+    if (has_bssid) {
+        memcpy(a->bssid, bssid, 6);
+    }
+    a->channel = channel;
+}
+
+static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
+    l->round_start = now;
+    l->plan_len = 0;
+    l->plan_pos = 0;
+    if (cached && l->has_hint) {
+        int slot = slot_of(l, l->hint_ssid, l->hint_ssid_len);
+        if (slot >= 0 && (l->cands[slot].fails == 0 || due(l->cands[slot].retry_at, now))) {
+            do_connect(l, slot, true, l->hint_bssid, l->hint_channel, true, now);
+            return;
+        }
+    }
+    l->st.state = WM_LINK_SCANNING;
+    set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
+    l->st.has_cur = 0;
+    emit(l, WM_LINK_ACT_SCAN);
+}
+
+static bool backed_off(const wm_link_t *l, int slot, uint32_t now) {
+    const wm_link_candidate_t *c = &l->cands[slot];
+    return c->fails > 0 && !due(c->retry_at, now);
+}
+
+static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint32_t now) {
+    l->plan_len = 0;
+    l->plan_pos = 0;
+    for (int slot = 0; slot < l->cand_count; slot++) {
+        const wm_link_candidate_t *c = &l->cands[slot];
+        if (backed_off(l, slot, now)) {
+            continue;
+        }
+        const wm_link_record_t *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+            const wm_link_record_t *r = &recs[i];
+            if (r->ssid_len != c->ssid_len || memcmp(r->ssid, c->ssid, c->ssid_len) != 0
+                || r->rssi < l->policy.min_rssi) {
+                continue;
+            }
+            if (c->has_bssid && memcmp(r->bssid, c->bssid, 6) != 0) {
+                continue;
+            }
+            if (best == NULL || r->rssi > best->rssi) {
+                best = r;
+            }
+        }
+        wm_link_plan_t e;
+        memset(&e, 0, sizeof(e));
+        e.slot = (int8_t)slot;
+        e.rank = (uint8_t)slot_of(l, c->ssid, c->ssid_len);
+        if (best != NULL) {
+            e.has_bssid = 1;
+            memcpy(e.bssid, best->bssid, 6);
+            e.channel = valid_channel(best->channel);
+            e.rssi = best->rssi;
+        } else if (c->hidden) {
+            e.has_bssid = c->has_bssid;
+            memcpy(e.bssid, c->bssid, 6);
+            e.channel = 0;
+            e.rssi = -128;
+        } else {
+            continue;
+        }
+        int i = l->plan_len;
+        while (i > 0 && (l->plan[i - 1].rank > e.rank
+                         || (l->plan[i - 1].rank == e.rank && l->plan[i - 1].rssi < e.rssi))) {
+            l->plan[i] = l->plan[i - 1];
+            i--;
+        }
+        l->plan[i] = e;
+        l->plan_len++;
+    }
+}
+
+// A failed trial is not a failed round: it neither opens the AP nor counts towards retries.
+static void round_failed(wm_link_t *l, uint32_t now, bool trial) {
+    if (!trial) {
+        l->failed_rounds++;
+    }
+    l->st.state = WM_LINK_WAITING;
+    l->st.has_cur = 0;
+    uint32_t t = l->round_start + l->policy.rescan_ms;
+    uint32_t floor = now + l->policy.backoff_min_ms;
+    if ((int32_t)(t - floor) < 0) {
+        t = floor;
+    }
+    set_state_timer(l, true, t);
+    if (!trial && l->policy.ap_policy == WM_LINK_AP_FALLBACK
+        && l->failed_rounds >= l->policy.retries) {
+        set_ap(l, true);
+    }
+}
+
+static void try_next(wm_link_t *l, uint32_t now) {
+    while (l->plan_pos < l->plan_len) {
+        const wm_link_plan_t *e = &l->plan[l->plan_pos++];
+        if (!backed_off(l, e->slot, now)) {
+            do_connect(l, e->slot, e->has_bssid, e->bssid, e->channel, false, now);
+            return;
+        }
+    }
+    round_failed(l, now, false);
+}
+
+static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
+    int slot = l->st.cur_slot;
+    bool cached = l->cur_cached;
+    l->st.reason = reason;
+    l->st.has_cur = 0;
+    set_state_timer(l, false, 0);
+    if (slot == WM_LINK_TRIAL_SLOT) {
+        l->st.trial = WM_LINK_TRIAL_FAILED;
+        l->st.trial_reason = reason;
+        round_failed(l, now, true);
+        return;
+    }
+    if (slot == WM_LINK_ORPHAN_SLOT) {
+        // The candidate list changed under this attempt: a new round on the new list.
+        begin_round(l, now, true);
+        return;
+    }
+    if (cached) {
+        l->st.state = WM_LINK_SCANNING;
+        set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
+        emit(l, WM_LINK_ACT_SCAN);
+        return;
+    }
+    wm_link_candidate_t *c = &l->cands[slot];
+    if (c->fails < UINT16_MAX) {
+        c->fails++;
+    }
+    uint32_t backoff = l->policy.backoff_min_ms;
+    for (unsigned i = 1; i < c->fails; i++) {
+        backoff *= 2;
+        if (backoff >= l->policy.backoff_max_ms) {
+            break;
+        }
+    }
+    if (backoff > l->policy.backoff_max_ms) {
+        backoff = l->policy.backoff_max_ms;
+    }
+    c->retry_at = now + backoff;
+    try_next(l, now);
+}
+
+static void ap_after_ip(wm_link_t *l) {
+    if (l->policy.ap_policy == WM_LINK_AP_FALLBACK && l->st.state == WM_LINK_CONNECTED
+        && !l->t_linger_set) {
+        set_ap(l, false);
+    }
+}
+
+static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
+    int slot = l->st.cur_slot;
+    bool has_bssid = ev->has_bssid || l->cur_has_bssid;
+    const uint8_t *bssid = ev->has_bssid ? ev->bssid : l->cur_bssid;
+    uint8_t channel = valid_channel(ev->channel) ? valid_channel(ev->channel) : l->cur_channel;
+    l->st.state = WM_LINK_CONNECTED;
+    l->st.reason = WM_LINK_REASON_NONE;
+    l->failed_rounds = 0;
+    set_state_timer(l, false, 0);
+    l->plan_len = 0;
+    l->plan_pos = 0;
+    if (slot == WM_LINK_TRIAL_SLOT) {
+        l->st.trial = WM_LINK_TRIAL_CONNECTED;
+        l->st.trial_reason = WM_LINK_REASON_NONE;
+        if (l->policy.ap_policy == WM_LINK_AP_FALLBACK && l->st.ap_on) {
+            l->t_linger_set = 1;
+            l->t_linger = now + l->policy.linger_ms;
+        }
+    } else if (slot >= 0) {
+        l->cands[slot].fails = 0;
+        l->cands[slot].retry_at = 0;
+    }
+    if (has_bssid && channel) {
+        size_t len;
+        const uint8_t *ssid = wm_link_ssid_of(l, slot, &len);
+        memmove(l->hint_ssid, ssid, len);
+        l->hint_ssid_len = (uint8_t)len;
+        memmove(l->hint_bssid, bssid, 6);
+        l->hint_channel = channel;
+        l->has_hint = 1;
+        wm_link_action_t *a = emit(l, WM_LINK_ACT_REMEMBER);
+        a->slot = (int8_t)slot;
+        a->has_bssid = 1;
+        memcpy(a->bssid, bssid, 6);
+        a->channel = channel;
+    }
+    ap_after_ip(l);
+}
+
+static void on_timer(wm_link_t *l, uint32_t now) {
+    if (l->t_linger_set && due(l->t_linger, now)) {
+        l->t_linger_set = 0;
+        ap_after_ip(l);
+    }
+    if (!l->t_state_set || !due(l->t_state, now)) {
+        return;
+    }
+    if (l->st.state == WM_LINK_WAITING) {
+        begin_round(l, now, true);
+    } else if (l->st.state == WM_LINK_SCANNING) {
+        make_plan(l, NULL, 0, now);
+        try_next(l, now);
+    } else if (l->st.state == WM_LINK_CONNECTING) {
+        emit(l, WM_LINK_ACT_DISCONNECT);
+        failed(l, WM_LINK_REASON_NOT_FOUND, now);
+    } else if (l->st.state == WM_LINK_GETTING_IP) {
+        emit(l, WM_LINK_ACT_DISCONNECT);
+        failed(l, WM_LINK_REASON_NO_IP, now);
+    }
+}
+
+static void start(wm_link_t *l, uint32_t now) {
+    if (l->st.started) {
+        return;
+    }
+    l->st.started = 1;
+    l->st.reason = WM_LINK_REASON_NONE;
+    l->st.attempts = 0;
+    l->failed_rounds = 0;
+    if (l->policy.ap_policy == WM_LINK_AP_ALWAYS) {
+        set_ap(l, true);
+    }
+    begin_round(l, now, true);
+}
+
+static bool in_flight(const wm_link_t *l) {
+    return l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP
+           || l->st.state == WM_LINK_CONNECTED;
+}
+
+static void stop(wm_link_t *l) {
+    if (!l->st.started) {
+        return;
+    }
+    if (in_flight(l)) {
+        emit(l, WM_LINK_ACT_DISCONNECT);
+    }
+    set_ap(l, false);
+    l->st.started = 0;
+    l->st.state = WM_LINK_IDLE;
+    l->st.has_cur = 0;
+    l->plan_len = 0;
+    l->plan_pos = 0;
+    set_state_timer(l, false, 0);
+    l->t_linger_set = 0;
+    if (l->st.trial == WM_LINK_TRIAL_TRYING) {
+        l->st.trial = WM_LINK_TRIAL_FAILED;
+        l->st.trial_reason = WM_LINK_REASON_NONE;
+    }
+}
+
+static void try_trial(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
+    if (in_flight(l)) {
+        emit(l, WM_LINK_ACT_DISCONNECT);
+    }
+    size_t len = ev->ssid_len > WM_LINK_SSID_MAX ? WM_LINK_SSID_MAX : ev->ssid_len;
+    memcpy(l->trial_ssid, ev->ssid, len);
+    l->trial_ssid_len = (uint8_t)len;
+    l->st.trial = WM_LINK_TRIAL_TRYING;
+    l->st.trial_reason = WM_LINK_REASON_NONE;
+    l->t_linger_set = 0;
+    l->plan_len = 0;
+    l->plan_pos = 0;
+    do_connect(l, WM_LINK_TRIAL_SLOT, false, NULL, 0, false, now);
+}
+
+size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
+    wm_link_action_t *out, size_t cap) {
+    l->out = out;
+    l->out_len = 0;
+    l->out_cap = cap;
+    wm_link_status_t before = l->st;
+    switch (ev->kind) {
+        case WM_LINK_EV_START:
+            start(l, now);
+            break;
+        case WM_LINK_EV_STOP:
+            stop(l);
+            break;
+        default:
+            if (!l->st.started) {
+                break;
+            }
+            switch (ev->kind) {
+                case WM_LINK_EV_TIMER:
+                    on_timer(l, now);
+                    break;
+                case WM_LINK_EV_SCAN_DONE:
+                    if (l->st.state == WM_LINK_SCANNING) {
+                        make_plan(l, ev->records, ev->records ? ev->record_count : 0, now);
+                        try_next(l, now);
+                    }
+                    break;
+                case WM_LINK_EV_ASSOCIATED:
+                    if (l->st.state == WM_LINK_CONNECTING) {
+                        l->st.state = WM_LINK_GETTING_IP;
+                        set_state_timer(l, true, now + l->policy.dhcp_timeout_ms);
+                    }
+                    break;
+                case WM_LINK_EV_GOT_IP:
+                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
+                        got_ip(l, ev, now);
+                    }
+                    break;
+                case WM_LINK_EV_DISCONNECTED:
+                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
+                        // An unknown reason counts as not_found.
+                        failed(l, ev->reason >= WM_LINK_REASON_WRONG_PASSWORD
+                            && ev->reason <= WM_LINK_REASON_LINK_LOST
+                            ? ev->reason : WM_LINK_REASON_NOT_FOUND, now);
+                    } else if (l->st.state == WM_LINK_CONNECTED) {
+                        l->st.reason = WM_LINK_REASON_LINK_LOST;
+                        l->st.attempts = 0;
+                        l->failed_rounds = 0;
+                        begin_round(l, now, true);
+                    }
+                    break;
+                case WM_LINK_EV_RESCAN:
+                    if (l->st.state == WM_LINK_WAITING) {
+                        begin_round(l, now, false);
+                    } else if (l->st.state == WM_LINK_CONNECTED) {
+                        emit(l, WM_LINK_ACT_SCAN);
+                    }
+                    break;
+                case WM_LINK_EV_TRY:
+                    if (ev->ssid != NULL && ev->ssid_len >= 1) {
+                        try_trial(l, ev, now);
+                    }
+                    break;
+                case WM_LINK_EV_FINISH:
+                    l->t_linger_set = 0;
+                    ap_after_ip(l);
+                    break;
+                default:
+                    break;
+            }
+    }
+    if (l->st.state != before.state || l->st.reason != before.reason
+        || l->st.ap_on != before.ap_on || l->st.trial != before.trial
+        || l->st.attempts != before.attempts) {
+        wm_link_action_t *a = emit(l, WM_LINK_ACT_STATUS);
+        a->state = l->st.state;
+    }
+    l->out = NULL;
+    return l->out_len < cap ? l->out_len : cap;
+}

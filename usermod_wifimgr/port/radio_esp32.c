@@ -1,0 +1,238 @@
+// The link task's radio on ESP-IDF. Scans run with esp_wifi_scan_start(block=false), connects
+// set bssid and channel in wifi_sta_config_t (the fast reconnect: a directed probe instead of a
+// scan), and the WIFI_EVENT_* / IP_EVENT_STA_GOT_IP handlers turn into link task events. The
+// handlers run in ESP-IDF's event task: they only copy into the task's queue, never touch the
+// MicroPython heap and never block for long. MicroPython's network.WLAN keeps working next to
+// it (ifconfig/ipconfig, config); its own reconnect logic only acts on connects made through
+// WLAN.connect(), which the link never calls.
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp_event.h"
+#include "esp_netif.h"
+#include "esp_timer.h"
+#include "esp_wifi.h"
+
+#include "port/radio_esp32.h"
+
+static int esp32_errno(esp_err_t err) {
+    switch (err) {
+        case ESP_OK:
+            return 0;
+        case ESP_ERR_NO_MEM:
+            return ENOMEM;
+        case ESP_ERR_INVALID_ARG:
+            return EINVAL;
+        case ESP_ERR_WIFI_NOT_INIT:
+        case ESP_ERR_WIFI_NOT_STARTED:
+        case ESP_ERR_INVALID_STATE:
+            return ENODEV;
+        default:
+            return EIO;
+    }
+}
+
+// ESP-IDF's disconnect reason as the link tells failures apart.
+static uint8_t reason_of(uint8_t reason, bool associated) {
+    switch (reason) {
+        case WIFI_REASON_AUTH_FAIL:
+        case WIFI_REASON_HANDSHAKE_TIMEOUT:
+        case WIFI_REASON_4WAY_HANDSHAKE_TIMEOUT:
+            return WM_LINK_REASON_WRONG_PASSWORD;
+        case WIFI_REASON_NO_AP_FOUND:
+        case WIFI_REASON_ASSOC_FAIL:
+        case WIFI_REASON_CONNECTION_FAIL:
+        case WIFI_REASON_NO_AP_FOUND_W_COMPATIBLE_SECURITY:
+        case WIFI_REASON_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD:
+        case WIFI_REASON_NO_AP_FOUND_IN_RSSI_THRESHOLD:
+            return WM_LINK_REASON_NOT_FOUND;
+        default:
+            return associated ? WM_LINK_REASON_LINK_LOST : WM_LINK_REASON_NOT_FOUND;
+    }
+}
+
+static void scan_done(wm_radio_esp32_t *radio) {
+    wifi_ap_record_t *aps = radio->records;
+    uint16_t n = WM_LINK_TASK_MAX_RECORDS;
+    if (esp_wifi_scan_get_ap_records(&n, aps) != ESP_OK) {
+        n = 0;
+    }
+    wm_link_record_t recs[WM_LINK_TASK_MAX_RECORDS];
+    for (uint16_t i = 0; i < n; i++) {
+        wm_link_record_t *r = &recs[i];
+        memset(r, 0, sizeof(*r));
+        size_t len = strnlen((const char *)aps[i].ssid, WM_LINK_SSID_MAX);
+        memcpy(r->ssid, aps[i].ssid, len);
+        r->ssid_len = (uint8_t)len;
+        memcpy(r->bssid, aps[i].bssid, 6);
+        r->channel = aps[i].primary;
+        r->rssi = aps[i].rssi;
+        r->authmode = (uint8_t)aps[i].authmode;
+        r->hidden = len == 0;
+    }
+    wm_link_task_scan_done(radio->task, recs, n);
+}
+
+static void on_wifi(void *arg, esp_event_base_t base, int32_t id, void *data) {
+    wm_radio_esp32_t *radio = arg;
+    (void)base;
+    switch (id) {
+        case WIFI_EVENT_SCAN_DONE:
+            if (radio->scanning) {
+                radio->scanning = false;
+                scan_done(radio);
+            }
+            break;
+        case WIFI_EVENT_STA_CONNECTED:
+            radio->associated = true;
+            wm_link_task_post(radio->task, WM_LINK_EV_ASSOCIATED, 0);
+            break;
+        case WIFI_EVENT_STA_DISCONNECTED: {
+            const wifi_event_sta_disconnected_t *ev = data;
+            bool was = radio->associated;
+            radio->associated = false;
+            if (radio->leaving && ev->reason == WIFI_REASON_ASSOC_LEAVE) {
+                radio->leaving = false; // the end of the link we gave up
+                break;
+            }
+            wm_link_task_post(radio->task, WM_LINK_EV_DISCONNECTED, reason_of(ev->reason, was));
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+static void on_ip(void *arg, esp_event_base_t base, int32_t id, void *data) {
+    wm_radio_esp32_t *radio = arg;
+    (void)base;
+    if (id != IP_EVENT_STA_GOT_IP) {
+        return;
+    }
+    const ip_event_got_ip_t *ev = data;
+    uint8_t ip[4];
+    memcpy(ip, &ev->ip_info.ip.addr, 4); // network order: a.b.c.d in memory order
+    wifi_ap_record_t info;
+    if (esp_wifi_sta_get_ap_info(&info) == ESP_OK) {
+        wm_link_task_got_ip(radio->task, info.bssid, info.primary, ip, info.rssi);
+    } else {
+        wm_link_task_got_ip(radio->task, NULL, 0, ip, 0);
+    }
+}
+
+static int esp32_scan(void *arg, uint32_t now) {
+    wm_radio_esp32_t *radio = arg;
+    (void)now;
+    wifi_scan_config_t config;
+    memset(&config, 0, sizeof(config));
+    config.show_hidden = true;
+    config.scan_type = WIFI_SCAN_TYPE_ACTIVE;
+    radio->scanning = true;
+    esp_err_t err = esp_wifi_scan_start(&config, false);
+    if (err != ESP_OK) {
+        radio->scanning = false;
+    }
+    return esp32_errno(err);
+}
+
+static int esp32_connect(void *arg, uint32_t now, const uint8_t *ssid, size_t ssid_len,
+    const char *password, const uint8_t *bssid, uint8_t channel) {
+    wm_radio_esp32_t *radio = arg;
+    (void)now;
+    wifi_config_t config;
+    memset(&config, 0, sizeof(config));
+    memcpy(config.sta.ssid, ssid, ssid_len);
+    strncpy((char *)config.sta.password, password, sizeof(config.sta.password) - 1);
+    if (bssid != NULL) {
+        config.sta.bssid_set = true;
+        memcpy(config.sta.bssid, bssid, 6);
+    }
+    // With a channel ESP-IDF probes it first (fast scan stops at the first match); without
+    // one it searches the channels.
+    config.sta.channel = channel;
+    config.sta.scan_method = WIFI_FAST_SCAN;
+    config.sta.sort_method = WIFI_CONNECT_AP_BY_SIGNAL;
+    config.sta.threshold.authmode = password[0] ? WIFI_AUTH_WEP : WIFI_AUTH_OPEN;
+    radio->associated = false;
+    radio->leaving = false;
+    esp_err_t err = esp_wifi_set_config(WIFI_IF_STA, &config);
+    if (err == ESP_OK) {
+        err = esp_wifi_connect();
+    }
+    return esp32_errno(err);
+}
+
+static void esp32_disconnect(void *arg, uint32_t now) {
+    wm_radio_esp32_t *radio = arg;
+    (void)now;
+    radio->leaving = true;
+    esp_wifi_disconnect();
+}
+
+static int esp32_ap(void *arg, bool on, const wm_link_ap_config_t *c) {
+    (void)arg;
+    esp_err_t err = esp_wifi_set_mode(on ? WIFI_MODE_APSTA : WIFI_MODE_STA);
+    if (err == ESP_OK && on && c != NULL) {
+        wifi_config_t config;
+        memset(&config, 0, sizeof(config));
+        size_t len = strlen(c->ssid);
+        memcpy(config.ap.ssid, c->ssid, len);
+        config.ap.ssid_len = (uint8_t)len;
+        strncpy((char *)config.ap.password, c->password, sizeof(config.ap.password) - 1);
+        config.ap.channel = c->channel;
+        config.ap.authmode = c->password[0] ? (wifi_auth_mode_t)c->authmode : WIFI_AUTH_OPEN;
+        config.ap.ssid_hidden = c->hidden;
+        config.ap.max_connection = 4;
+        err = esp_wifi_set_config(WIFI_IF_AP, &config);
+    }
+    return esp32_errno(err);
+}
+
+static uint32_t esp32_now_ms(void *arg) {
+    (void)arg;
+    return (uint32_t)(esp_timer_get_time() / 1000);
+}
+
+const wm_radio_ops_t wm_radio_esp32_ops = {
+    .scan = esp32_scan,
+    .connect = esp32_connect,
+    .disconnect = esp32_disconnect,
+    .ap = esp32_ap,
+    .next_ms = NULL,
+    .poll = NULL,
+    .now_ms = esp32_now_ms,
+};
+
+int wm_radio_esp32_init(wm_radio_esp32_t *radio, wm_link_task_t *task) {
+    memset(radio, 0, sizeof(*radio));
+    radio->task = task;
+    radio->records = malloc(WM_LINK_TASK_MAX_RECORDS * sizeof(wifi_ap_record_t));
+    if (radio->records == NULL) {
+        return ENOMEM;
+    }
+    esp_err_t err = esp_event_handler_instance_register(WIFI_EVENT, ESP_EVENT_ANY_ID, on_wifi,
+        radio, (esp_event_handler_instance_t *)&radio->on_wifi);
+    if (err == ESP_OK) {
+        err = esp_event_handler_instance_register(IP_EVENT, IP_EVENT_STA_GOT_IP, on_ip, radio,
+            (esp_event_handler_instance_t *)&radio->on_ip);
+    }
+    if (err != ESP_OK) {
+        wm_radio_esp32_deinit(radio);
+    }
+    return esp32_errno(err);
+}
+
+void wm_radio_esp32_deinit(wm_radio_esp32_t *radio) {
+    if (radio->on_wifi != NULL) {
+        esp_event_handler_instance_unregister(WIFI_EVENT, ESP_EVENT_ANY_ID, radio->on_wifi);
+        radio->on_wifi = NULL;
+    }
+    if (radio->on_ip != NULL) {
+        esp_event_handler_instance_unregister(IP_EVENT, IP_EVENT_STA_GOT_IP, radio->on_ip);
+        radio->on_ip = NULL;
+    }
+    free(radio->records);
+    radio->records = NULL;
+}

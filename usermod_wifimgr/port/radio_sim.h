@@ -1,0 +1,86 @@
+// A simulated radio for unix builds: the access points of a wifimgr.sim scenario (see
+// tools/sim/README.md; the bindings read the scenario parsed by sim.py and fill these structs)
+// with the timings of frozen/wifimgr/sim.py, reported as events to a link task.
+#ifndef WM_RADIO_SIM_H
+#define WM_RADIO_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "port/link_task.h"
+
+#ifndef WM_RADIO_SIM_MAX_APS
+#define WM_RADIO_SIM_MAX_APS (16)
+#endif
+
+// The timings of sim.py, from ESP-IDF's defaults on an ESP32.
+#define WM_RADIO_SIM_CHANNELS (13)
+#define WM_RADIO_SIM_CHANNEL_MS (150) // 120 ms active dwell + 30 ms to switch
+#define WM_RADIO_SIM_PROBE_MS (30)
+#define WM_RADIO_SIM_HANDSHAKE_FAIL_MS (1200)
+#define WM_RADIO_SIM_BEACON_TIMEOUT_MS (6000)
+// Connect calls kept for tests and benchmarks (the first ones).
+#ifndef WM_RADIO_SIM_LOG
+#define WM_RADIO_SIM_LOG (32)
+#endif
+
+typedef struct {
+    uint32_t at;
+    uint8_t ssid[WM_LINK_SSID_MAX];
+    uint8_t ssid_len;
+    uint8_t has_bssid;
+    uint8_t bssid[6];
+    uint8_t channel;
+    char password[WM_LINK_PASSWORD_BUF];
+} wm_radio_sim_call_t;
+
+typedef struct {
+    uint8_t ssid[WM_LINK_SSID_MAX];
+    uint8_t ssid_len;
+    uint8_t bssid[6];
+    uint8_t channel;
+    int8_t rssi;
+    uint8_t authmode; // 0: open
+    char password[WM_LINK_PASSWORD_BUF];
+    bool hidden;
+    bool dhcp;
+    uint32_t assoc_ms;
+    uint32_t dhcp_ms;
+    uint8_t ip[4];
+    int64_t vanish_at_ms; // -1: never
+    int64_t return_at_ms; // -1: never
+    int64_t drop_after_ms; // -1: never
+} wm_radio_sim_ap_t;
+
+typedef struct {
+    wm_radio_sim_ap_t aps[WM_RADIO_SIM_MAX_APS];
+    size_t ap_count;
+    wm_link_task_t *task;
+    // The scan in progress.
+    bool scanning;
+    int64_t scan_start;
+    // The connect in progress: when each of its events is due (-1: never).
+    bool attempt;
+    int ap; // index into aps, -1: none found
+    int64_t associated_at;
+    int64_t got_ip_at;
+    int64_t ended_at;
+    uint8_t end_reason; // WM_LINK_REASON_
+    bool reported_assoc;
+    bool reported_ip;
+    bool ap_on;
+    wm_link_ap_config_t ap_config;
+    uint32_t scans; // full scans run
+    uint32_t connects; // connect calls
+    wm_radio_sim_call_t log[WM_RADIO_SIM_LOG];
+} wm_radio_sim_t;
+
+extern const wm_radio_ops_t wm_radio_sim_ops;
+
+// An empty radio reporting to `task` (set before the task starts).
+void wm_radio_sim_init(wm_radio_sim_t *sim, wm_link_task_t *task);
+
+// Adds an access point; false when full.
+bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap);
+
+#endif // WM_RADIO_SIM_H
