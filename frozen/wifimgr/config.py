@@ -17,7 +17,10 @@ Schema 3, every key optional:
                        "enables_webrepl": bool, "start_policy": "always"|"fallback"|"never"}
     portal_idle_timeout_s  int >= 0: stop the access point after this long without a portal
                       visitor (0: never)
-    ota_url           "http://..." or null
+    ota_url           "http://..." or null: an app image, or a release manifest ending in .json
+    ota_guard_s       int, 10 to 3600 (default 120): after an update, how long the new image
+                      has to rejoin WiFi (and reach ota_health_url) before it is rolled back
+    ota_health_url    "http://..." or null: must also answer 200 for a new image to be kept
     webrepl_password  str (schema 2 style; moved to the store on save)
     link              dict of state machine settings (wifimgr.link policy keys, e.g. rescan_ms)
     last_good         [ssid, bssid, channel] of the last network that gave an address
@@ -221,12 +224,11 @@ def check_hostname(value, key="hostname"):
 
 
 def check_url(value, key="ota_url"):
+    # wifimgr.ota speaks plain HTTP: the SHA-256 it checks protects the image, not TLS.
     if value is None:
         return
-    if not isinstance(value, str) or not (
-        value.startswith("http://") or value.startswith("https://")
-    ):
-        _err(key, "must be an http:// or https:// URL or null, not %r" % (value,))
+    if not isinstance(value, str) or not value.startswith("http://") or len(value) < 8:
+        _err(key, "must be an http:// URL or null, not %r" % (value,))
 
 
 def _check_json_value(value, key, depth=0):
@@ -335,6 +337,9 @@ def check(doc):
     if "portal_idle_timeout_s" in doc:
         _check_int(doc["portal_idle_timeout_s"], "portal_idle_timeout_s", 0, 86400)
     check_url(doc.get("ota_url"))
+    if "ota_guard_s" in doc:
+        _check_int(doc["ota_guard_s"], "ota_guard_s", 10, 3600)
+    check_url(doc.get("ota_health_url"), "ota_health_url")
     if doc.get("webrepl_password") is not None:
         pw = doc["webrepl_password"]
         _check_str(pw, "webrepl_password", 4, 9)  # WebREPL accepts 4 to 9 characters

@@ -22,6 +22,9 @@ from wifimgr.store import Store, import_wifi_json
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
+OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
+OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
+_OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
 _AP_DEFAULT_IP = "192.168.4.1"
 
 
@@ -202,8 +205,10 @@ class Manager:
         self.apply()
 
     def ota_update(self, url=None):
-        """Starts an update from `url` (default: the configured ota_url) in the background;
-        progress in status()["ota"]. OSError if one is running or there is no OTA module."""
+        """Starts an update from `url` (default: the configured ota_url) in the background:
+        a release manifest when the URL's path ends in .json, else one app image. Progress is
+        in status()["ota"]; the device restarts into the new image when it is installed.
+        ValueError for a bad URL, OSError if one is running or there is no OTA module."""
         self._touch()
         url = url or self.config.get("ota_url")
         if not url:
@@ -526,32 +531,43 @@ class Manager:
 
     async def _run_ota(self, ota, url):
         try:
-            if hasattr(ota, "aupdate"):
-                await ota.aupdate(url)  # other tasks (the portal) run while it downloads
+            # Other tasks (the portal showing the progress) run while it downloads.
+            if url.split("?")[0].endswith(".json"):
+                installed = await ota.aupdate_from_manifest(url, reboot=False)
             else:
-                r = ota.update(url)
-                if r is not None and hasattr(r, "send"):
-                    await r
-            self._ota = {"state": "done", "url": url, "error": None}
+                installed = await ota.aupdate(url, reboot=False)
         except Exception as e:
             log.error("OTA from %s failed: %r", url, e)
             self._ota = {"state": "failed", "url": url, "error": str(e) or repr(e)}
+            return
+        if installed is None:  # the manifest offers nothing newer than this firmware
+            self._ota = {"state": "up_to_date", "url": url, "error": None}
+            return
+        self._ota = {"state": "done", "url": url, "error": None}
+        log.info("OTA from %s installed; restarting in %d ms", url, OTA_RESTART_DELAY_MS)
+        await asyncio.sleep_ms(OTA_RESTART_DELAY_MS)  # the portal shows "installed" meanwhile
+        ota.reset()
 
     def _ota_status(self):
-        # Ours (started, failed to start) merged with the OTA module's progress when loaded.
-        out = dict(self._ota) if self._ota else None
+        # Ours (running, done, failed, up_to_date) with the OTA module's details: while ours
+        # runs, the module's step (downloading, percent, ...) once it has begun this update;
+        # after it, what the module says of the outcome (cause, version, slot). Without an
+        # update of ours, the module's own state (e.g. the health check after one).
         ota = sys.modules.get("wifimgr.ota")
-        if ota is not None and hasattr(ota, "status"):
-            try:
-                progress = ota.status()
-            except Exception as e:
-                progress = {"error": repr(e)}
-            if out is None:
-                out = progress if progress.get("state", "idle") != "idle" else None
-            else:
-                for k, v in progress.items():
-                    if k not in ("state", "url", "error") or out["state"] == "running":
-                        out[k] = v
+        try:
+            progress = ota.status() if ota is not None else {"state": "idle"}
+        except OSError as e:  # the boot record could not be read
+            progress = {"state": "idle", "status_error": str(e)}
+        if self._ota is None:
+            return progress if progress["state"] != "idle" else None
+        out = dict(self._ota)
+        if out["state"] != "running":
+            for k, v in progress.items():
+                if k not in ("state", "url", "error"):
+                    out[k] = v
+        elif progress["state"] in _OTA_STEPS:
+            out.update(progress)
+            out["url"] = self._ota["url"]
         return out
 
     def _guard_ota(self):
@@ -563,7 +579,12 @@ class Manager:
 
         async def guard():
             try:
-                r = await ota.guard(lambda: self._link.status()["state"] == "connected")
+                r = await ota.guard(
+                    lambda: self._link.status()["state"] == "connected",
+                    deadline_ms=self.config.get("ota_guard_s", OTA_GUARD_S) * 1000,
+                    health_url=self.config.get("ota_health_url"),
+                    clock=self._clock,
+                )
                 log.info("OTA health check: %s", r)
             except Exception as e:
                 log.error("OTA health check failed: %r", e)

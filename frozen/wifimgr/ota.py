@@ -715,7 +715,12 @@ async def _fetch_file(entry, base, fs_root, timeout_ms, aio):
     buf = bytearray(BUF_SIZE)
     mv = memoryview(buf)
     try:
-        with open(tmp, "wb") as f:
+        try:
+            _make_dirs(fs_root, entry["path"])
+            f = open(tmp, "wb")
+        except OSError as e:
+            raise OTAError("file", "cannot write %s: %s" % (tmp, e))
+        with f:
             while True:
                 n = await http.readinto(mv)
                 if not n:
@@ -733,6 +738,17 @@ async def _fetch_file(entry, base, fs_root, timeout_ms, aio):
     if got != entry.get("sha256", "").lower():
         raise OTAError("sha256", "%s: SHA-256 %s, expected %s" % (path, got, entry.get("sha256")))
     return tmp
+
+
+def _make_dirs(fs_root, path):
+    # The directories above a manifest file that this device does not have yet.
+    import os
+
+    d = fs_root
+    for part in path.split("/")[1:-1]:
+        d += "/" + part
+        if not _exists(d):
+            os.mkdir(d)
 
 
 def _remove(name):
@@ -948,7 +964,8 @@ async def guard(
     into the previous image. On a boot that is not pending verification it returns at once
     ("not_pending"), so a WiFi outage never causes a reboot loop. It first settles the
     filesystem files of the last manifest update under fs_root (settle_files()). `clock`
-    (with now_ms(), e.g. the simulator's) measures the deadline instead of time.ticks_ms."""
+    (with now_ms(), e.g. the simulator's) measures the deadline and the polls instead of
+    time.ticks_ms."""
     import asyncio
 
     if _host and not _host.ready():
@@ -958,18 +975,20 @@ async def guard(
         return "not_pending"
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
 
-    def elapsed():
-        if clock is not None:
-            return clock.now_ms() - start
-        return time.ticks_diff(time.ticks_ms(), start)
+    now = clock.now_ms if clock is not None else time.ticks_ms
 
-    start = clock.now_ms() if clock is not None else time.ticks_ms()
+    def elapsed():
+        return time.ticks_diff(now(), start)
+
+    start = now()
     while elapsed() < deadline_ms:
         if is_healthy() and (health_url is None or await _reachable(health_url, 5000)):
             Partition.mark_app_valid_cancel_rollback()
             settle_files(fs_root)
             _set("valid", after_ms=elapsed())
             return "valid"
-        await asyncio.sleep_ms(poll_ms)
+        polled = now()
+        while time.ticks_diff(now(), polled) < poll_ms:
+            await asyncio.sleep_ms(poll_ms if clock is None else 0)
     _set("rolling_back", reason="not healthy within %d ms" % deadline_ms)
     reset()

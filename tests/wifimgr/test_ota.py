@@ -833,21 +833,16 @@ partition.setup(%(flash)r)
 ota.update(%(url)r, reboot=False)
 partition.boot()                      # the device restarts into the new image
 with open("wifimgr.json", "w") as f:
-    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}]}, f)
+    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}],
+               "ota_guard_s": 10, "ota_health_url": %(health)r}, f)
 radio(%(aps)s)
-full_guard = ota.guard
-
-def short_guard(is_healthy, *args, **kwargs):   # the default 120 s deadline, made 1 s
-    return full_guard(is_healthy, deadline_ms=1000, poll_ms=1)
-
-ota.guard = short_guard
 import wifimgr
 m = wifimgr.start("wifimgr.json", serve="never", clock=clock, ota_guard=True)
 
 async def main():
-    for _ in range(2000):
+    for _ in range(2000):             # 100 s of virtual time at most
         clock.advance(50)
-        await asyncio.sleep_ms(1)
+        await asyncio.sleep_ms(0)
         if m._guard_task.done():
             break
 
@@ -856,19 +851,119 @@ try:
     r = ota.status()["state"]
 except SystemExit as e:
     r = "reset %%d" %% e.args[0]
-out([r, partition.state_of(1), m._status()["state"] == "connected"])
+out([r, partition.state_of(1), m._status()["state"] == "connected", clock.now_ms()])
 """
 
 
 @pytest.mark.parametrize(
-    "aps,expect",
-    [('[ap("Home")]', ["valid", "valid", True]), ("[]", ["reset 3", "pending_verify", False])],
+    "aps,health,expect",
+    [
+        ('[ap("Home")]', None, ["valid", "valid", True]),
+        ("[]", None, ["reset 3", "pending_verify", False]),
+        ('[ap("Home")]', "health", ["valid", "valid", True]),
+        ('[ap("Home")]', "missing", ["reset 3", "pending_verify", True]),
+    ],
 )
-def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, expect):
-    """The real wifimgr.ota under wifimgr.start(ota_guard=True) (the default on an ESP32):
-    back on WiFi, the new image is marked valid; with no network by the deadline the device
-    resets while the image is still pending, so the bootloader rolls it back."""
+def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, health, expect):
+    """The real wifimgr.ota under wifimgr.start(ota_guard=True) (the default on an ESP32) with
+    the configuration's ota_guard_s (10 s) and ota_health_url: back on WiFi (and the health URL
+    answering 200), the new image is marked valid; with no network, or a health URL answering
+    404, the device resets at the deadline while the image is still pending, so the bootloader
+    rolls it back."""
     from helpers.pkg import PRELUDE
 
-    code = PRELUDE + STARTED % {"flash": str(flash), "url": server.url("esp32c3.bin"), "aps": aps}
-    assert json.loads(micropython.run(code).strip().splitlines()[-1]) == expect
+    code = PRELUDE + STARTED % {
+        "flash": str(flash),
+        "url": server.url("esp32c3.bin"),
+        "aps": aps,
+        "health": health and server.url(health),
+    }
+    r = json.loads(micropython.run(code).strip().splitlines()[-1])
+    assert r[:3] == expect
+    if expect[0].startswith("reset"):
+        # ota_guard_s on the device's clock, long before the 120 s default
+        assert 10000 <= r[3] < 20000
+
+
+# ---- Manager.ota_update: what the portal's update form runs ------------------------------------
+
+UPDATE_FORM = """
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+radio([])
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+seen = []
+
+async def main():
+    m.ota_update(%(url)r)
+    try:
+        m.ota_update(%(url)r)
+    except OSError as e:
+        seen.append(str(e))
+    for _ in range(30000):  # until the restart ends the process (SystemExit) or 30 s or more
+        s = m.status()["ota"]
+        step = [s["state"], s.get("percent")]
+        if not seen or seen[-1] != step:
+            seen.append(step)
+        if s["state"] in ("failed", "up_to_date"):
+            break
+        await asyncio.sleep_ms(1)
+
+try:
+    asyncio.run(main())
+    r = "running"
+except SystemExit as e:
+    r = "reset %%d" %% e.args[0]
+s = m.status()["ota"]
+out([r, seen, s.get("error"), partition.Partition(partition.BOOT).info()[4], s.get("version")])
+"""
+
+
+def update_form(micropython, flash, url):
+    from helpers.pkg import PRELUDE
+
+    code = PRELUDE + UPDATE_FORM % {"flash": str(flash), "url": url}
+    return json.loads(micropython.run(code).strip().splitlines()[-1])
+
+
+def test_update_form_installs_an_image_then_restarts(micropython, flash, server):
+    """An app image URL: the progress goes through downloading (with its percentage) and
+    verifying to done, a second update meanwhile is refused, then the device restarts into
+    the new slot."""
+    r, seen, error, boot, _ = update_form(
+        micropython, flash, server.url("esp32c3.bin", rate=400000)
+    )
+    assert r == "reset 3" and boot == "ota_1" and error is None
+    assert seen[0] == "ota_update: an update is already running"
+    states = [s for s, _ in seen[1:]]
+    assert states[0] == "running" and states[-1] == "done" and "downloading" in states, seen
+    percents = [p for s, p in seen[1:] if s == "downloading"]
+    assert percents == sorted(percents) and len(set(percents)) >= 2, seen
+
+
+def test_update_form_reports_a_bad_image_and_keeps_running(micropython, flash, server):
+    r, seen, error, boot, _ = update_form(
+        micropython, flash, server.url("esp32c3.bin", corrupt=5000)
+    )
+    assert r == "running" and boot == "ota_0"
+    assert seen[-1][0] == "failed" and error.startswith("checksum: image checksum is"), error
+
+
+def test_update_form_follows_a_release_manifest(micropython, tmp_path, release_server):
+    """A URL ending in .json is a release manifest: this board's image is installed with its
+    filesystem files, in directories the device did not have yet (and the device restarts); a
+    manifest that is not newer leaves everything as it is."""
+    srv, out = release_server
+    flash = make_flash(tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=CHIP)
+    r, seen, error, boot, version = update_form(micropython, flash, srv.url("ota.json"))
+    assert (r, error, boot, version) == ("reset 3", None, "ota_1", RELEASE), (seen, error)
+    assert (micropython.tmp_path / "lib" / "app.py").read_bytes() == APP_PY
+    assert (micropython.tmp_path / "www" / "index.html").read_bytes() == INDEX
+    m = json.loads((out / "ota.json").read_text())
+    m["version"] = "0.1.0"  # the running package's version
+    (out / "same-form.json").write_text(json.dumps(m))
+    flash = make_flash(tmp_path / "flash2", b"\xe9" + b"\0" * 4095, chip=CHIP)
+    r, seen, error, boot, _ = update_form(micropython, flash, srv.url("same-form.json"))
+    assert (r, seen[-1][0], boot) == ("running", "up_to_date", "ota_0")

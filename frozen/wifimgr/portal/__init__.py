@@ -461,12 +461,12 @@ class Portal:
 
     def ota(self, f):
         url = f.text("url").strip()
-        if not (url.startswith("http://") or url.startswith("https://")) or len(url) > 256:
-            raise HTTPError(400, "url must be an http:// or https:// address", "url")
+        if len(url) > 256:
+            raise HTTPError(400, "url must be at most 256 characters", "url")
         try:
             self.manager.ota_update(url)
         except ValueError as e:
-            raise HTTPError(400, "url: %s" % e, "url")
+            raise HTTPError(400, str(e), "url")
         except OSError as e:
             raise HTTPError(409, "update not started: %s" % e, "url")
         return _json({"updating": url}, 202)
