@@ -37,15 +37,20 @@ def _ssid_text(ssid):
 
 
 def _link_class():
-    # _wifimgr.Link when the firmware has it: then the Python twin is never imported (~6 KB).
-    try:
-        import _wifimgr
+    # On an ESP32 with _wifimgr, its Link: it drives the chip's radio, the one network.WLAN
+    # shows, and the Python twin is never imported (~6 KB). Elsewhere _wifimgr.Link drives a
+    # simulated radio of its own that the application's network.WLAN would not follow, so the
+    # manager runs the twin on wifimgr.sim's WLAN (the C Link is tested by itself there).
+    if sys.platform == "esp32":
+        try:
+            import _wifimgr
 
-        return _wifimgr.Link
-    except (ImportError, AttributeError):
-        from wifimgr.link import Link
+            return _wifimgr.Link
+        except (ImportError, AttributeError):
+            pass
+    from wifimgr.link import Link
 
-        return Link
+    return Link
 
 
 def _mac(bssid):
@@ -391,10 +396,15 @@ class Manager:
             if s["ssid"] and state == "getting_ip":
                 policy.apply_static_ip(self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
+        if trial is not None and (ptrial is None or ptrial["state"] != trial["state"]):
+            log.info("portal: %s on %s%s", trial["state"], trial["ssid"],
+                     " (%s)" % trial["reason"] if trial["reason"] else "")  # fmt: skip
         provisioned = None
         if trial is not None and trial["state"] == "connected":
             if ptrial is None or ptrial["state"] != "connected" or ptrial["ssid"] != trial["ssid"]:
                 provisioned = self._store_trial(trial["ssid"])
+        if state != was or s["ap_active"] != prev["ap_active"]:
+            self._log_state(s, prev)
         if state == "connected" and was != "connected":
             self._remember(s)
             hook = self._emit("connected", self._status())
@@ -414,6 +424,20 @@ class Manager:
             if self._serve == "ap":
                 self._stop_servers()
             self._emit("ap_stopped", self._status())
+
+    def _log_state(self, s, prev):
+        # One line per state change at INFO (wifimgr.log_level(20)): what a serial console shows.
+        state = s["state"]
+        if state == "connected":
+            log.info("connected to %s: %s, %s dBm, channel %s", s["ssid"], s["ip"], s["rssi"],
+                     s["channel"])  # fmt: skip
+        elif state in ("connecting", "getting_ip"):
+            log.info("%s %s", "joining" if state == "connecting" else "asking DHCP of", s["ssid"])
+        elif state == "waiting":
+            log.info("no known network to join (last: %s)", s["reason"])
+        if s["ap_active"] != prev["ap_active"]:
+            ssid = policy.ap_config(self.config)["ssid"]
+            log.info("access point %s %s", ssid, "up" if s["ap_active"] else "down")
 
     def _store_trial(self, ssid):
         if self._trial is None or self._trial[0] != ssid:
@@ -585,7 +609,8 @@ class Manager:
                     health_url=self.config.get("ota_health_url"),
                     clock=self._clock,
                 )
-                log.info("OTA health check: %s", r)
+                if r != "not_pending":
+                    log.info("OTA health check: the new firmware is %s", r)
             except Exception as e:
                 log.error("OTA health check failed: %r", e)
 

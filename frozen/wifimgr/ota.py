@@ -407,9 +407,11 @@ def check_header(buf, chip_id):
         raise OTAError("segments", "image header declares %d segments (1-16 allowed)" % count)
     image_chip = struct.unpack_from("<H", buf, 12)[0]
     if image_chip != chip_id:
+        names = [n for n, i in CHIP_IDS.items() if i == image_chip]
         raise OTAError(
             "chip",
-            "image is for chip id 0x%x, this %s is 0x%x" % (image_chip, chip(), chip_id),
+            "image is for %s (chip id 0x%x), this device is %s (0x%x)"
+            % (names[0] if names else "another chip", image_chip, chip(), chip_id),
         )
     if buf[23] not in (0, 1):
         raise OTAError("header", "hash_appended byte is 0x%02x, not 0 or 1" % buf[23])

@@ -157,7 +157,7 @@ def test_wrong_images_are_refused(micropython, flash, images, server, name, faul
 
 def test_error_messages_name_the_mismatch(micropython, flash, images, server):
     r = attempt(micropython, flash, server.url("esp32s3.bin"))
-    assert r["error"] == "chip: image is for chip id 0x9, this esp32c3 is 0x5"
+    assert r["error"] == "chip: image is for esp32s3 (chip id 0x9), this device is esp32c3 (0x5)"
     r = attempt(micropython, flash, server.url("esp32c3.bin"), sha256="00" * 32)
     assert r["error"] == "sha256: image SHA-256 is %s, expected %s" % (
         digest(images, "esp32c3.bin"),

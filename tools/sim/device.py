@@ -20,8 +20,11 @@ def main():
         print(scenario.description)
 
     import wifimgr
+    from wifimgr import partition
 
     os.chdir(state)
+    wifimgr.log_level(20)  # what a serial console would show: INFO and up
+    partition.setup("flash")  # two app slots, so updates and rollbacks run as on a board
     if scenario.known_networks and "wifimgr.json" not in os.listdir():
         seed(scenario.known_networks)
     wifimgr.start(
@@ -29,6 +32,7 @@ def main():
         http=("127.0.0.1", int(os.getenv("WIFIMGR_HTTP_PORT") or 8080)),
         dns=("127.0.0.1", int(os.getenv("WIFIMGR_DNS_PORT") or 5353)),
         serve="always",
+        ota_guard=True,  # after an update: keep the new image once back on WiFi, else roll back
     )
     wifimgr.run()
 

@@ -1,7 +1,9 @@
 """make sim: run the real wifimgr package on MicroPython against a simulated radio.
 
 Starts MicroPython on tools/sim/device.py, waits until the portal answers HTTP and the
-responder answers DNS, says what to open, and runs until Ctrl-C, which stops the device.
+responder answers DNS, says what to open, and runs until Ctrl-C, which stops the device. When
+the device resets itself (exit status 3: after an update, or a rollback) it is powered on again
+with the same filesystem and flash, as a board would restart.
 """
 
 import argparse
@@ -16,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 20
+RESET_STATUS = 3  # wifimgr.partition.reset(): machine.reset() on the unix port
 
 
 def micropython_command():
@@ -58,6 +61,17 @@ def dns_answers(port):
     return reply[:2] == b"\x5e\xed"
 
 
+def port_taken(kind, port):
+    # Another program (often an earlier make sim) on the port would answer in the device's
+    # place: say so instead of reporting it ready.
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def stop(device):
     if device.poll() is None:
         device.send_signal(signal.SIGTERM)
@@ -82,6 +96,16 @@ def main():
     if not scenario.is_file():
         sys.exit("sim: no scenario file %s (SCENARIO=path/to.json)" % scenario)
 
+    for kind, port, name in (
+        (socket.SOCK_STREAM, http_port, "WIFIMGR_HTTP_PORT"),
+        (socket.SOCK_DGRAM, dns_port, "WIFIMGR_DNS_PORT"),
+    ):
+        if port_taken(kind, port):
+            sys.exit(
+                "sim: 127.0.0.1:%d is in use (another make sim?); stop it or choose %s=..."
+                % (port, name)
+            )
+
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     if not args.keep_state:
@@ -90,17 +114,21 @@ def main():
                 old.unlink()
 
     executable, path = micropython_command()
-    device = subprocess.Popen(
-        [executable, str(ROOT / "tools/sim/device.py"), str(scenario), str(state)],
-        env={
-            **os.environ,
-            "MICROPYPATH": path,
-            "WIFIMGR_HTTP_PORT": str(http_port),
-            "WIFIMGR_DNS_PORT": str(dns_port),
-        },
-        cwd=state,
-        start_new_session=True,  # Ctrl-C reaches this launcher, which stops the device
-    )
+
+    def power_on():
+        return subprocess.Popen(
+            [executable, str(ROOT / "tools/sim/device.py"), str(scenario), str(state)],
+            env={
+                **os.environ,
+                "MICROPYPATH": path,
+                "WIFIMGR_HTTP_PORT": str(http_port),
+                "WIFIMGR_DNS_PORT": str(dns_port),
+            },
+            cwd=state,
+            start_new_session=True,  # Ctrl-C reaches this launcher, which stops the device
+        )
+
+    device = power_on()
     stopping = []
 
     def on_signal(signum, frame):
@@ -112,7 +140,12 @@ def main():
     started = time.monotonic()
     ready = False
     try:
-        while not stopping and device.poll() is None:
+        while not stopping:
+            if device.poll() == RESET_STATUS:
+                print("sim: the device reset itself; powering it on again", flush=True)
+                device, ready, started = power_on(), False, time.monotonic()
+            elif device.returncode is not None:
+                break
             if not ready and http_answers(http_port) and dns_answers(dns_port):
                 ready = True
                 print(
