@@ -36,7 +36,7 @@ export WIFIMGR_HTTP_PORT WIFIMGR_DNS_PORT
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help sim test unix bench host-core lint format system-packages clean
+.PHONY: unix32 help sim test unix bench host-core lint format system-packages clean
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -73,6 +73,9 @@ $(abspath $(UNIX_BUILD))/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr
 		FROZEN_MANIFEST=$(abspath frozen/manifest_unix.py) \
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \
 		$(UNIX_MAKE_ARGS)
+
+unix32: ## Build the unix port 32-bit (an ESP32's word size, for its heap numbers) into build/unix32; needs gcc-multilib.
+	$(MAKE) unix UNIX_BUILD=$(BUILD)/unix32 UNIX_MAKE_ARGS="$(UNIX_MAKE_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0"
 
 bench: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Measure; writes build/bench/results.json and .png.
 	$(VENV)/bin/python tools/bench/run.py $(BENCH)
