@@ -96,3 +96,57 @@ def test_sim_refuses_a_missing_scenario_file(tmp_path):
     output, _ = sim.communicate(timeout=30)
     assert sim.returncode != 0
     assert "no scenario file %s" % (tmp_path / "nowhere.json") in output
+
+
+def test_sim_refuses_a_port_in_use_naming_it(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        sim = launch(tmp_path, SCENARIOS / "home.json", port, free_port(socket.SOCK_DGRAM))
+        output, _ = sim.communicate(timeout=30)
+    assert sim.returncode != 0
+    assert "127.0.0.1:%d is in use" % port in output and "WIFIMGR_HTTP_PORT" in output
+    assert "ready" not in output
+
+
+def read_until(sim, text, lines, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = sim.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return True
+    return False
+
+
+def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
+    """The portal's update form in make sim: the image is installed, the device resets, the
+    launcher powers it on again from the same flash, and back on WiFi the new image is kept."""
+    from helpers import esp_image
+    from helpers.ota import OtaServer, otadata
+    from helpers.portal import _Client
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "esp32.bin").write_bytes(esp_image.build("esp32", 160 * 1024, seed=3))
+    server = OtaServer(images)
+    http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
+    sim = launch(tmp_path, SCENARIOS / "home.json", http_port, dns_port)
+    lines = []
+    try:
+        assert read_until(sim, "Ctrl-C stops it", lines), "".join(lines)
+        assert read_until(sim, "connected to Meadowbrook", lines), "".join(lines)
+        status, doc = _Client(http_port).post("/api/ota", {"url": server.url("esp32.bin")})
+        assert status == 202, doc
+        assert read_until(sim, "the device reset itself", lines), "".join(lines)
+        assert read_until(sim, "the new firmware is valid", lines, 60), "".join(lines)
+        entries, boot = otadata(tmp_path / "device" / "flash")
+        assert boot == 1 and "valid" in [state for _seq, state, _ok in entries]
+    finally:
+        server.stop()
+        sim.send_signal(signal.SIGINT)
+        rest, _ = sim.communicate(timeout=10)
+    assert "Traceback" not in "".join(lines) + rest

@@ -8,6 +8,7 @@ with the same filesystem and flash, as a board would restart.
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -109,8 +110,10 @@ def main():
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
     if not args.keep_state:
-        for old in state.iterdir():
-            if old.is_file():
+        for old in state.iterdir():  # files, and the flash/ of the update slots
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
                 old.unlink()
 
     executable, path = micropython_command()
