@@ -214,19 +214,6 @@ def instructions_per_query(ctx, tools):
     return total / calls
 
 
-def code_size(ctx):
-    if not shutil.which("riscv64-unknown-elf-gcc"):
-        return None
-    out = subprocess.run(
-        ["make", "-s", "size"], cwd=ctx.root, capture_output=True, text=True, check=True
-    ).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if fields and fields[-1] == "build/size/dns.o":
-            return int(fields[0])
-    raise RuntimeError("make size printed no dns.o: %s" % out)
-
-
 def fuzz(ctx):
     if not shutil.which("clang") or FUZZ_RUNS <= 0:
         return None
@@ -295,7 +282,7 @@ def run(ctx):
         results["dns_instructions"] = "skipped: valgrind not installed"
     else:
         results["dns_instructions_per_query"] = ipq
-    size = code_size(ctx)
+    size = ctx.code_size("dns.o")
     if size is None:
         results["dns_code_size"] = "skipped: riscv64-unknown-elf-gcc not installed"
     else:

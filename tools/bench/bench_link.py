@@ -204,19 +204,6 @@ def step_ns(tool, rounds=200_000):
     return (time.perf_counter() - started) * 1e9 / int(out.stdout.split()[0])
 
 
-def code_size(ctx):
-    if not shutil.which("riscv64-unknown-elf-gcc"):
-        return None
-    out = subprocess.run(
-        ["make", "-s", "size"], cwd=ctx.root, capture_output=True, text=True, check=True
-    ).stdout
-    for line in out.splitlines():
-        fields = line.split()
-        if fields and fields[-1] == "build/size/link.o":
-            return int(fields[0])
-    raise RuntimeError("make size printed no link.o: %s" % out)
-
-
 def run(ctx):
     results = {}
     native = next(
@@ -264,7 +251,7 @@ def run(ctx):
         results["link_step_instructions_per_event"] = mix
         results["link_step_instructions_per_scan_done_20"] = callgrind(ctx, tool, ["scan"])
     results["link_step_ns_per_event"] = step_ns(tool)
-    size = code_size(ctx)
+    size = ctx.code_size("link.o")
     if size is not None:
         results["link_code_bytes_rv32imc"] = size
     results["link_scenarios"] = {

@@ -9,6 +9,8 @@ import argparse
 import importlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +27,20 @@ class Context:
             ROOT / ".venv" / "bin" / "micropython"
         )
         self.only = only
+
+    def code_size(self, obj):
+        """Bytes of build/size/<obj> as `make size` reports them (core/*.c for rv32imc, -Os),
+        or None without Debian's riscv64-unknown-elf-gcc."""
+        if not shutil.which("riscv64-unknown-elf-gcc"):
+            return None
+        out = subprocess.run(
+            ["make", "-s", "size"], cwd=self.root, capture_output=True, text=True, check=True
+        ).stdout
+        for line in out.splitlines():
+            fields = line.split()
+            if fields and fields[-1] == "build/size/" + obj:
+                return int(fields[0])
+        raise RuntimeError("make size printed no %s: %s" % (obj, out))
 
 
 def numbers(results):
