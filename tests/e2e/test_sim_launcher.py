@@ -1,10 +1,12 @@
 """`make sim` as a user runs it: ready on both ports, Ctrl-C stops everything, bad input named."""
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,16 +112,35 @@ def test_sim_refuses_a_port_in_use_naming_it(tmp_path):
     assert "ready" not in output
 
 
-def read_until(sim, text, lines, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = sim.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if text in line:
-            return True
-    return False
+class Lines:
+    """The launcher's output, read by a thread so that waiting for a line can time out."""
+
+    def __init__(self, sim):
+        self.seen = []
+        self._queue = queue.Queue()
+        threading.Thread(target=self._read, args=(sim.stdout,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if text in line:
+                return True
+        return False
+
+    def __str__(self):
+        return "".join(self.seen)
 
 
 def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
@@ -135,18 +156,19 @@ def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
     server = OtaServer(images)
     http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
     sim = launch(tmp_path, SCENARIOS / "home.json", http_port, dns_port)
-    lines = []
+    lines = Lines(sim)
     try:
-        assert read_until(sim, "Ctrl-C stops it", lines), "".join(lines)
-        assert read_until(sim, "connected to Meadowbrook", lines), "".join(lines)
+        assert lines.wait_for("Ctrl-C stops it"), lines
+        assert lines.wait_for("connected to Meadowbrook"), lines
         status, doc = _Client(http_port).post("/api/ota", {"url": server.url("esp32.bin")})
         assert status == 202, doc
-        assert read_until(sim, "the device reset itself", lines), "".join(lines)
-        assert read_until(sim, "the new firmware is valid", lines, 60), "".join(lines)
+        assert lines.wait_for("the device reset itself"), lines
+        assert lines.wait_for("the new firmware is valid", 60), lines
         entries, boot = otadata(tmp_path / "device" / "flash")
         assert boot == 1 and "valid" in [state for _seq, state, _ok in entries]
     finally:
         server.stop()
         sim.send_signal(signal.SIGINT)
-        rest, _ = sim.communicate(timeout=10)
-    assert "Traceback" not in "".join(lines) + rest
+        sim.wait(timeout=10)
+    lines.wait_for("sim: stopped", 10)
+    assert "Traceback" not in str(lines)

@@ -23,6 +23,12 @@ def main():
     from wifimgr import partition
 
     os.chdir(state)
+    try:  # micropython-lib logging, where the firmware has it, prints what reaches the root
+        import logging
+
+        logging.basicConfig(level=logging.INFO)
+    except ImportError:
+        pass
     wifimgr.log_level(20)  # what a serial console would show: INFO and up
     partition.setup("flash")  # two app slots, so updates and rollbacks run as on a board
     if scenario.known_networks and "wifimgr.json" not in os.listdir():
