@@ -990,7 +990,7 @@ async def guard(
             _set("valid", after_ms=elapsed())
             return "valid"
         polled = now()
-        while time.ticks_diff(now(), polled) < poll_ms:
-            await asyncio.sleep_ms(poll_ms if clock is None else 0)
+        while time.ticks_diff(now(), polled) < poll_ms:  # a virtual clock moves in its own time
+            await asyncio.sleep_ms(0 if hasattr(clock, "advance") else poll_ms)
     _set("rolling_back", reason="not healthy within %d ms" % deadline_ms)
     reset()
