@@ -764,13 +764,17 @@ class Link:
             except (OSError, ValueError):
                 channel = 0
         if bssid is None:
-            ssid = self._m.ssid_of(slot)
-            best = None
-            for rec in self._results:
-                if rec[0] == ssid and rec[2] == channel and (best is None or rec[3] > best[3]):
-                    best = rec
+            best = self._strongest(self._m.ssid_of(slot), channel)
             bssid = best[1] if best else None
         return (bssid, channel)
+
+    def _strongest(self, ssid, channel=None):
+        # The last scan's record of `ssid` with the best RSSI (on `channel`, if given), or None.
+        best = None
+        for rec in self._results:
+            if rec[0] == ssid and channel in (None, rec[2]) and (best is None or rec[3] > best[3]):
+                best = rec
+        return best
 
     def _feed(self, event):
         m = self._m
@@ -826,6 +830,13 @@ class Link:
         ssid = m.ssid_of(slot)
         if slot == TRIAL_SLOT:
             key = self._trial_password
+            if bssid is None and not channel:
+                # The portal's credentials go to the strongest BSSID of that name in the last
+                # scan, on its channel: the radio skips its channel search (ESP-IDF starts its
+                # scan there). A name the scan did not see is searched for as before.
+                best = self._strongest(ssid)
+                if best is not None:
+                    bssid, channel = best[1], best[2]
         elif slot == ORPHAN_SLOT:
             key = self._orphan_password
         else:

@@ -268,6 +268,31 @@ s.report(bad=bad, good=good)
     assert r["status"]["ap_active"] is False and r["ap_up"] is False
 
 
+def test_a_trial_goes_to_the_scanned_bssid_and_channel(micropython, backend):
+    """The portal's credentials go straight to the strongest BSSID of that name in the last
+    scan, on its channel (no channel search); a name the scan never saw is searched for."""
+    r = run(
+        micropython,
+        """
+s = Setup([ap("Home", "aa:00:00:00:00:01", 6, -70), ap("Home", "aa:00:00:00:00:02", 11, -48),
+           ap("Attic", "aa:00:00:00:00:03", 3, -60, hidden=True)], [])
+s.run(3000)
+s.link.try_credentials("Home", "correct-horse")
+s.run(8000)
+home = s.link.status()["trial"]["state"]
+s.link.try_credentials("Attic", "correct-horse", True)
+s.run(14000)
+s.report(home=home, attic=s.link.status()["trial"]["state"])
+""",
+        backend,
+    )
+    assert (r["home"], r["attic"]) == ("connected", "connected")
+    assert [c[1:] for c in r["calls"]] == [
+        ["Home", "correct-horse", "aa:00:00:00:00:02", 11],
+        ["Attic", "correct-horse", None, None],
+    ]
+
+
 def test_after_a_trial_the_ap_closes_at_the_linger_timeout(micropython, backend):
     r = run(
         micropython,

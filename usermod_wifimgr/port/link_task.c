@@ -271,6 +271,26 @@ typedef struct {
     bool changed;
 } step_out_t;
 
+// The portal's credentials go to the strongest BSSID of that name in the last scan, on its
+// channel: the radio then skips its channel search (ESP-IDF starts its scan there). A name the
+// scan did not see (hidden, or gone) is searched for as before.
+static void aim_trial(const wm_link_task_t *t, wm_link_action_t *a, const uint8_t *ssid,
+    size_t ssid_len) {
+    const wm_link_record_t *best = NULL;
+    for (size_t i = 0; i < t->record_count; i++) {
+        const wm_link_record_t *r = &t->records[i];
+        if (r->ssid_len == ssid_len && memcmp(r->ssid, ssid, ssid_len) == 0
+            && (best == NULL || r->rssi > best->rssi)) {
+            best = r;
+        }
+    }
+    if (best != NULL) {
+        a->has_bssid = 1;
+        memcpy(a->bssid, best->bssid, 6);
+        a->channel = best->channel;
+    }
+}
+
 // Runs the next queued event, or the timer if due (lock held). False: nothing to do at `now`.
 static bool step_locked(wm_link_task_t *t, uint32_t now, step_out_t *o) {
     wm_link_task_event_t qe;
@@ -314,10 +334,13 @@ static bool step_locked(wm_link_task_t *t, uint32_t now, step_out_t *o) {
         o->changed = true; // the address is news even when the state is not
     }
     for (size_t i = 0; i < o->n; i++) {
-        const wm_link_action_t *a = &o->acts[i];
+        wm_link_action_t *a = &o->acts[i];
         if (a->kind == WM_LINK_ACT_CONNECT) {
             const uint8_t *ssid = wm_link_ssid_of(l, a->slot, &o->ssid_len);
             memcpy(o->ssid, ssid, o->ssid_len);
+            if (a->slot == WM_LINK_TRIAL_SLOT && !a->has_bssid && a->channel == 0) {
+                aim_trial(t, a, ssid, o->ssid_len);
+            }
             const char *key = a->slot == WM_LINK_TRIAL_SLOT ? t->trial_password
                 : a->slot == WM_LINK_ORPHAN_SLOT ? t->orphan_password : t->passwords[a->slot];
             memcpy(o->password, key, WM_LINK_PASSWORD_BUF);
