@@ -140,15 +140,6 @@ def c_stop_ms_under_load(tools):
     return json.loads(out.strip().splitlines()[-1])["stop_ms"]
 
 
-def has_native(micropython):
-    proc = subprocess.run(
-        [micropython, "-c", "import _wifimgr; _wifimgr.DNSServer"],
-        env={**os.environ, "MICROPYPATH": ".frozen"},
-        capture_output=True,
-    )
-    return proc.returncode == 0
-
-
 def micropython_server(ctx, micropython, impl, tools):
     """qps and CPU us per query of a DNSServer on MicroPython under the load, and the time its
     stop() took."""
@@ -251,14 +242,7 @@ def run(ctx):
     results["udp_echo_cpu_us_per_query"] = statistics.median(u for _, u in echo)
     results["dns_stop_ms_c"] = max(c_stop_ms_under_load(tools) for _ in range(ROUNDS))
 
-    native = next(
-        (
-            m
-            for m in (ctx.micropython, str(ctx.root / "build/unix/micropython"))
-            if os.access(m, os.X_OK) and has_native(m)
-        ),
-        None,
-    )
+    native = ctx.native_micropython()
     if native:
         (
             results["dns_qps_native"],

@@ -146,15 +146,6 @@ print(json.dumps(out))
 """
 
 
-def has_native(micropython):
-    proc = subprocess.run(
-        [micropython, "-c", "import _wifimgr; _wifimgr.Link"],
-        env={**os.environ, "MICROPYPATH": ".frozen"},
-        capture_output=True,
-    )
-    return proc.returncode == 0
-
-
 def on_micropython(ctx, micropython, backend, what):
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench_link.py"
@@ -206,14 +197,7 @@ def step_ns(tool, rounds=200_000):
 
 def run(ctx):
     results = {}
-    native = next(
-        (
-            m
-            for m in (ctx.micropython, str(ctx.root / "build/unix/micropython"))
-            if os.access(m, os.X_OK) and has_native(m)
-        ),
-        None,
-    )
+    native = ctx.native_micropython()
     backends = [("python", ctx.micropython)] + ([("native", native)] if native else [])
     if not native:
         results["link_native"] = (

@@ -12,7 +12,6 @@ collector run every 2 KiB of allocation (tests/helpers/ota.py HEAP_SCRIPT).
 import hashlib
 import json
 import statistics
-import sys
 
 ROUNDS = 5
 PACED_ROUNDS = 2
@@ -30,7 +29,6 @@ print(json.dumps({"ms": time.ticks_diff(time.ticks_ms(), t0), "bytes": ota.statu
 
 
 def run(ctx):
-    sys.path.insert(0, str(ctx.root / "tests"))
     from helpers import esp_image
     from helpers.micropython import MicroPython
     from helpers.ota import HEAP_SCRIPT, RAW_SCRIPT, OtaServer, make_flash

@@ -18,6 +18,8 @@ import socket
 import subprocess
 import tempfile
 
+from helpers.micropython import has_native_module
+
 RUNS = 5
 TARGET = 24 * 1024
 
@@ -56,17 +58,8 @@ def _free_port(kind):
         return s.getsockname()[1]
 
 
-def _native(micropython):
-    proc = subprocess.run(
-        [micropython, "-c", "import _wifimgr"],
-        env={**os.environ, "MICROPYPATH": ".frozen"},
-        capture_output=True,
-    )
-    return proc.returncode == 0
-
-
 def _measure(micropython, root):
-    native = _native(micropython)
+    native = has_native_module(micropython)
     path = ".frozen" if native else "%s:.frozen" % (root / "frozen")
     samples = []
     for _ in range(RUNS):

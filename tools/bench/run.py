@@ -28,6 +28,16 @@ class Context:
         )
         self.only = only
 
+    def native_micropython(self):
+        """The MicroPython in use if it has _wifimgr, else build/unix/micropython if that one
+        has it (make unix), else None."""
+        from helpers.micropython import has_native_module
+
+        for m in (self.micropython, str(self.root / "build" / "unix" / "micropython")):
+            if os.access(m, os.X_OK) and has_native_module(m):
+                return m
+        return None
+
     def code_size(self, obj):
         """Bytes of build/size/<obj> as `make size` reports them (core/*.c for rv32imc, -Os),
         or None without Debian's riscv64-unknown-elf-gcc."""
@@ -78,6 +88,7 @@ def main():
     ctx = Context(args.only)
     OUT.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "tools" / "bench"))
+    sys.path.insert(0, str(ROOT / "tests"))  # helpers: shared by the tests and the benchmarks
     modules = sorted(p.stem for p in (ROOT / "tools" / "bench").glob("bench_*.py"))
     results_path = OUT / "results.json"
     old = json.loads(results_path.read_text()) if results_path.exists() and args.only else {}
