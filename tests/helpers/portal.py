@@ -1,11 +1,13 @@
 """Shared code of the portal tests: the page build, a simulated device serving the portal on
 loopback (the real Manager on the simulated radio, run by MicroPython), and raw HTTP."""
 
+import contextlib
 import http.client
 import importlib.util
 import json
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -139,6 +141,37 @@ class Device:
             if time.monotonic() > deadline:
                 raise AssertionError("status never matched: %s" % st)
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def slow_clients(port, count, every_s):
+    """`count` connections to the portal that send a request line, then dribble one more byte of
+    head each `every_s` seconds (slowloris) until the block ends; then they close."""
+    stop = threading.Event()
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        socks.append(s)
+
+    def dribble():
+        while not stop.is_set():
+            for s in socks:
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    pass  # the portal cut it off
+            time.sleep(every_s)
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        for s in socks:
+            s.close()
 
 
 def raw(port, data, timeout=5, shut=False):

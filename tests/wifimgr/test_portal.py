@@ -6,13 +6,11 @@ import gzip
 import json
 import re
 import socket
-import threading
-import time
 import urllib.parse
 
 import pytest
 from helpers.micropython import MICROPYTHON, MicroPython
-from helpers.portal import PAGE_SOURCE, Device, build_page, free_port, raw
+from helpers.portal import PAGE_SOURCE, Device, build_page, free_port, raw, slow_clients
 
 PROBES = {
     "/generate_204": "android",
@@ -483,36 +481,13 @@ def test_slow_and_idle_clients_cannot_lock_out_a_phone(device):
     """Fifty clients open connections and dribble a request head a byte at a time (slowloris);
     meanwhile a normal client still gets its answers, and the slow ones are cut off."""
     before = device.json("/api/status")["portal"]
-    stop = threading.Event()
-    socks = []
-    for _ in range(50):
-        s = socket.create_connection(("127.0.0.1", device.port), timeout=10)
-        s.sendall(b"GET / HTTP/1.1\r\n")
-        socks.append(s)
-
-    def dribble():
-        while not stop.is_set():
-            for s in socks:
-                try:
-                    s.sendall(b"X")
-                except OSError:
-                    pass
-            time.sleep(0.3)
-
-    thread = threading.Thread(target=dribble, daemon=True)
-    thread.start()
-    try:
+    with slow_clients(device.port, 50, 0.3):
         for _ in range(5):
             status, _, body = device.get("/api/status")
             assert status == 200
         portal = json.loads(body)["portal"]
         assert portal["open"] <= 4  # the cap holds
         assert portal["evicted"] >= before["evicted"] + 40
-    finally:
-        stop.set()
-        thread.join()
-        for s in socks:
-            s.close()
     assert device.get("/")[0] == 200
 
 

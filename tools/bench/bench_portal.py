@@ -18,6 +18,8 @@ import tempfile
 import threading
 import time
 
+from helpers.portal import slow_clients
+
 LOAD_S = 3.0
 LOAD_CLIENTS = 4
 SLOW_CLIENTS = 50
@@ -168,26 +170,8 @@ def load(port):
 
 def under_slow_clients(port):
     """Latencies (ms) of fresh /api/status requests while SLOW_CLIENTS dribble request heads."""
-    stop = threading.Event()
-    socks = []
-    for _ in range(SLOW_CLIENTS):
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(b"GET / HTTP/1.1\r\n")
-        socks.append(s)
-
-    def dribble():
-        while not stop.is_set():
-            for s in socks:
-                try:
-                    s.sendall(b"X")
-                except OSError:
-                    pass
-            time.sleep(0.2)
-
-    thread = threading.Thread(target=dribble)
-    thread.start()
     latencies = []
-    try:
+    with slow_clients(port, SLOW_CLIENTS, 0.2):
         time.sleep(0.5)
         for _ in range(20):
             t0 = time.monotonic()
@@ -199,11 +183,6 @@ def under_slow_clients(port):
             if resp.status == 200:
                 latencies.append((time.monotonic() - t0) * 1000)
             time.sleep(0.05)
-    finally:
-        stop.set()
-        thread.join()
-        for s in socks:
-            s.close()
     return latencies
 
 
