@@ -36,6 +36,47 @@ SERVER_ARGS = [
 
 TIMEOUT = 2.0
 
+# Run by MicroPython: argv PORT, IMPL ("native": _wifimgr.DNSServer, else the twin), STOP, and
+# the configuration as JSON (SERVER). Prints "ready" once serving on 127.0.0.1:PORT; serves until
+# the file STOP exists (60 s at most), then prints how long stop() took and the counters.
+SERVE_UNTIL_STOPPED = """
+import asyncio, json, os, sys, time
+from wifimgr import dns
+
+PORT, IMPL, STOP = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+cfg = json.loads(sys.argv[4])
+
+def stopped():
+    try:
+        os.stat(STOP)
+        return True
+    except OSError:
+        return False
+
+async def main():
+    if IMPL == "native":
+        import _wifimgr
+        cls = _wifimgr.DNSServer
+    else:
+        cls = dns.DNSServer
+    srv = cls(cfg["ip"], PORT, cfg["ttl"], bind="127.0.0.1", overrides=cfg["overrides"],
+              nxdomain=cfg["nxdomain"], refused=cfg["refused"])
+    srv.start()
+    print("ready")
+    for _ in range(3000):
+        if stopped():
+            break
+        await asyncio.sleep_ms(20)
+    t = time.ticks_us()
+    srv.stop()
+    stop_us = time.ticks_diff(time.ticks_us(), t)
+    s = srv.stats()
+    print(json.dumps({"stop_ms": stop_us / 1000, "queries": s["queries"],
+                      "answers": s["answers"], "drops": s["drops"], "running": s["running"]}))
+
+asyncio.run(main())
+"""
+
 
 def ask(port, qname, rdtype="A", **kwargs):
     """One query through dns.query.udp (which checks id and question); the parsed response."""

@@ -27,49 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers import dnsclient
+
 SECONDS = float(os.environ.get("WIFIMGR_BENCH_DNS_SECONDS", "2"))
 FUZZ_RUNS = int(os.environ.get("WIFIMGR_BENCH_DNS_FUZZ_RUNS", "10000000"))
 ROUNDS = 3
 WINDOW = 32
 CALLGRIND_ROUNDS = 10000  # x 4 queries
-
-# Serves until the file argv[3] exists (60 s at most), then prints the stop time and counters.
-SERVE = """
-import asyncio, json, os, sys, time
-from wifimgr import dns
-
-PORT, IMPL, STOP = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-
-def stopped():
-    try:
-        os.stat(STOP)
-        return True
-    except OSError:
-        return False
-
-async def main():
-    if IMPL == "native":
-        import _wifimgr
-        cls = _wifimgr.DNSServer
-    else:
-        cls = dns.DNSServer
-    srv = cls("192.168.4.1", PORT, 60, bind="127.0.0.1", overrides={"wifimgr.local": "10.0.0.7"},
-              nxdomain=["*.nx.example", "allowed.example"], refused=["refused.example"])
-    srv.start()
-    print("ready")
-    for _ in range(3000):
-        if stopped():
-            break
-        await asyncio.sleep_ms(20)
-    t = time.ticks_us()
-    srv.stop()
-    stop_us = time.ticks_diff(time.ticks_us(), t)
-    s = srv.stats()
-    print(json.dumps({"stop_ms": stop_us / 1000, "queries": s["queries"],
-                      "answers": s["answers"], "drops": s["drops"]}))
-
-asyncio.run(main())
-"""
 
 
 def free_port():
@@ -145,12 +109,12 @@ def micropython_server(ctx, micropython, impl, tools):
     stop() took."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "serve.py"
-        script.write_text(SERVE)
+        script.write_text(dnsclient.SERVE_UNTIL_STOPPED)
         stop = Path(tmp) / "stop"
         port = free_port()
         env = {**os.environ, "MICROPYPATH": ".frozen:%s" % (ctx.root / "frozen")}
         proc = subprocess.Popen(
-            [micropython, str(script), str(port), impl, str(stop)],
+            [micropython, str(script), str(port), impl, str(stop), json.dumps(dnsclient.SERVER)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
