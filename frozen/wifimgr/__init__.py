@@ -20,6 +20,12 @@ except ImportError:
 # "native" when the firmware has the C module, "python" on stock MicroPython and the unix port.
 backend = "native" if _wifimgr else "python"
 
+
+def native(name):
+    """The C module's class `name` ("DNSServer", "Link") when the firmware has it, else None."""
+    return getattr(_wifimgr, name, None)
+
+
 DEFAULT_CONFIG = "/wifimgr.json"
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 

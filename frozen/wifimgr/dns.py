@@ -11,6 +11,8 @@ import socket
 
 from micropython import const
 
+from wifimgr import native
+
 _HEADER = const(12)
 _MAX_PACKET = const(512)
 _MAX_NAME = const(255)
@@ -325,9 +327,4 @@ class DNSServer:
 
 def select():
     """The DNSServer class to use: `_wifimgr.DNSServer` when the firmware has it."""
-    try:
-        import _wifimgr
-
-        return _wifimgr.DNSServer
-    except (ImportError, AttributeError):
-        return DNSServer
+    return native("DNSServer") or DNSServer

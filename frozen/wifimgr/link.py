@@ -44,6 +44,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 
 from micropython import const
 
+from wifimgr import native
+
 # States, as in core/link.h.
 IDLE = const(0)
 SCANNING = const(1)
@@ -871,9 +873,4 @@ async def _pump(native, clock, poll_ms):
 
 def select():
     """The Link class to use: `_wifimgr.Link` when the firmware has it, else this module's."""
-    try:
-        import _wifimgr
-
-        return _wifimgr.Link
-    except (ImportError, AttributeError):
-        return Link
+    return native("Link") or Link

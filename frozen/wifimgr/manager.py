@@ -14,7 +14,7 @@ from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, backend, policy
+from wifimgr import __version__, backend, native, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.store import Store, import_wifi_json
@@ -41,16 +41,19 @@ def _link_class():
     # shows, and the Python twin is never imported (~6 KB). Elsewhere _wifimgr.Link drives a
     # simulated radio of its own that the application's network.WLAN would not follow, so the
     # manager runs the twin on wifimgr.sim's WLAN (the C Link is tested by itself there).
-    if sys.platform == "esp32":
-        try:
-            import _wifimgr
-
-            return _wifimgr.Link
-        except (ImportError, AttributeError):
-            pass
+    if sys.platform == "esp32" and native("Link"):
+        return native("Link")
     from wifimgr.link import Link
 
     return Link
+
+
+def _dns_class():
+    # _wifimgr.DNSServer when the firmware has it, and then the twin is never imported.
+    cls = native("DNSServer")
+    if cls is None:
+        from wifimgr.dns import DNSServer as cls
+    return cls
 
 
 def _mac(bssid):
@@ -504,10 +507,8 @@ class Manager:
                 except (OSError, ValueError) as e:
                     self._server_error("portal on %s:%d" % tuple(self._http), e)
         if self._dns and self._dns_server is None:
-            from wifimgr import dns
-
             try:
-                server = dns.select()(self._servers_ip(), self._dns[1], bind=self._dns[0])
+                server = _dns_class()(self._servers_ip(), self._dns[1], bind=self._dns[0])
                 server.start()
                 self._dns_server = server
             except (OSError, ValueError) as e:
