@@ -18,7 +18,6 @@ Environment: WIFIMGR_BENCH_DNS_SECONDS (per load run, default 2), WIFIMGR_BENCH_
 
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -146,29 +145,6 @@ def answer_ns_c(tools, rounds=2_500_000):
     return (time.perf_counter() - started) * 1e9 / int(out.split()[0])
 
 
-def instructions_per_query(ctx, tools):
-    if not shutil.which("valgrind"):
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        out_file = Path(tmp) / "callgrind.out"
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--toggle-collect=wm_dns_answer",
-                "--callgrind-out-file=%s" % out_file,
-                str(tools / "dns_callgrind"),
-                str(CALLGRIND_ROUNDS),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        calls = int(proc.stdout.split()[0])
-        total = int(re.search(r"^totals: (\d+)", out_file.read_text(), re.M).group(1))
-    return total / calls
-
-
 def fuzz(ctx):
     if not shutil.which("clang") or FUZZ_RUNS <= 0:
         return None
@@ -225,7 +201,7 @@ def run(ctx):
 
     results["dns_answer_ns_c"] = answer_ns_c(tools)
 
-    ipq = instructions_per_query(ctx, tools)
+    ipq = ctx.instructions_per_call("wm_dns_answer", [tools / "dns_callgrind", CALLGRIND_ROUNDS])
     if ipq is None:
         results["dns_instructions"] = "skipped: valgrind not installed"
     else:

@@ -21,8 +21,6 @@ time per step, and the code size of core/link.o for rv32imc -Os (make size).
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -165,30 +163,6 @@ def on_micropython(ctx, micropython, backend, what):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def callgrind(ctx, tool, mode):
-    if not shutil.which("valgrind"):
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        out_file = Path(tmp) / "callgrind.out"
-        proc = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--toggle-collect=wm_link_step",
-                "--callgrind-out-file=%s" % out_file,
-                str(tool),
-                str(CALLGRIND_ROUNDS),
-                *mode,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        steps = int(proc.stdout.split()[0])
-        total = int(re.search(r"^totals: (\d+)", out_file.read_text(), re.M).group(1))
-    return total / steps
-
-
 def step_ns(tool, rounds=200_000):
     started = time.perf_counter()
     out = subprocess.run([str(tool), str(rounds)], capture_output=True, text=True, check=True)
@@ -230,10 +204,12 @@ def run(ctx):
 
     subprocess.run(["make", "-s", "link-tools"], cwd=ctx.root, check=True, capture_output=True)
     tool = ctx.root / "build" / "host" / "link" / "link_callgrind"
-    mix = callgrind(ctx, tool, [])
+    mix = ctx.instructions_per_call("wm_link_step", [tool, CALLGRIND_ROUNDS])
     if mix is not None:
         results["link_step_instructions_per_event"] = mix
-        results["link_step_instructions_per_scan_done_20"] = callgrind(ctx, tool, ["scan"])
+        results["link_step_instructions_per_scan_done_20"] = ctx.instructions_per_call(
+            "wm_link_step", [tool, CALLGRIND_ROUNDS, "scan"]
+        )
     results["link_step_ns_per_event"] = step_ns(tool)
     size = ctx.code_size("link.o")
     if size is not None:

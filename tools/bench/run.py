@@ -9,9 +9,11 @@ import argparse
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +53,30 @@ class Context:
             if fields and fields[-1] == "build/size/" + obj:
                 return int(fields[0])
         raise RuntimeError("make size printed no %s: %s" % (obj, out))
+
+    def instructions_per_call(self, function, command):
+        """Instructions per call of the C `function`, counted by valgrind's callgrind over
+        `command` (a program that prints how many calls it made first); None without
+        valgrind. Instruction counts repeat exactly, whatever else the machine is doing."""
+        if not shutil.which("valgrind"):
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            out_file = Path(tmp) / "callgrind.out"
+            proc = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--toggle-collect=" + function,
+                    "--callgrind-out-file=%s" % out_file,
+                    *map(str, command),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            calls = int(proc.stdout.split()[0])
+            total = int(re.search(r"^totals: (\d+)", out_file.read_text(), re.M).group(1))
+        return total / calls
 
 
 def numbers(results):
