@@ -35,12 +35,13 @@ static const MP_DEFINE_STR_OBJ(wifimgr_version_obj, WIFIMGR_VERSION);
 
 typedef struct {
     mp_obj_base_t base;
-    wm_dns_config_t cfg;
+    // Both owned by C, outside the VM heap: the server thread reads cfg and reads and writes
+    // task, never the MicroPython heap. cfg (2 KB with its rule slots) is freed with the
+    // object, task when the server stops.
+    wm_dns_config_t *cfg;
+    wm_dns_task_t *task;
     uint32_t bind_addr; // network order
     uint16_t port;
-    // Owned by C, outside the VM heap, while running: the server thread reads and writes only
-    // this, never the MicroPython heap.
-    wm_dns_task_t *task;
     wm_dns_stats_t done; // the counters of the runs that ended: like the twin's, they add up
 } wifimgr_dns_server_obj_t;
 
@@ -136,11 +137,16 @@ static mp_obj_t wifimgr_dns_server_make_new(const mp_obj_type_t *type, size_t n_
         type);
     self->task = NULL;
     memset(&self->done, 0, sizeof(self->done));
+    // If an argument is refused below, the finaliser frees cfg with the half-made object.
+    self->cfg = malloc(sizeof(*self->cfg));
+    if (self->cfg == NULL) {
+        mp_raise_OSError(MP_ENOMEM);
+    }
     uint8_t addr[4];
     wifimgr_dns_ipv4(args[ARG_ip].u_obj, "ip", addr);
     mp_int_t ttl = wifimgr_dns_int(args[ARG_ttl].u_obj, "ttl", 0, 0x7fffffff,
         "must be an int from 0 to 2**31-1, not ");
-    wm_dns_config_init(&self->cfg, addr, (uint32_t)ttl);
+    wm_dns_config_init(self->cfg, addr, (uint32_t)ttl);
 
     mp_obj_t overrides = args[ARG_overrides].u_obj;
     if (overrides != mp_const_none) {
@@ -162,7 +168,7 @@ static mp_obj_t wifimgr_dns_server_make_new(const mp_obj_type_t *type, size_t n_
             vstr_printf(&what, "override for %s", mp_obj_str_get_str(name));
             wifimgr_dns_ipv4(map->table[i].value, vstr_null_terminated_str(&what), other);
             vstr_clear(&what);
-            wifimgr_dns_rule(&self->cfg, name, WM_DNS_ACTION_ADDRESS, other);
+            wifimgr_dns_rule(self->cfg, name, WM_DNS_ACTION_ADDRESS, other);
         }
     }
     static const struct {
@@ -179,7 +185,7 @@ static mp_obj_t wifimgr_dns_server_make_new(const mp_obj_type_t *type, size_t n_
         mp_obj_t iter = mp_getiter(args[lists[k].arg].u_obj, NULL);
         mp_obj_t name;
         while ((name = mp_iternext(iter)) != MP_OBJ_STOP_ITERATION) {
-            wifimgr_dns_rule(&self->cfg, name, (wm_dns_action_t)lists[k].action, NULL);
+            wifimgr_dns_rule(self->cfg, name, (wm_dns_action_t)lists[k].action, NULL);
         }
     }
 
@@ -208,7 +214,7 @@ static mp_obj_t wifimgr_dns_server_start(mp_obj_t self_in) {
     uint8_t port[2] = { (uint8_t)(self->port >> 8), (uint8_t)self->port };
     uint16_t port_n;
     memcpy(&port_n, port, 2);
-    int err = wm_dns_task_start(task, &self->cfg, self->bind_addr, port_n);
+    int err = wm_dns_task_start(task, self->cfg, self->bind_addr, port_n);
     if (err != 0) {
         free(task);
         wifimgr_dns_check(err);
@@ -236,7 +242,7 @@ static mp_obj_t wifimgr_dns_server_stop(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_dns_server_stop_obj, wifimgr_dns_server_stop);
 
-// DNSServer.__del__(): a server dropped while running stops with it.
+// DNSServer.__del__(): a server dropped while running stops with it; its config goes too.
 static mp_obj_t wifimgr_dns_server_del(mp_obj_t self_in) {
     wifimgr_dns_server_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->task != NULL) {
@@ -244,6 +250,8 @@ static mp_obj_t wifimgr_dns_server_del(mp_obj_t self_in) {
         free(self->task);
         self->task = NULL;
     }
+    free(self->cfg);
+    self->cfg = NULL;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_dns_server_del_obj, wifimgr_dns_server_del);

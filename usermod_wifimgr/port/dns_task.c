@@ -26,7 +26,7 @@ static void *serve(void *arg) {
             continue;
         }
         task->queries++;
-        size_t len = wm_dns_answer(&task->cfg, in, (size_t)n, out, sizeof(out));
+        size_t len = wm_dns_answer(task->cfg, in, (size_t)n, out, sizeof(out));
         if (len > 0 && sendto(task->sock, out, len, 0, (struct sockaddr *)&peer, peer_len)
             == (ssize_t)len) {
             task->answers++;
@@ -42,7 +42,7 @@ int wm_dns_task_start(wm_dns_task_t *task, const wm_dns_config_t *cfg, uint32_t 
     if (task->running) {
         return EALREADY;
     }
-    memcpy(&task->cfg, cfg, sizeof(*cfg));
+    task->cfg = cfg;
     task->stop = 0;
     task->queries = task->answers = task->drops = 0;
     task->sock = socket(AF_INET, SOCK_DGRAM, 0);

@@ -25,7 +25,7 @@ typedef struct {
 } wm_dns_stats_t;
 
 typedef struct {
-    wm_dns_config_t cfg;
+    const wm_dns_config_t *cfg; // the caller's, read by the server thread while it runs
     int sock;
     int running;
     uint16_t port;
@@ -38,8 +38,8 @@ typedef struct {
 } wm_dns_task_t;
 
 // task must be zeroed before its first start (static storage or memset).
-// Binds a UDP socket to bind_addr:port (both network order; port 0 picks a free one), copies
-// cfg and starts the server thread. Returns 0, or an errno value (socket, bind or thread
+// Binds a UDP socket to bind_addr:port (both network order; port 0 picks a free one) and starts
+// the server thread, which answers from cfg: cfg must stay unchanged until wm_dns_task_stop(). Returns 0, or an errno value (socket, bind or thread
 // creation failed, EALREADY if task is running); on failure nothing is left open.
 int wm_dns_task_start(wm_dns_task_t *task, const wm_dns_config_t *cfg, uint32_t bind_addr,
     uint16_t port);
