@@ -314,3 +314,40 @@ def test_stats_add_up_over_a_stop_and_a_restart(micropython, impl):
     q = dnsvec.query("restart.test")
     out = micropython.run(RESTART, args=[free_udp_port(), impl, q.hex()], timeout=30)
     assert out.split("\n")[:2] == ["1 1 0 False", "2 2 0 False"]
+
+
+DROPPED = """
+import gc, socket, sys, time
+import _wifimgr
+
+PORT = int(sys.argv[1])
+for i in range(200):
+    try:  # refused half-way through its arguments, after its config was allocated
+        _wifimgr.DNSServer("10.0.0.1", nxdomain=["ok.test", "bad..label"])
+    except ValueError:
+        pass
+    _wifimgr.DNSServer("10.0.0.1", PORT, bind="127.0.0.1").start()  # dropped while running
+    gc.collect()  # its finaliser stops it: the port is free for the next one
+    s = _wifimgr.DNSServer("10.0.0.1", PORT, bind="127.0.0.1")
+    s.start()
+    s.stop()  # dropped after a stop
+gc.collect()
+srv = _wifimgr.DNSServer("10.0.0.2", PORT, bind="127.0.0.1")
+srv.start()
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(2)
+c.sendto(bytes.fromhex(sys.argv[2]), socket.getaddrinfo("127.0.0.1", PORT)[0][-1])
+print(c.recv(600).hex())
+srv.stop()
+"""
+
+
+def test_native_servers_dropped_in_every_state_are_collected(micropython):
+    """_wifimgr.DNSServer keeps its config and its thread's state outside the VM heap: 200 each
+    of servers refused half-made, dropped while running (collected, it frees the port for the
+    next one) and dropped after a stop are finalised, none twice, and a new server answers."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr in %s: the native tier needs make unix" % micropython.executable)
+    q = dnsvec.query("after.test")
+    out = micropython.run(DROPPED, args=[free_udp_port(), q.hex()], timeout=60)
+    assert out.strip() == dnsvec.response(q, answer_ip="10.0.0.2").hex()
