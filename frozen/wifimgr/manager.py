@@ -41,11 +41,10 @@ def _link_class():
     # shows, and the Python twin is never imported (~6 KB). Elsewhere _wifimgr.Link drives a
     # simulated radio of its own that the application's network.WLAN would not follow, so the
     # manager runs the twin on wifimgr.sim's WLAN (the C Link is tested by itself there).
-    if sys.platform == "esp32" and native("Link"):
-        return native("Link")
-    from wifimgr.link import Link
-
-    return Link
+    cls = native("Link") if sys.platform == "esp32" else None
+    if cls is None:
+        from wifimgr.link import Link as cls
+    return cls
 
 
 def _dns_class():
