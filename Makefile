@@ -9,6 +9,7 @@ VENV := .venv
 BUILD := build
 STAMP_VENV := $(VENV)/.installed
 STAMP_SYSTEM := $(BUILD)/.system-packages
+STAMP_SYSTEM_UNIX32 := $(BUILD)/.system-packages-unix32
 
 # The MicroPython that runs the package: the unix port built with _wifimgr (native tier) when a
 # MicroPython tree is given, otherwise the unix port from the registry wheel (fallback backend).
@@ -52,6 +53,11 @@ $(STAMP_SYSTEM): tools/setup/debian-packages.txt
 	tools/setup/system-packages.sh tools/setup/debian-packages.txt
 	touch $@
 
+$(STAMP_SYSTEM_UNIX32): tools/setup/debian-packages-unix32.txt
+	@mkdir -p $(BUILD)
+	tools/setup/system-packages.sh tools/setup/debian-packages-unix32.txt
+	touch $@
+
 system-packages: $(STAMP_SYSTEM) ## Install the Debian packages the tests use (as root), or list them.
 
 sim: $(STAMP_VENV) $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Run wifimgr on MicroPython against a simulated radio (SCENARIO=...).
@@ -74,7 +80,7 @@ $(abspath $(UNIX_BUILD))/micropython: $(STAMP_VENV) $(shell find usermod_wifimgr
 		$(if $(MICROPY_LIB_DIR),MPY_LIB_DIR=$(abspath $(MICROPY_LIB_DIR))) \
 		$(UNIX_MAKE_ARGS)
 
-unix32: ## Build the unix port 32-bit (an ESP32's word size, for its heap numbers) into build/unix32; needs gcc-multilib.
+unix32: $(STAMP_SYSTEM_UNIX32) ## Build the unix port 32-bit (an ESP32's word size, for its heap numbers) into build/unix32.
 	$(MAKE) unix UNIX_BUILD=$(BUILD)/unix32 UNIX_MAKE_ARGS="$(UNIX_MAKE_ARGS) MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0"
 
 bench: $(STAMP_VENV) $(STAMP_SYSTEM) host-core $(if $(MICROPY_DIR),$(MICROPYTHON)) ## Measure; writes build/bench/results.json and .png.
