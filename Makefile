@@ -49,13 +49,10 @@ $(STAMP_VENV): requirements.txt
 	touch $@
 
 $(STAMP_SYSTEM): tools/setup/debian-packages.txt
-	@mkdir -p $(BUILD)
-	tools/setup/system-packages.sh tools/setup/debian-packages.txt
-	touch $@
-
 $(STAMP_SYSTEM_UNIX32): tools/setup/debian-packages-unix32.txt
+$(STAMP_SYSTEM) $(STAMP_SYSTEM_UNIX32):
 	@mkdir -p $(BUILD)
-	tools/setup/system-packages.sh tools/setup/debian-packages-unix32.txt
+	tools/setup/system-packages.sh $<
 	touch $@
 
 system-packages: $(STAMP_SYSTEM) ## Install the Debian packages the tests use (as root), or list them.

@@ -317,11 +317,11 @@ def test_stats_add_up_over_a_stop_and_a_restart(micropython, impl):
 
 
 DROPPED = """
-import gc, socket, sys, time
+import gc, socket, sys
 import _wifimgr
 
 PORT = int(sys.argv[1])
-for i in range(200):
+for _ in range(200):
     try:  # refused half-way through its arguments, after its config was allocated
         _wifimgr.DNSServer("10.0.0.1", nxdomain=["ok.test", "bad..label"])
     except ValueError:
