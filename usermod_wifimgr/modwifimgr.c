@@ -306,8 +306,8 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     );
 
 // ---- Scan/connect state machine: Link, the link task of port/link_task.c around core/link.c. --
-// Same Python API as wifimgr.link.Link, whose check_* functions validate the arguments (one
-// wording of every error for both backends). On ESP-IDF the radio is port/radio_esp32.c; on
+// Same Python API as wifimgr.link.Link; wifimgr.linkspec's check_* functions validate the
+// arguments (one wording of every error for both backends). On ESP-IDF the radio is port/radio_esp32.c; on
 // unix it is port/radio_sim.c, loaded with the scenario of the wifimgr.sim radio behind `sta`.
 
 // What the task's thread may touch when it reports a change: outside the VM heap.
@@ -323,8 +323,8 @@ typedef struct {
     mp_obj_t ap;
     mp_obj_t clock; // None on a device: the task runs on esp_timer
     mp_obj_t callbacks; // list
-    mp_obj_t policy; // dict, as link.check_policy() returned it
-    bool stepped; // virtual clock: link._pump() steps the task from an asyncio task
+    mp_obj_t policy; // dict, as linkspec.check_policy() returned it
+    bool stepped; // virtual clock: linkspec.pump() steps the task from an asyncio task
     bool sim;
     bool ap_mirror; // sim: what the Python `ap` interface was last told
     wifimgr_link_notify_t *notify; // outside the VM heap
@@ -341,10 +341,10 @@ static const char *const wifimgr_link_reasons[] = {
 static const char *const wifimgr_link_trials[] = { NULL, "trying", "connected", "failed" };
 
 static mp_obj_t wifimgr_link_module(void) {
-    mp_obj_t fromlist[1] = { MP_OBJ_NEW_QSTR(MP_QSTR_link) };
+    mp_obj_t fromlist[1] = { MP_OBJ_NEW_QSTR(MP_QSTR_linkspec) };
     mp_obj_t pkg = mp_import_name(MP_QSTR_wifimgr, mp_obj_new_tuple(1, fromlist),
         MP_OBJ_NEW_SMALL_INT(0));
-    return mp_import_from(pkg, MP_QSTR_link);
+    return mp_import_from(pkg, MP_QSTR_linkspec);
 }
 
 static mp_obj_t wifimgr_link_call(qstr fun, size_t n, const mp_obj_t *args) {
@@ -722,7 +722,7 @@ static mp_obj_t wifimgr_link_remember(size_t n_args, const mp_obj_t *args) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(args[0]);
     mp_obj_t ssid = wifimgr_link_call(MP_QSTR_check_ssid, 1, &args[1]);
     mp_obj_t mac_args[2] = { args[2], MP_OBJ_NEW_QSTR(MP_QSTR_bssid) };
-    mp_obj_t bssid = wifimgr_link_call(MP_QSTR__parse_mac, 2, mac_args);
+    mp_obj_t bssid = wifimgr_link_call(MP_QSTR_parse_mac, 2, mac_args);
     if (bssid == mp_const_none) {
         mp_raise_ValueError(MP_ERROR_TEXT("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff"));
     }
@@ -773,7 +773,7 @@ static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
         wifimgr_link_dispatch(self_in);
         mp_obj_t pump_args[3] = { self_in, self->clock,
                                   wifimgr_link_dict_get(self->policy, MP_QSTR_poll_ms) };
-        mp_obj_t coro = wifimgr_link_call(MP_QSTR__pump, 3, pump_args);
+        mp_obj_t coro = wifimgr_link_call(MP_QSTR_pump, 3, pump_args);
         mp_obj_t asyncio = mp_import_name(MP_QSTR_asyncio, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
         mp_call_function_1(mp_load_attr(asyncio, MP_QSTR_create_task), coro);
     }
@@ -889,7 +889,7 @@ static mp_obj_t wifimgr_link_scan_results(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_scan_results_obj, wifimgr_link_scan_results);
 
 // Link._advance(now_ms) -> running: on a virtual clock, runs what is due up to now_ms
-// (link._pump calls it).
+// (linkspec.pump calls it).
 static mp_obj_t wifimgr_link_advance(mp_obj_t self_in, mp_obj_t now) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(self_in);
     if (self->stepped && self->task->running) {

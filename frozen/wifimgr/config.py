@@ -346,7 +346,7 @@ def check(doc):
     if "link" in doc:
         if not isinstance(doc["link"], dict):
             _err("link", "must be an object of state machine settings")
-        from wifimgr.link import check_policy
+        from wifimgr.linkspec import check_policy
 
         for k in doc["link"]:
             if k in ("ap_policy", "ap_config"):

@@ -45,6 +45,15 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 from micropython import const
 
 from wifimgr import native
+from wifimgr.linkspec import (
+    AP_POLICIES,
+    check_candidates,
+    check_channel,
+    check_password,
+    check_policy,
+    check_ssid,
+    parse_mac,
+)
 
 # States, as in core/link.h.
 IDLE = const(0)
@@ -72,127 +81,11 @@ TRIALS = (None, "trying", "connected", "failed")
 
 TRIAL_SLOT = const(-1)
 ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
-MAX_CANDIDATES = const(8)
 # A scan that never reports (a radio that lost the event) counts as a scan that found nothing.
 SCAN_TIMEOUT_MS = const(10000)
-AP_POLICIES = ("always", "fallback", "never")
 _ALWAYS = const(0)
 _FALLBACK = const(1)
 _NEVER = const(2)
-
-POLICY_DEFAULTS = {
-    "ap_policy": "fallback",
-    "ap_config": None,
-    "retries": 1,
-    "backoff_min_ms": 2000,
-    "backoff_max_ms": 300000,
-    "rescan_ms": 15000,
-    "min_rssi": -90,
-    "connect_timeout_ms": 15000,
-    "dhcp_timeout_ms": 10000,
-    "linger_ms": 120000,
-    "poll_ms": 100,
-}
-# (key, lowest, highest) of the integer keys.
-_INT_RANGES = (
-    ("retries", 1, 100),
-    ("backoff_min_ms", 100, 3600000),
-    ("backoff_max_ms", 100, 86400000),
-    ("rescan_ms", 1000, 3600000),
-    ("min_rssi", -100, 0),
-    ("connect_timeout_ms", 1000, 120000),
-    ("dhcp_timeout_ms", 1000, 120000),
-    ("linger_ms", 0, 3600000),
-    ("poll_ms", 10, 10000),
-)
-
-
-def check_ssid(ssid, field="ssid"):
-    """Returns the SSID as bytes; ValueError naming `field` unless it is 1 to 32 bytes."""
-    if isinstance(ssid, str):
-        ssid = ssid.encode()
-    if not isinstance(ssid, (bytes, bytearray)):
-        raise ValueError("%s must be a string" % field)
-    if not 1 <= len(ssid) <= 32:
-        raise ValueError("%s must be 1 to 32 bytes, not %d" % (field, len(ssid)))
-    return bytes(ssid)
-
-
-def check_password(password, field="password"):
-    if password is None:
-        return ""
-    if isinstance(password, (bytes, bytearray)):
-        password = bytes(password).decode()
-    if not isinstance(password, str):
-        raise ValueError("%s must be a string" % field)
-    if password and not 8 <= len(password) <= 63:
-        raise ValueError("%s must be empty (open network) or 8 to 63 characters" % field)
-    return password
-
-
-def check_bssid(bssid, field="bssid"):
-    if bssid is None:
-        return None
-    if not isinstance(bssid, (bytes, bytearray)) or len(bssid) != 6:
-        raise ValueError("%s must be 6 bytes or None" % field)
-    return bytes(bssid)
-
-
-def check_channel(channel, field="channel"):
-    if not isinstance(channel, int) or isinstance(channel, bool) or not 1 <= channel <= 14:
-        raise ValueError("%s must be 1 to 14" % field)
-    return channel
-
-
-def check_candidates(candidates):
-    """Returns a list of (ssid bytes, password, hidden, bssid) from the user's dicts."""
-    if not isinstance(candidates, (list, tuple)):
-        raise ValueError("candidates must be a list")
-    if len(candidates) > MAX_CANDIDATES:
-        raise ValueError("candidates: at most %d networks" % MAX_CANDIDATES)
-    out = []
-    for i, cand in enumerate(candidates):
-        where = "candidates[%d]." % i
-        if not isinstance(cand, dict):
-            raise ValueError("candidates[%d] must be a dict" % i)
-        for key in cand:
-            if key not in ("ssid", "password", "hidden", "bssid"):
-                raise ValueError(where + "%s: unknown key" % key)
-        ssid = check_ssid(cand.get("ssid"), where + "ssid")
-        password = check_password(cand.get("password"), where + "password")
-        hidden = cand.get("hidden", False)
-        if not isinstance(hidden, bool):
-            raise ValueError(where + "hidden must be True or False")
-        bssid = check_bssid(cand.get("bssid"), where + "bssid")
-        out.append((ssid, password, hidden, bssid))
-    return out
-
-
-def check_policy(policy):
-    """Returns the policy with defaults filled in; ValueError naming the first bad key."""
-    if policy is None:
-        policy = {}
-    if not isinstance(policy, dict):
-        raise ValueError("policy must be a dict")
-    for key in policy:
-        if key not in POLICY_DEFAULTS:
-            raise ValueError("policy.%s: unknown key" % key)
-    out = dict(POLICY_DEFAULTS)
-    out.update(policy)
-    if out["ap_policy"] not in AP_POLICIES:
-        raise ValueError(
-            "policy.ap_policy must be one of %s, not %r"
-            % (", ".join(AP_POLICIES), out["ap_policy"])
-        )
-    if out["ap_config"] is not None and not isinstance(out["ap_config"], dict):
-        raise ValueError("policy.ap_config must be a dict")
-    for key, low, high in _INT_RANGES:
-        value = out[key]
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ValueError("policy.%s must be an integer from %d to %d" % (key, low, high))
-    if out["backoff_max_ms"] < out["backoff_min_ms"]:
-        raise ValueError("policy.backoff_max_ms must not be below backoff_min_ms")
-    return out
 
 
 def _channel(channel):
@@ -564,18 +457,6 @@ def _mac(bssid):
     return None if bssid is None else ":".join("%02x" % b for b in bssid)
 
 
-def _parse_mac(text, field):
-    if isinstance(text, str):
-        parts = text.split(":")
-        try:
-            if len(parts) != 6:
-                raise ValueError
-            return bytes(int(p, 16) for p in parts)
-        except ValueError:
-            raise ValueError("%s must be 6 bytes or aa:bb:cc:dd:ee:ff" % field)
-    return check_bssid(text, field)
-
-
 class _TicksClock:
     def __init__(self):
         import time
@@ -628,7 +509,7 @@ class Link:
 
     def remember(self, ssid, bssid, channel):
         ssid = check_ssid(ssid)
-        bssid = _parse_mac(bssid, "bssid")
+        bssid = parse_mac(bssid, "bssid")
         if bssid is None:
             raise ValueError("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff")
         channel = check_channel(channel)
@@ -855,20 +736,6 @@ class Link:
             self._sta.connect(ssid, key, bssid=bssid)
         except OSError:
             self._feed(("disconnected", NOT_FOUND))
-
-
-async def _pump(native, clock, poll_ms):
-    # Runs a `_wifimgr.Link` on a virtual clock (tests, benchmarks): the task has no thread
-    # then; this moves the clock to the task's next event (at most poll_ms on) and steps it.
-    import asyncio
-
-    while native._advance(clock.now_ms()):
-        now = clock.now_ms()
-        nxt = native._next()
-        step = poll_ms if nxt < 0 else min(poll_ms, nxt - now)
-        if step > 0:
-            clock.advance(step)
-        await asyncio.sleep_ms(0)
 
 
 def select():

@@ -15,8 +15,8 @@ static addresses and WebREPL.
 from micropython import const
 
 from wifimgr import _log as log
+from wifimgr.linkspec import MAX_CANDIDATES
 
-MAX_CANDIDATES = const(8)  # what the state machine holds (link.MAX_CANDIDATES, core/link.h)
 _SEC_OPEN = const(0)
 _SEC_WPA2 = const(3)
 

@@ -14,7 +14,7 @@ import subprocess
 
 SCRIPT = r"""
 import io, json, sys
-from wifimgr import link
+from wifimgr import link, linkspec
 
 def mac(s):
     return None if s is None else bytes(int(p, 16) for p in s.split(":"))
@@ -45,7 +45,7 @@ def cands_of(cands):
 def run(v):
     policy = dict(v.get("policy") or {})
     m = link.Machine()
-    m.set_policy(link.check_policy(policy))
+    m.set_policy(linkspec.check_policy(policy))
     m.set_candidates(cands_of(v["candidates"]))
     if v.get("hint"):
         m.remember(v["hint"][0].encode(), mac(v["hint"][1]), v["hint"][2])
