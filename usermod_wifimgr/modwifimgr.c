@@ -15,18 +15,11 @@
 #include "port/dns_task.h"
 #include "port/link_task.h"
 
-// The radio of Link: ESP-IDF's on a device, the scenario simulation elsewhere (unix).
-#ifdef ESP_PLATFORM
-#define WIFIMGR_LINK_SIM (0)
-#include "port/radio_esp32.h"
-#else
-#define WIFIMGR_LINK_SIM (1)
-#include "port/radio_sim.h"
-#endif
+// The radio of Link and the version of the frozen package, both from the build file.
+#include "port/radio.h"
 
-// The build files pass the version of the frozen wifimgr package, so the two always match.
 #ifndef WIFIMGR_VERSION
-#error "WIFIMGR_VERSION must be defined by micropython.mk or micropython.cmake"
+#error "wifimgr_build.h must define WIFIMGR_VERSION"
 #endif
 
 static const MP_DEFINE_STR_OBJ(wifimgr_version_obj, WIFIMGR_VERSION);

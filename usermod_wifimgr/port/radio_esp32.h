@@ -1,5 +1,5 @@
 // The ESP-IDF radio of the link task: esp_wifi calls and esp_event handlers (see
-// radio_esp32.c). Only this pair and modwifimgr.c's ESP_PLATFORM branch know ESP-IDF.
+// radio_esp32.c). Only this pair knows ESP-IDF; port/radio.h chooses it.
 #ifndef WM_RADIO_ESP32_H
 #define WM_RADIO_ESP32_H
 
