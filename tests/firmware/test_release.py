@@ -102,3 +102,16 @@ def test_release_manifest_files_option_needs_a_directory(tmp_path):
     assert run(tmp_path, "http://x.invalid/", "--files").returncode == 2
     out = run(tmp_path, "http://x.invalid/", "--files", tmp_path / "missing")
     assert out.returncode != 0 and "is not a directory" in out.stderr
+
+
+def test_release_workflow_sources_export_sh_in_the_idf_container():
+    """GitHub replaces the container's entrypoint (espressif/idf's entrypoint.sh sources
+    export.sh), so the step that builds a board must source $IDF_PATH/export.sh itself before
+    ci/release.sh build_board reaches firmware/preflight.sh's `command -v idf.py`."""
+    text = (boards.ROOT / ".github" / "workflows" / "release.yml").read_text()
+    job = text[text.index("\n  boards:") : text.index("\n  host:")]
+    assert "container: espressif/idf:" in job
+    step = job[job.rindex("- name:", 0, job.index("ci/release.sh build_board")) :]
+    step = step[: step.index("ci/release.sh build_board")]
+    assert "shell: bash" in step
+    assert 'source "$IDF_PATH/export.sh"' in step.split("run: |", 1)[1]
