@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import parttable
 import pytest
@@ -167,3 +168,38 @@ def test_upstream_sdkconfig_fragments_exist(build):
     _, cmake, _ = build_files(build)
     for frag in re.findall(r"^\s+(boards/sdkconfig\.\w+)$", cmake, re.M):
         assert os.path.isfile(os.path.join(mpy, "ports", "esp32", frag)), frag
+
+
+# The upstream board each wifimgr board follows, per chip (ports/esp32/boards/).
+UPSTREAM = {
+    "esp32": "ESP32_GENERIC",
+    "esp32s3": "ESP32_GENERIC_S3",
+    "esp32c3": "ESP32_GENERIC_C3",
+    "esp32c6": "ESP32_GENERIC_C6",
+}
+
+
+@pytest.mark.parametrize("build", [b for b in BUILDS if not b["variant"]], ids=lambda b: b["name"])
+def test_board_keeps_the_upstream_board_s_sdkconfig_fragments(build):
+    """Every fragment of the generic upstream board but sdkconfig.ble (no Bluetooth here), e.g.
+    ESP32_GENERIC_C3's sdkconfig.c3usb (the REPL on USB-Serial-JTAG)."""
+    mpy = os.environ.get("MICROPY_DIR")
+    if not mpy:
+        pytest.skip("MICROPY_DIR needed to read the upstream boards")
+    upstream = (
+        Path(mpy) / "ports" / "esp32" / "boards" / UPSTREAM[build["chip"]] / "mpconfigboard.cmake"
+    )
+    frags = re.findall(r"^\s+(boards/\S+)$", upstream.read_text(), re.M)
+    ours = (boards.BOARDS / build["board"] / "mpconfigboard.cmake").read_text()
+    own = sdkconfig(boards.BOARDS / build["board"] / "sdkconfig.board")
+    missing = []
+    for frag in frags:
+        if frag == "boards/sdkconfig.ble" or frag in ours:
+            continue
+        # The upstream board's own sdkconfig.board may instead be part of ours.
+        values = sdkconfig(upstream.parent.parent.parent / frag)
+        if not frag.endswith("/sdkconfig.board") or any(
+            own.get(k) != v for k, v in values.items()
+        ):
+            missing.append(frag)
+    assert not missing, "%s drops %s" % (build["board"], missing)
