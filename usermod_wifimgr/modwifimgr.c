@@ -469,15 +469,19 @@ static mp_obj_t wifimgr_link_dispatch(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_dispatch_obj, wifimgr_link_dispatch);
 
 // Called by the task after a status change: from its thread (scheduled for the VM), or from
-// the VM when stepped (wifimgr_link_advance dispatches then).
-static void wifimgr_link_notify(void *ctx) {
+// the VM when stepped (wifimgr_link_advance dispatches then). False when MicroPython's
+// scheduler queue (MICROPY_SCHEDULER_DEPTH) is full: the task calls again shortly, so the VM
+// still gets the latest status when nothing changes after it.
+static bool wifimgr_link_notify(void *ctx) {
     wifimgr_link_notify_t *n = ctx;
     if (n->threaded && !n->scheduled) {
         n->scheduled = true;
         if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&wifimgr_link_dispatch_obj), n->link)) {
-            n->scheduled = false; // queue full: the next change tries again
+            n->scheduled = false;
+            return false;
         }
     }
+    return true;
 }
 
 static uint32_t wifimgr_link_now(wifimgr_link_obj_t *self) {

@@ -7,6 +7,11 @@
 
 #include "port/link_task.h"
 
+#if defined(WIFIMGR_RADIO_ESP32)
+#include "freertos/FreeRTOS.h"
+#include "freertos/semphr.h"
+#endif
+
 // a - b on the wrapping millisecond clock, as a signed distance.
 static int32_t diff(uint32_t a, uint32_t b) {
     return (int32_t)(a - b);
@@ -25,8 +30,75 @@ static uint32_t now_of(const wm_link_task_t *t) {
     return t->threaded ? clock_ms(t) - t->offset : t->now;
 }
 
+// --- waking the thread -------------------------------------------------------------------------
+// The thread sleeps until an event or command arrives or `ms` pass, measured on a clock that
+// NTP, settimeofday() and the RTC cannot step. POSIX: a condition variable on CLOCK_MONOTONIC.
+// ESP-IDF: its pthread_cond_timedwait() turns the absolute deadline back into a relative one
+// with gettimeofday() (components/pthread/pthread_cond_var.c: pthread_cond_timedwait), and its
+// pthread_condattr_setclock() does nothing, so a step of the wall clock between our deadline
+// and its gettimeofday() stretches or cuts the wait: the thread waits on a FreeRTOS semaphore
+// with a relative timeout in ticks instead. wake_signal and wait_for run with the lock held.
+
+#if defined(WIFIMGR_RADIO_ESP32)
+
+static int wake_init(wm_link_task_t *t) {
+    t->wake = xSemaphoreCreateBinary();
+    return t->wake == NULL ? ENOMEM : 0;
+}
+
+static void wake_deinit(wm_link_task_t *t) {
+    vSemaphoreDelete((SemaphoreHandle_t)t->wake);
+}
+
+static void wake_signal(wm_link_task_t *t) {
+    xSemaphoreGive((SemaphoreHandle_t)t->wake); // kept until taken: no wakeup is lost
+}
+
+static void wait_for(wm_link_task_t *t, uint32_t ms) {
+    pthread_mutex_unlock(&t->lock);
+    xSemaphoreTake((SemaphoreHandle_t)t->wake, pdMS_TO_TICKS(ms) + 1);
+    pthread_mutex_lock(&t->lock);
+}
+
+#else
+
+static int wake_init(wm_link_task_t *t) {
+    pthread_condattr_t attr;
+    int err = pthread_condattr_init(&attr);
+    if (err == 0) {
+        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (err == 0) {
+            err = pthread_cond_init(&t->wake, &attr);
+        }
+        pthread_condattr_destroy(&attr);
+    }
+    return err;
+}
+
+static void wake_deinit(wm_link_task_t *t) {
+    pthread_cond_destroy(&t->wake);
+}
+
+static void wake_signal(wm_link_task_t *t) {
+    pthread_cond_signal(&t->wake);
+}
+
+static void wait_for(wm_link_task_t *t, uint32_t ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&t->wake, &t->lock, &until);
+}
+
+#endif
+
 int wm_link_task_init(wm_link_task_t *t, const wm_radio_ops_t *ops, void *radio,
-    void (*notify)(void *ctx), void *notify_ctx) {
+    bool (*notify)(void *ctx), void *notify_ctx) {
     memset(t, 0, sizeof(*t));
     wm_link_init(&t->link);
     t->ops = ops;
@@ -37,7 +109,7 @@ int wm_link_task_init(wm_link_task_t *t, const wm_radio_ops_t *ops, void *radio,
     if (err != 0) {
         return err;
     }
-    err = pthread_cond_init(&t->wake, NULL);
+    err = wake_init(t);
     if (err != 0) {
         pthread_mutex_destroy(&t->lock);
     }
@@ -45,7 +117,7 @@ int wm_link_task_init(wm_link_task_t *t, const wm_radio_ops_t *ops, void *radio,
 }
 
 void wm_link_task_deinit(wm_link_task_t *t) {
-    pthread_cond_destroy(&t->wake);
+    wake_deinit(t);
     pthread_mutex_destroy(&t->lock);
 }
 
@@ -190,7 +262,7 @@ static void enqueue(wm_link_task_t *t, const wm_link_task_event_t *ev) {
         t->queue[(t->q_head + t->q_len) % WM_LINK_TASK_QUEUE] = *ev;
         t->q_len++;
     }
-    pthread_cond_signal(&t->wake);
+    wake_signal(t);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -366,6 +438,13 @@ static bool step_locked(wm_link_task_t *t, uint32_t now, step_out_t *o) {
     return true;
 }
 
+// Tells the owner of a change; threaded, one it could not take is told again (run()).
+static void tell(wm_link_task_t *t) {
+    if (t->notify != NULL) {
+        t->renotify = !t->notify(t->notify_ctx) && t->threaded;
+    }
+}
+
 static void perform(wm_link_task_t *t, uint32_t now, const step_out_t *o) {
     for (size_t i = 0; i < o->n; i++) {
         const wm_link_action_t *a = &o->acts[i];
@@ -395,8 +474,8 @@ static void perform(wm_link_task_t *t, uint32_t now, const step_out_t *o) {
                 break;
         }
     }
-    if (o->changed && t->notify != NULL) {
-        t->notify(t->notify_ctx);
+    if (o->changed) {
+        tell(t);
     }
 }
 
@@ -444,23 +523,19 @@ static uint32_t wait_ms(wm_link_task_t *t, uint32_t now, uint32_t cap) {
 static void *run(void *arg) {
     wm_link_task_t *t = arg;
     while (!t->stop) {
+        if (t->renotify) {
+            tell(t);
+        }
         uint32_t now = now_of(t);
         drain(t, now);
-        uint32_t wait = wait_ms(t, now_of(t), WM_LINK_TASK_MAX_SLEEP_MS);
+        uint32_t wait = wait_ms(t, now_of(t),
+            t->renotify ? WM_LINK_TASK_RENOTIFY_MS : WM_LINK_TASK_MAX_SLEEP_MS);
         if (wait == 0) {
             continue;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait / 1000;
-        until.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
         pthread_mutex_lock(&t->lock);
         if (t->q_len == 0 && !t->stop) {
-            pthread_cond_timedwait(&t->wake, &t->lock, &until);
+            wait_for(t, wait);
         }
         pthread_mutex_unlock(&t->lock);
     }
@@ -475,6 +550,7 @@ int wm_link_task_start(wm_link_task_t *t, bool threaded, uint32_t now) {
     t->q_len = 0;
     t->h_len = 0;
     t->stop = false;
+    t->renotify = false;
     t->threaded = threaded;
     t->now = now;
     if (threaded) {
@@ -505,7 +581,7 @@ void wm_link_task_stop(wm_link_task_t *t) {
     if (t->threaded) {
         pthread_mutex_lock(&t->lock);
         t->stop = true;
-        pthread_cond_signal(&t->wake);
+        wake_signal(t);
         pthread_mutex_unlock(&t->lock);
         pthread_join(t->thread, NULL);
     }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/link.h"
+#include "wifimgr_build.h"
 
 #ifndef WM_LINK_TASK_MAX_RECORDS
 #define WM_LINK_TASK_MAX_RECORDS (24)
@@ -34,6 +35,11 @@
 // The longest the thread sleeps without looking at the clock, in ms.
 #ifndef WM_LINK_TASK_MAX_SLEEP_MS
 #define WM_LINK_TASK_MAX_SLEEP_MS (1000)
+#endif
+// How soon the thread tells the owner again of a change it could not deliver (notify returned
+// false: MicroPython's scheduler queue was full), in ms.
+#ifndef WM_LINK_TASK_RENOTIFY_MS
+#define WM_LINK_TASK_RENOTIFY_MS (10)
 #endif
 #define WM_LINK_PASSWORD_BUF (WM_LINK_PASSWORD_MAX + 1)
 
@@ -111,10 +117,15 @@ typedef struct {
     wm_link_t link; // the reducer, under `lock`
     const wm_radio_ops_t *ops;
     void *radio;
-    void (*notify)(void *ctx);
+    bool (*notify)(void *ctx);
     void *notify_ctx;
+    volatile bool renotify; // threaded: the last notify was not delivered, try again
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    #if defined(WIFIMGR_RADIO_ESP32)
+    void *wake; // SemaphoreHandle_t: a relative FreeRTOS wait (see wait_for() in link_task.c)
+    #else
+    pthread_cond_t wake; // on CLOCK_MONOTONIC
+    #endif
     pthread_t thread;
     bool threaded;
     bool running;
@@ -141,8 +152,10 @@ typedef struct {
 } wm_link_task_t;
 
 // Prepares a stopped task with the default policy and no candidates. Returns 0 or an errno.
+// notify returns false when the owner could not take the news now: the threaded task then
+// calls it again within WM_LINK_TASK_RENOTIFY_MS until it does, changed or not.
 int wm_link_task_init(wm_link_task_t *t, const wm_radio_ops_t *ops, void *radio,
-    void (*notify)(void *ctx), void *notify_ctx);
+    bool (*notify)(void *ctx), void *notify_ctx);
 
 // Frees what init made; the task must be stopped.
 void wm_link_task_deinit(wm_link_task_t *t);
