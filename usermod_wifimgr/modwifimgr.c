@@ -236,14 +236,18 @@ static mp_obj_t wifimgr_dns_server_stop(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_dns_server_stop_obj, wifimgr_dns_server_stop);
 
 // DNSServer.__del__(): a server dropped while running stops with it; its config goes too.
+// The finaliser runs inside the GC, so it does not wait for the thread: on lwIP that is up to
+// WM_DNS_TASK_POLL_MS (lwip/src/api/sockets.c: lwip_shutdown() refuses UDP sockets, so only
+// the receive timeout wakes recvfrom()). The thread closes the socket and frees the task and
+// the config it reads as it ends; the port is free again then.
 static mp_obj_t wifimgr_dns_server_del(mp_obj_t self_in) {
     wifimgr_dns_server_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->task != NULL) {
-        wm_dns_task_stop(self->task);
-        free(self->task);
-        self->task = NULL;
+        wm_dns_task_abandon(self->task, self->cfg);
+    } else {
+        free(self->cfg);
     }
-    free(self->cfg);
+    self->task = NULL;
     self->cfg = NULL;
     return mp_const_none;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,7 +17,7 @@ static void *serve(void *arg) {
     wm_dns_task_t *task = arg;
     uint8_t in[WM_DNS_MAX_PACKET + 1]; // one more, so an oversized datagram shows as one
     uint8_t out[WM_DNS_MAX_RESPONSE];
-    while (!task->stop) {
+    while (!__atomic_load_n(&task->stop, __ATOMIC_ACQUIRE)) {
         struct sockaddr_in peer;
         socklen_t peer_len = sizeof(peer);
         ssize_t n = recvfrom(task->sock, in, sizeof(in), 0, (struct sockaddr *)&peer, &peer_len);
@@ -34,6 +35,11 @@ static void *serve(void *arg) {
             task->drops++;
         }
     }
+    if (task->abandoned) { // read after stop: wm_dns_task_abandon set it before
+        close(task->sock);
+        free(task->also);
+        free(task);
+    }
     return NULL;
 }
 
@@ -43,6 +49,7 @@ int wm_dns_task_start(wm_dns_task_t *task, const wm_dns_config_t *cfg, uint32_t 
         return EALREADY;
     }
     task->cfg = cfg;
+    task->abandoned = 0;
     task->stop = 0;
     task->queries = task->answers = task->drops = 0;
     task->sock = socket(AF_INET, SOCK_DGRAM, 0);
@@ -112,6 +119,21 @@ void wm_dns_task_stop(wm_dns_task_t *task) {
     task->sock = -1;
     task->port = 0;
     task->running = 0;
+}
+
+void wm_dns_task_abandon(wm_dns_task_t *task, void *also) {
+    if (!task->running) {
+        free(also);
+        free(task);
+        return;
+    }
+    task->also = also;
+    task->abandoned = 1;
+    pthread_detach(task->thread);
+    // Wakes the thread where the stack supports it (Linux); before stop, since after it the
+    // thread may close the socket and free the task.
+    shutdown(task->sock, SHUT_RDWR);
+    __atomic_store_n(&task->stop, 1, __ATOMIC_RELEASE);
 }
 
 void wm_dns_task_stats(const wm_dns_task_t *task, wm_dns_stats_t *out) {

@@ -30,6 +30,8 @@ typedef struct {
     int running;
     uint16_t port;
     pthread_t thread;
+    void *also; // abandoned: freed by the thread with the task
+    int abandoned; // set before stop: the thread then closes and frees on its way out
     // Written by the server thread, read by the owner: word-sized, so reads never tear.
     volatile int stop;
     volatile uint32_t queries;
@@ -47,6 +49,13 @@ int wm_dns_task_start(wm_dns_task_t *task, const wm_dns_config_t *cfg, uint32_t 
 // Stops the thread (within WM_DNS_TASK_POLL_MS, usually at once) and closes the socket. Safe to
 // call on a task that is not running.
 void wm_dns_task_stop(wm_dns_task_t *task);
+
+// Stops the thread without waiting for it, for a finaliser that must not hold the GC: the
+// thread closes the socket and frees `task` and `also` (malloc'd by the owner; `also` may be
+// NULL, e.g. the config it reads) when it ends, within WM_DNS_TASK_POLL_MS. The port is free
+// again only then. The owner must not touch `task` or `also` after the call; a task that is
+// not running is freed at once.
+void wm_dns_task_abandon(wm_dns_task_t *task, void *also);
 
 // Copies the counters; they keep their values after stop until the next start.
 void wm_dns_task_stats(const wm_dns_task_t *task, wm_dns_stats_t *out);
