@@ -325,6 +325,7 @@ typedef struct {
     bool sim;
     bool ap_mirror; // sim: what the Python `ap` interface was last told
     wifimgr_link_notify_t *notify; // outside the VM heap
+    bool listed; // in MP_STATE_PORT(wifimgr_links)
     wm_link_task_t *task; // outside the VM heap: the task's thread reads and writes it
     void *radio;
 } wifimgr_link_obj_t;
@@ -577,6 +578,7 @@ static mp_obj_t wifimgr_link_make_new(const mp_obj_type_t *type, size_t n_args, 
     self->task = NULL;
     self->radio = NULL;
     self->notify = NULL;
+    self->listed = false;
     #if WIFIMGR_LINK_SIM
     self->sim = true;
     wm_radio_sim_t *sim = calloc(1, sizeof(wm_radio_sim_t));
@@ -739,7 +741,13 @@ static mp_obj_t wifimgr_link_remember(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(wifimgr_link_remember_obj, 4, 4,
     wifimgr_link_remember);
 
-// The running Links, kept alive for the scheduler and the task's thread.
+// The running Links, kept alive for the scheduler and the task's thread. The root pointer
+// outlives the heap across a soft reset (mp_init() does not clear port root pointers), so
+// wifimgr_links_count, outside the heap too, counts the Links in it: each leaves through
+// stop() or its finaliser, which gc_sweep_all() runs for every object at a soft reset
+// (ports/esp32/main.c), and the module's __init__ drops the list once none is left.
+static size_t wifimgr_links_count;
+
 static mp_obj_t wifimgr_link_running(void) {
     if (MP_STATE_PORT(wifimgr_links) == MP_OBJ_NULL) {
         MP_STATE_PORT(wifimgr_links) = mp_obj_new_list(0, NULL);
@@ -770,6 +778,8 @@ static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
         mp_raise_OSError(err);
     }
     mp_obj_list_append(wifimgr_link_running(), self_in);
+    self->listed = true;
+    wifimgr_links_count++;
     if (self->stepped) {
         wifimgr_link_dispatch(self_in);
         mp_obj_t pump_args[3] = { self_in, self->clock,
@@ -792,6 +802,8 @@ static mp_obj_t wifimgr_link_stop(mp_obj_t self_in) {
     wm_link_task_stop(self->task);
     MP_THREAD_GIL_ENTER();
     mp_obj_list_remove(wifimgr_link_running(), self_in);
+    self->listed = false;
+    wifimgr_links_count--;
     wifimgr_link_dispatch(self_in);
     return mp_const_none;
 }
@@ -802,6 +814,11 @@ static mp_obj_t wifimgr_link_del(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = MP_OBJ_TO_PTR(self_in);
     wm_link_task_t *task = self->task;
     self->task = NULL;
+    if (self->listed) {
+        // Only gc_sweep_all() finalises a listed Link: the list goes with the heap.
+        self->listed = false;
+        wifimgr_links_count--;
+    }
     if (task != NULL) {
         wm_link_task_stop(task);
         #if !WIFIMGR_LINK_SIM
@@ -964,8 +981,20 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t wifimgr_links);
 
 // ---- Module. --------------------------------------------------------------------------------
 
+// _wifimgr.__init__(): run at the first import after boot or a soft reset (and again after
+// `del sys.modules["_wifimgr"]`: MICROPY_MODULE_BUILTIN_INIT, py/objmodule.c). A list that
+// no running Link is in belongs to a heap that may be gone.
+static mp_obj_t wifimgr_module_init(void) {
+    if (wifimgr_links_count == 0) {
+        MP_STATE_PORT(wifimgr_links) = MP_OBJ_NULL;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(wifimgr_module_init_obj, wifimgr_module_init);
+
 static const mp_rom_map_elem_t wifimgr_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__wifimgr) },
+    { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&wifimgr_module_init_obj) },
     { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&wifimgr_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_DNSServer), MP_ROM_PTR(&wifimgr_dns_server_type) },
     { MP_ROM_QSTR(MP_QSTR_Link), MP_ROM_PTR(&wifimgr_link_type) },
