@@ -755,6 +755,30 @@ static mp_obj_t wifimgr_link_running(void) {
     return MP_STATE_PORT(wifimgr_links);
 }
 
+// MicroPython's own reconnect (ports/esp32/network_wlan.c: network_wlan_wifi_event_handler
+// calls esp_wifi_connect() on every STA_DISCONNECTED while wifi_sta_connect_requested, which
+// any WLAN.connect() sets, a soft reset keeps and only WLAN.disconnect() clears) would fight
+// the link's: config(reconnects=0) stops it (network_wlan_config), as the twin does. A WLAN
+// without the key is left as it is.
+static void wifimgr_link_no_port_reconnect(mp_obj_t sta) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t args[4];
+        mp_load_method(sta, MP_QSTR_config, args);
+        args[2] = MP_OBJ_NEW_QSTR(MP_QSTR_reconnects);
+        args[3] = MP_OBJ_NEW_SMALL_INT(0);
+        mp_call_method_n_kw(0, 1, args);
+        nlr_pop();
+    } else {
+        const mp_obj_type_t *type = mp_obj_get_type(MP_OBJ_FROM_PTR(nlr.ret_val));
+        if (!mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_OSError))
+            && !mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_ValueError))
+            && !mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_TypeError))) {
+            nlr_jump(nlr.ret_val);
+        }
+    }
+}
+
 // Link.start(): starts the task (its thread, or its asyncio pump on a virtual clock); returns
 // at once. On a device, OSError(EBUSY) while another Link runs: there is one radio (each
 // simulated Link has its own).
@@ -769,6 +793,7 @@ static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
     if (!self->sim && running > 0) {
         mp_raise_OSError(MP_EBUSY);
     }
+    wifimgr_link_no_port_reconnect(self->sta);
     mp_obj_t args[3];
     mp_load_method(self->sta, MP_QSTR_active, args);
     args[2] = mp_const_true;

@@ -3,8 +3,8 @@
 // scan), and the WIFI_EVENT_* / IP_EVENT_STA_GOT_IP handlers turn into link task events. The
 // handlers run in ESP-IDF's event task: they only copy into the task's queue, never touch the
 // MicroPython heap and never block for long. MicroPython's network.WLAN keeps working next to
-// it (ifconfig/ipconfig, config); its own reconnect logic only acts on connects made through
-// WLAN.connect(), which the link never calls.
+// it (ifconfig/ipconfig, config); its own reconnect (network_wlan.c:
+// network_wlan_wifi_event_handler) is turned off by the bindings when the link starts.
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +16,10 @@
 #include "esp_wifi.h"
 
 #include "port/radio_esp32.h"
+
+// network.hostname() (extmod/modnetwork.c): WLAN.connect() gives it to the STA netif before
+// each connect (network_wlan.c: network_wlan_connect), the link's connects do the same.
+extern char mod_network_hostname_data[];
 
 static int esp32_errno(esp_err_t err) {
     switch (err) {
@@ -59,7 +63,7 @@ static void scan_done(wm_radio_esp32_t *radio) {
     if (esp_wifi_scan_get_ap_records(&n, aps) != ESP_OK) {
         n = 0;
     }
-    wm_link_record_t recs[WM_LINK_TASK_MAX_RECORDS];
+    wm_link_record_t *recs = radio->recs;
     for (uint16_t i = 0; i < n; i++) {
         wm_link_record_t *r = &recs[i];
         memset(r, 0, sizeof(*r));
@@ -158,6 +162,11 @@ static int esp32_connect(void *arg, uint32_t now, const uint8_t *ssid, size_t ss
     radio->associated = false;
     radio->leaving = false;
     esp_err_t err = esp_wifi_set_config(WIFI_IF_STA, &config);
+    // The DHCP client sends the netif's hostname: without this the router sees "espressif".
+    esp_netif_t *netif = esp_netif_get_handle_from_ifkey("WIFI_STA_DEF");
+    if (err == ESP_OK && netif != NULL) {
+        err = esp_netif_set_hostname(netif, mod_network_hostname_data);
+    }
     if (err == ESP_OK) {
         err = esp_wifi_connect();
     }

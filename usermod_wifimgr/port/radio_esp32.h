@@ -11,6 +11,10 @@
 typedef struct {
     wm_link_task_t *task;
     void *records; // wifi_ap_record_t[WM_LINK_TASK_MAX_RECORDS], outside the VM heap
+    // The scan as the link task takes it, converted in ESP-IDF's event task: here, not on that
+    // task's stack (CONFIG_ESP_SYSTEM_EVENT_TASK_STACK_SIZE, 2304 bytes in MicroPython's
+    // sdkconfig, against about 1 KB for these).
+    wm_link_record_t recs[WM_LINK_TASK_MAX_RECORDS];
     void *on_wifi; // esp_event_handler_instance_t
     void *on_ip;
     // Shared by the task's thread and the event task: word-sized flags.
