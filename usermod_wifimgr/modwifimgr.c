@@ -337,6 +337,11 @@ static const char *const wifimgr_link_reasons[] = {
     NULL, "wrong_password", "not_found", "no_ip", "link_lost",
 };
 static const char *const wifimgr_link_trials[] = { NULL, "trying", "connected", "failed" };
+// Why the access point is not up as configured (WM_LINK_AP_ERR_*), for status()["errors"].
+static const char *const wifimgr_link_ap_errors[] = {
+    NULL, "ap_config: channel not allowed", "ap_config: security not offered by an access point",
+    "ap_config: password does not fit the security", "ap_config: refused by the WiFi driver",
+};
 
 static mp_obj_t wifimgr_link_module(void) {
     mp_obj_t fromlist[1] = { MP_OBJ_NEW_QSTR(MP_QSTR_linkspec) };
@@ -370,7 +375,7 @@ static mp_obj_t wifimgr_link_dict_get(mp_obj_t dict, qstr key) {
 }
 
 static mp_obj_t wifimgr_link_status_dict(const wm_link_task_status_t *s) {
-    mp_obj_t d = mp_obj_new_dict(11);
+    mp_obj_t d = mp_obj_new_dict(12);
     bool connected = s->state == WM_LINK_CONNECTED && s->has_ip;
     mp_obj_t ip = mp_const_none;
     if (s->has_ip) {
@@ -394,6 +399,9 @@ static mp_obj_t wifimgr_link_status_dict(const wm_link_task_status_t *s) {
         wifimgr_link_name(wifimgr_link_reasons, s->reason));
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_attempts), MP_OBJ_NEW_SMALL_INT(s->attempts));
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_ap_active), mp_obj_new_bool(s->ap_on));
+    mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_ap_error), wifimgr_link_name(
+        wifimgr_link_ap_errors, s->ap_error < MP_ARRAY_SIZE(wifimgr_link_ap_errors)
+        ? s->ap_error : WM_LINK_AP_ERR_DRIVER));
     mp_obj_t last_good = mp_const_none;
     if (s->has_last_good) {
         mp_obj_t items[3] = {

@@ -272,6 +272,15 @@ def check_network(net, key):
         _check_json_value(v, key + "." + k, 1)
 
 
+# What ESP-IDF's softAP offers (esp_wifi_types_generic.h, wifi_ap_config_t.authmode: not WEP,
+# WAPI or OWE; no enterprise mode), as network.AUTH_* numbers: open, WPA, WPA2, WPA/WPA2, WPA3,
+# WPA2/WPA3.
+AP_AUTHMODES = (0, 2, 3, 4, 6, 7)
+# The channels of ESP-IDF's default country "01" (esp_wifi.h: esp_wifi_set_country), which
+# MicroPython keeps unless network.country() changes it: an AP on 12 or 13 would not start.
+AP_CHANNELS = (1, 11)
+
+
 def check_access_point(ap, key="access_point"):
     if not isinstance(ap, dict):
         _err(key, "must be an object")
@@ -286,14 +295,20 @@ def check_access_point(ap, key="access_point"):
         if name in cfg:
             check_ssid(cfg[name], key + ".config." + name)
     if "channel" in cfg:
-        _check_int(cfg["channel"], key + ".config.channel", 1, 13)
+        _check_int(cfg["channel"], key + ".config.channel", *AP_CHANNELS)
     if "hidden" in cfg:
         _check_bool(cfg["hidden"], key + ".config.hidden")
     for name in ("password", "key"):
         if name in cfg:
             check_password(cfg[name], key + ".config." + name)
     if "authmode" in cfg:
-        _check_int(cfg["authmode"], key + ".config.authmode", 0, 7)
+        mode = cfg["authmode"]
+        if not isinstance(mode, int) or isinstance(mode, bool) or mode not in AP_AUTHMODES:
+            _err(
+                key + ".config.authmode",
+                "must be a security an access point offers (%s; not WEP or enterprise), not %r"
+                % (", ".join(str(m) for m in AP_AUTHMODES), mode),
+            )
     if "enables_webrepl" in ap:
         _check_bool(ap["enables_webrepl"], key + ".enables_webrepl")
     policy = ap.get("start_policy", "fallback")

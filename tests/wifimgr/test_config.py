@@ -123,7 +123,19 @@ out([before, view("networks.json")])
         ),
         (
             {"access_point": {"config": {"channel": 14}}},
-            "access_point.config.channel: must be an integer from 1 to 13",
+            "access_point.config.channel: must be an integer from 1 to 11",
+        ),
+        (  # ESP-IDF's default country "01" has channels 1 to 11 (esp_wifi_set_country)
+            {"access_point": {"config": {"channel": 12}}},
+            "access_point.config.channel: must be an integer from 1 to 11, not 12",
+        ),
+        (  # WIFI_AUTH_WEP: wifi_ap_config_t.authmode does not support it in softAP mode
+            {"access_point": {"config": {"authmode": 1}}},
+            "access_point.config.authmode: must be a security an access point offers (0, 2, 3, 4",
+        ),
+        (  # WIFI_AUTH_WPA2_ENTERPRISE
+            {"access_point": {"config": {"authmode": 5}}},
+            "access_point.config.authmode: must be a security an access point offers",
         ),
         (
             {"access_point": {"config": {"colour": "red"}}},

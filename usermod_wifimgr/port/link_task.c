@@ -445,7 +445,45 @@ static void tell(wm_link_task_t *t) {
     }
 }
 
+// What no radio can offer as an access point, checked before ops->ap: the securities of
+// ESP-IDF's softAP (wifi_ap_config_t.authmode in esp_wifi_types_generic.h; WEP, WAPI, OWE and
+// the enterprise modes are not among them), by wifi_auth_mode_t number, and a WPA passphrase
+// of 8 to 63 characters or 64 hex digits. The channels the radio's country allows are the
+// radio's to check.
+static int ap_config_error(const wm_link_ap_config_t *c) {
+    if (c == NULL || c->password[0] == '\0') {
+        return WM_LINK_AP_OK; // open
+    }
+    switch (c->authmode) {
+        case 0: // WIFI_AUTH_OPEN: the radio ignores the password
+            return WM_LINK_AP_OK;
+        case 2: // WPA_PSK
+        case 3: // WPA2_PSK
+        case 4: // WPA_WPA2_PSK
+        case 6: // WPA3_PSK
+        case 7: { // WPA2_WPA3_PSK
+            size_t len = strlen(c->password);
+            return len >= 8 && len <= 64 ? WM_LINK_AP_OK : WM_LINK_AP_ERR_PASSWORD;
+        }
+        default:
+            return WM_LINK_AP_ERR_AUTHMODE;
+    }
+}
+
+// What ops->ap returned becomes the status's ap_error: a change the owner hears of.
+static bool ap_result(wm_link_task_t *t, uint32_t now, int err) {
+    pthread_mutex_lock(&t->lock);
+    bool news = t->status.ap_error != (uint8_t)err;
+    if (news) {
+        t->status.ap_error = (uint8_t)err;
+        push_change(t, now);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return news;
+}
+
 static void perform(wm_link_task_t *t, uint32_t now, const step_out_t *o) {
+    bool changed = o->changed;
     for (size_t i = 0; i < o->n; i++) {
         const wm_link_action_t *a = &o->acts[i];
         switch (a->kind) {
@@ -464,17 +502,23 @@ static void perform(wm_link_task_t *t, uint32_t now, const step_out_t *o) {
             case WM_LINK_ACT_DISCONNECT:
                 t->ops->disconnect(t->radio, now);
                 break;
-            case WM_LINK_ACT_AP_START:
-                t->ops->ap(t->radio, true, o->has_ap_config ? &o->ap_config : NULL);
+            case WM_LINK_ACT_AP_START: {
+                // A configuration the radio cannot offer leaves the AP down rather than the
+                // radio's default (open, under another name) up.
+                const wm_link_ap_config_t *c = o->has_ap_config ? &o->ap_config : NULL;
+                int err = ap_config_error(c);
+                changed |= ap_result(t, now, err != WM_LINK_AP_OK ? err
+                    : t->ops->ap(t->radio, true, c));
                 break;
+            }
             case WM_LINK_ACT_AP_STOP:
-                t->ops->ap(t->radio, false, NULL);
+                changed |= ap_result(t, now, t->ops->ap(t->radio, false, NULL));
                 break;
             default:
                 break;
         }
     }
-    if (o->changed) {
+    if (changed) {
         tell(t);
     }
 }

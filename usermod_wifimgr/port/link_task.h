@@ -46,7 +46,7 @@
 typedef struct {
     char ssid[WM_LINK_SSID_MAX + 1];
     char password[WM_LINK_PASSWORD_BUF];
-    uint8_t channel; // 0: the radio's default
+    uint8_t channel; // 0: the radio's current one
     uint8_t authmode; // 0 open, else WPA2 (ESP-IDF's wifi_auth_mode_t numbers)
     bool hidden;
 } wm_link_ap_config_t;
@@ -63,6 +63,8 @@ typedef struct {
     int (*connect)(void *radio, uint32_t now, const uint8_t *ssid, size_t ssid_len,
         const char *password, const uint8_t *bssid, uint8_t channel);
     void (*disconnect)(void *radio, uint32_t now);
+    // Returns WM_LINK_AP_OK or why the access point is not up as configured (the status's
+    // ap_error until the next call); config NULL: the radio's own.
     int (*ap)(void *radio, bool on, const wm_link_ap_config_t *config);
     // Optional (NULL): radios that keep their own timeline (the simulation). next_ms returns
     // when the radio next has something to report, or -1; poll reports what is due at `now`.
@@ -72,11 +74,19 @@ typedef struct {
     uint32_t (*now_ms)(void *radio);
 } wm_radio_ops_t;
 
+// What wm_radio_ops_t.ap returns.
+#define WM_LINK_AP_OK (0)
+#define WM_LINK_AP_ERR_CHANNEL (1) // a channel the radio's country does not allow
+#define WM_LINK_AP_ERR_AUTHMODE (2) // a security an access point cannot offer (WEP, ...)
+#define WM_LINK_AP_ERR_PASSWORD (3) // the password does not fit the security
+#define WM_LINK_AP_ERR_DRIVER (4) // the radio refused for a reason of its own
+
 // What the owner sees. ssid/bssid/channel: the connect in flight or the link.
 typedef struct {
     uint8_t state;
     uint8_t reason;
     uint8_t ap_on;
+    uint8_t ap_error; // WM_LINK_AP_ERR_ of the last ops->ap call
     uint8_t trial;
     uint8_t trial_reason;
     uint16_t attempts;

@@ -180,23 +180,62 @@ static void esp32_disconnect(void *arg, uint32_t now) {
     esp_wifi_disconnect();
 }
 
+// link_task.c names the securities by number: they are ESP-IDF's.
+_Static_assert(WIFI_AUTH_OPEN == 0 && WIFI_AUTH_WEP == 1 && WIFI_AUTH_WPA_PSK == 2
+    && WIFI_AUTH_WPA2_PSK == 3 && WIFI_AUTH_WPA_WPA2_PSK == 4 && WIFI_AUTH_WPA2_ENTERPRISE == 5
+    && WIFI_AUTH_WPA3_PSK == 6 && WIFI_AUTH_WPA2_WPA3_PSK == 7, "wifi_auth_mode_t numbers");
+
+// The link task has checked the security and the password (link_task.c: ap_config_error);
+// the channels are those of the driver's country (esp_wifi.h: esp_wifi_set_country, default
+// "01": 1 to 11), checked before the AP comes up.
+static int ap_check(const wm_link_ap_config_t *c) {
+    wifi_country_t country;
+    if (c->channel != 0 && esp_wifi_get_country(&country) == ESP_OK
+        && (c->channel < country.schan || c->channel >= country.schan + country.nchan)) {
+        return WM_LINK_AP_ERR_CHANNEL;
+    }
+    return WM_LINK_AP_OK;
+}
+
+// The AP on or off; the configured one starts from the driver's own configuration (what
+// WLAN(AP_IF).config() set, ESP-IDF's defaults otherwise) with our fields over it.
 static int esp32_ap(void *arg, bool on, const wm_link_ap_config_t *c) {
     (void)arg;
-    esp_err_t err = esp_wifi_set_mode(on ? WIFI_MODE_APSTA : WIFI_MODE_STA);
-    if (err == ESP_OK && on && c != NULL) {
-        wifi_config_t config;
-        memset(&config, 0, sizeof(config));
+    wifi_auth_mode_t authmode = WIFI_AUTH_OPEN;
+    if (on && c != NULL) {
+        authmode = c->password[0] ? (wifi_auth_mode_t)c->authmode : WIFI_AUTH_OPEN;
+        int bad = ap_check(c);
+        if (bad != WM_LINK_AP_OK) {
+            return bad; // the driver's default open AP does not come up instead
+        }
+    }
+    if (esp_wifi_set_mode(on ? WIFI_MODE_APSTA : WIFI_MODE_STA) != ESP_OK) {
+        return WM_LINK_AP_ERR_DRIVER;
+    }
+    if (!on || c == NULL) {
+        return WM_LINK_AP_OK;
+    }
+    wifi_config_t config;
+    esp_err_t err = esp_wifi_get_config(WIFI_IF_AP, &config);
+    if (err == ESP_OK) {
         size_t len = strlen(c->ssid);
+        memset(config.ap.ssid, 0, sizeof(config.ap.ssid));
         memcpy(config.ap.ssid, c->ssid, len);
         config.ap.ssid_len = (uint8_t)len;
+        memset(config.ap.password, 0, sizeof(config.ap.password));
         strncpy((char *)config.ap.password, c->password, sizeof(config.ap.password) - 1);
-        config.ap.channel = c->channel;
-        config.ap.authmode = c->password[0] ? (wifi_auth_mode_t)c->authmode : WIFI_AUTH_OPEN;
+        if (c->channel != 0) {
+            config.ap.channel = c->channel;
+        }
+        config.ap.authmode = authmode;
         config.ap.ssid_hidden = c->hidden;
-        config.ap.max_connection = 4;
         err = esp_wifi_set_config(WIFI_IF_AP, &config);
     }
-    return esp32_errno(err);
+    if (err != ESP_OK) {
+        esp_wifi_set_mode(WIFI_MODE_STA); // not the driver's default AP under our name
+        return err == ESP_ERR_WIFI_PASSWORD ? WM_LINK_AP_ERR_PASSWORD : WM_LINK_AP_ERR_DRIVER;
+    }
+    return WM_LINK_AP_OK;
 }
 
 static uint32_t esp32_now_ms(void *arg) {
