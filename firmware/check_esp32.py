@@ -280,6 +280,8 @@ def check_chip(idf, micropython, chip, build):
     cc = compiler(chip)
     if cc is None:
         return None, "no compiler (%s)" % ESP_CC[chip]
+    if shutil.which("cmake") is None:
+        return None, "no cmake (for the probe of micropython.cmake)"
     work = gen_sdkconfig(idf, micropython, chip, build / chip)
     srcs, mod_incs, mod_defs = probe_module(micropython, work)
     board = board_of(chip)

@@ -25,8 +25,8 @@ def trees():
     idf, mpy = os.environ.get("IDF_PATH"), os.environ.get("MICROPY_DIR")
     if not idf or not mpy:
         pytest.skip("IDF_PATH and MICROPY_DIR needed for the ESP-IDF compile check")
-    if check_esp32.compiler("esp32c3") is None:
-        pytest.skip("no RISC-V compiler (riscv64-unknown-elf-gcc + libnewlib-dev)")
+    if check_esp32.compiler("esp32c3") is None or shutil.which("cmake") is None:
+        pytest.skip("no RISC-V compiler (riscv64-unknown-elf-gcc + libnewlib-dev) or cmake")
     return idf, mpy
 
 
