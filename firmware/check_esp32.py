@@ -328,15 +328,14 @@ def check_chip(idf, micropython, chip, build):
     for name, flags in compiles.items():
         objs = []
         for src in srcs:
-            obj = work / name / (Path(src).stem + ".o")
+            rel = Path(src).relative_to(USERMOD)
+            obj = work / name / (str(rel.with_suffix(".o")).replace("/", "_"))
             obj.parent.mkdir(exist_ok=True)
             proc = subprocess.run(
                 cc + warn + flags + ["-c", src, "-o", obj], capture_output=True, text=True
             )
             if proc.returncode != 0:
-                failed.append(
-                    ("%s (%s compile)" % (Path(src).relative_to(USERMOD), name), proc.stderr)
-                )
+                failed.append(("%s (%s compile)" % (rel, name), proc.stderr))
             objs.append(obj)
         if len(objs) == len(srcs) and not failed:
             needs[name] = undefined(cc[0], objs)
