@@ -548,7 +548,10 @@ class Manager:
         out = {}
         for name, conf, server in (("portal", self._http, self._portal),
                                    ("dns", self._dns, self._dns_server)):  # fmt: skip
-            out[name] = "serving" if server else "missing" if wanted and conf else "off"
+            if server is not None:
+                out[name] = "serving"
+            else:
+                out[name] = "missing" if wanted and conf else "off"
         return out
 
     def _stop_servers(self):
