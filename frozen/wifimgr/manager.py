@@ -10,7 +10,7 @@ on asyncio: the state machine, and the portal and captive DNS while the access p
 
 import asyncio
 import sys
-from time import ticks_diff, ticks_ms
+from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
@@ -26,6 +26,8 @@ OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rej
 OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
 _OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
 _AP_DEFAULT_IP = "192.168.4.1"
+_RETRY_MIN_MS = const(2000)  # a server that failed to start: first retry, doubling up to
+_RETRY_MAX_MS = const(60000)
 
 
 def _ssid_text(ssid):
@@ -126,6 +128,8 @@ class Manager:
         self._http = self._dns = None
         self._portal = self._dns_server = None
         self._no_portal = False
+        self._server_msgs = {}  # server name -> its message in self.errors
+        self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
         self._task = None
         self._guard_task = None
         self._seen = self.now_ms()
@@ -364,6 +368,7 @@ class Manager:
             s["trial"] = trial
         s["ota"] = self._ota_status()
         s["webrepl"] = self._webrepl
+        s["servers"] = self._servers_status(up)
         s["errors"] = list(self.errors)
         return s
 
@@ -488,38 +493,69 @@ class Manager:
             return _AP_DEFAULT_IP
 
     def _start_servers(self):
+        # A server that cannot start (a port in use, MemoryError on a small heap, a package
+        # without its page) is named in status()["errors"] and on the log, and started again
+        # with backoff while it is wanted (_tick_once); status()["servers"] says it is missing.
+        failed = []
         if self._http and self._portal is None and not self._no_portal:
-            mod = self._module("portal")
-            if mod is None:
-                # A package installed without the portal: the device still joins networks.
-                self._no_portal = True
-                msg = "HTTP on %s:%d not served: no portal installed" % tuple(self._http)
-                log.warning(msg)
-                self.errors.append(msg)
-            else:
-                try:
+            try:
+                mod = self._module("portal")
+                if mod is None:
+                    # A package installed without the portal: the device still joins networks.
+                    self._no_portal = True
+                    msg = "HTTP on %s:%d not served: no portal installed" % tuple(self._http)
+                    self._server_error("portal", msg, log.warning)
+                else:
                     portal = mod.Portal(self, self._http[0], self._http[1])
                     r = portal.start()
                     if r is not None and hasattr(r, "send"):
                         asyncio.create_task(r)
                     self._portal = portal
-                except (OSError, ValueError) as e:
-                    self._server_error("portal on %s:%d" % tuple(self._http), e)
+                    self._server_error("portal", None)
+            except Exception as e:  # MemoryError too: a phone must not meet a silent AP
+                failed.append(("portal", "portal on %s:%d" % tuple(self._http), e))
         if self._dns and self._dns_server is None:
             try:
                 server = _dns_class()(self._servers_ip(), self._dns[1], bind=self._dns[0])
                 server.start()
                 self._dns_server = server
-            except (OSError, ValueError) as e:
-                self._server_error("DNS on %s:%d" % tuple(self._dns), e)
+                self._server_error("dns", None)
+            except Exception as e:
+                failed.append(("dns", "DNS on %s:%d" % tuple(self._dns), e))
+        if not failed:
+            self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
+            return
+        for name, what, e in failed:
+            msg = "%s did not start: %s: %s" % (what, type(e).__name__, e)
+            self._server_error(name, msg, log.error, " (trying again in %d ms)" % self._retry_ms)
+        self._retry_at = ticks_add(self.now_ms(), self._retry_ms)
+        self._retry_ms = min(self._retry_ms * 2, _RETRY_MAX_MS)
 
-    def _server_error(self, what, e):
-        msg = "%s did not start: %s" % (what, e)
-        log.error(msg)
-        if msg not in self.errors:
+    def _server_error(self, name, msg, report=log.error, more=""):
+        # One current message per server in self.errors: the last failure, none once it runs.
+        old = self._server_msgs.pop(name, None)
+        if old in self.errors:
+            self.errors.remove(old)
+        if msg is not None:
+            self._server_msgs[name] = msg
             self.errors.append(msg)
+            report(msg + more)
+
+    def _servers_status(self, ap_active):
+        # Per server: "serving", "missing" (wanted now but not running: errors says why) or
+        # "off" (not wanted now, or not configured).
+        wanted = self._started and (self._serve == "always" or (self._serve == "ap" and ap_active))
+        out = {}
+        for name, conf, server in (("portal", self._http, self._portal),
+                                   ("dns", self._dns, self._dns_server)):  # fmt: skip
+            if server is not None:
+                out[name] = "serving"
+            else:
+                out[name] = "missing" if wanted and conf else "off"
+        return out
 
     def _stop_servers(self):
+        self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
         for name in ("_portal", "_dns_server"):
             server = getattr(self, name)
             if server is not None:
@@ -544,6 +580,8 @@ class Manager:
     def _tick_once(self):
         timeout = self.config.get("portal_idle_timeout_s") or 0
         s = self._link.status()
+        if self._retry_at is not None and ticks_diff(self.now_ms(), self._retry_at) >= 0:
+            self._start_servers()  # a server that failed to start, again after its backoff
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
         if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
