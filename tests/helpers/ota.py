@@ -45,7 +45,7 @@ class OtaServer:
         self.proc.wait(timeout=10)
 
 
-class TestCA:
+class LocalCA:
     """A certificate authority made for one test run (PyPI `cryptography`, ECDSA P-256):
     `issue(name, ...)` writes <name>.pem (certificate, then the CA's) and <name>.key.
     `pem` is the CA certificate file a device would have as ota_ca."""

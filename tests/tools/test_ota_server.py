@@ -100,3 +100,24 @@ def test_refuses_a_non_loopback_address(tmp_path):
         timeout=30,
     )
     assert out.returncode == 2 and "loopback" in out.stderr
+
+
+def test_https_serves_with_the_given_certificate(tmp_path):
+    """--https CERT --key KEY: a client trusting the test CA gets the file, and redirects stay
+    on https://; a client that does not trust it fails the handshake, and the server goes on."""
+    import ssl
+
+    from helpers.ota import LocalCA
+
+    ca = LocalCA(tmp_path / "pki")
+    (tmp_path / "a.bin").write_bytes(DATA)
+    srv = OtaServer(tmp_path, tls=ca.issue("srv")[:2])
+    try:
+        assert srv.base.startswith("https://127.0.0.1:")
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(srv.url("a.bin"), timeout=10)
+        ctx = ssl.create_default_context(cafile=str(ca.pem))
+        with urllib.request.urlopen(srv.url("a.bin", redirect=1), timeout=10, context=ctx) as r:
+            assert r.read() == DATA and r.url.startswith("https://")
+    finally:
+        srv.stop()

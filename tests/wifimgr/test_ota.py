@@ -2,7 +2,7 @@
 file-backed esp32.Partition stand-in. Every failure must leave the running image as the boot
 image, untouched, and raise an OTAError whose cause names what did not match.
 
-The server speaks HTTPS with a certificate of a CA made for the run (helpers.ota.TestCA), which
+The server speaks HTTPS with a certificate of a CA made for the run (helpers.ota.LocalCA), which
 the device is given as `ca`; the section "what vouches for an update" tries the other ways in
 (pin, plain HTTP with and without a digest, wrong CA, expired and wrong-name certificates)."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import esp_image
 from helpers.micropython import ROOT, SCENARIOS
-from helpers.ota import HEAP_SCRIPT, OtaServer, TestCA, make_flash, otadata
+from helpers.ota import HEAP_SCRIPT, LocalCA, OtaServer, make_flash, otadata
 
 SIZE = 160 * 1024
 CHIP = "esp32c3"
@@ -53,7 +53,7 @@ CA = {}  # "pem": the path of the test CA's certificate, the device's ota_ca (se
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    ca = TestCA(tmp_path_factory.mktemp("pki"))
+    ca = LocalCA(tmp_path_factory.mktemp("pki"))
     CA["pem"] = str(ca.pem)
     return ca
 
@@ -1023,7 +1023,7 @@ def test_update_form_follows_a_release_manifest(micropython, tmp_path, release_s
 def bad_servers(images, pki, tmp_path_factory):
     """HTTPS servers the device must refuse: a certificate of another CA, an expired one, one
     for another name; and the `pin` of the good server's certificate."""
-    other = TestCA(tmp_path_factory.mktemp("other-ca"), "another CA")
+    other = LocalCA(tmp_path_factory.mktemp("other-ca"), "another CA")
     servers = {
         "other_ca": OtaServer(images, tls=other.issue("stranger")[:2]),
         "expired": OtaServer(images, tls=pki.issue("expired", days=(-10, -5))[:2]),
