@@ -1185,3 +1185,47 @@ def test_manager_status_and_log_carry_no_url_credentials(micropython, flash, ser
     assert r[0] == "running" and r[2].startswith("checksum:"), r
     assert "hunter2" not in proc.stdout + proc.stderr, proc
     assert "ERROR:wifimgr:OTA from %s failed" % url in proc.stderr, proc.stderr
+
+
+def test_config_takes_https_ca_and_pin_and_urls_are_shown_without_credentials(micropython):
+    out = micropython.run(
+        """
+import json
+from wifimgr import config
+config.check({"ota_url": "https://u.example/ota.json", "ota_ca": "/certs/ca.pem",
+              "ota_pin": ":".join(["AB"] * 32), "ota_health_url": "https://u.example/h"})
+for u in ("https://me:pw@h.example:8443/a@b.bin?x=@", "http://h/x", "http://@h/", "x@y"):
+    print(config.safe_url(u))
+print(config.check_pin(":".join(["AB"] * 32)) == "ab" * 32)
+"""
+    )
+    assert out.splitlines() == [
+        "https://h.example:8443/a@b.bin?x=@",
+        "http://h/x",
+        "http://h/",
+        "x@y",
+        "True",
+    ]
+
+
+@pytest.mark.parametrize(
+    "which,error",
+    [
+        ("other_ca", "certificate not trusted (not signed by ota_ca)"),
+        ("expired", "certificate expired"),
+        ("wrong_name", "wrong name: the certificate is not for 127.0.0.1"),
+    ],
+)
+def test_aupdate_refuses_the_same_certificates(micropython, flash, bad_servers, which, error):
+    """Inside asyncio (asyncio.open_connection(ssl=...), the portal's path) the handshake
+    runs in the stream's first write; the refusal reads the same."""
+    code = """
+import asyncio, json
+from wifimgr import partition, ota
+partition.setup(%r)
+try:
+    asyncio.run(ota.aupdate(%r, reboot=False, ca=%r))
+except ota.OTAError as e:
+    print(json.dumps([str(e), partition.Partition(partition.BOOT).info()[4]]))
+""" % (str(flash), bad_servers[which].url("esp32c3.bin"), CA["pem"])
+    assert json.loads(micropython.run(code)) == ["tls: 127.0.0.1: %s" % error, "ota_0"]
