@@ -207,7 +207,7 @@ _TLS_REASONS = (
 )
 
 
-class Trust:
+class _Trust:
     """How the servers of one update are checked: `ca`, the path of a PEM file with the CA
     certificates to verify https:// servers against, and/or `pin`, the SHA-256 (hex) of the
     server's DER certificate. Without either, https:// is only encrypted, not authenticated."""
@@ -344,8 +344,11 @@ class _Http:
             addr = socket.getaddrinfo(host, port)[0][-1]
         except OSError as e:
             raise OTAError("connect", "cannot resolve %s (%s)" % (host, e))
-        req = b"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wifimgr-ota\r\n%s%s\r\n"
-        req %= (path.encode(), host.encode(), _authorization(userinfo), b"Connection: close\r\n")
+        req = (
+            b"GET %s HTTP/1.1\r\nHost: %s\r\n"
+            b"User-Agent: wifimgr-ota\r\nConnection: close\r\n%s\r\n"
+        )
+        req %= (path.encode(), host.encode(), _authorization(userinfo))
         # With TLS the handshake (and the certificate check) happens in the first write.
         try:
             if self.aio:
@@ -763,7 +766,7 @@ async def _download(url, sha256, length, progress, timeout_ms, aio, trust, vouch
 
 async def _update(url, sha256, length, reboot, progress, timeout_ms, aio, ca, pin):
     try:
-        trust = Trust(ca, pin)
+        trust = _Trust(ca, pin)
         target = await _download(
             url, sha256, length, progress, timeout_ms, aio, trust, sha256 is not None
         )
@@ -1041,7 +1044,7 @@ async def _update_from_manifest(
     fs_root = _root(fs_root)
     settle_files(fs_root)
     try:
-        trust = Trust(ca, pin)
+        trust = _Trust(ca, pin)
         try:
             manifest = json.loads(await _fetch(url, timeout_ms, aio, trust, sha256))
         except ValueError:
@@ -1213,7 +1216,7 @@ async def guard(
     if not pending_verify():
         return "not_pending"
     try:
-        trust = Trust(ca, pin)
+        trust = _Trust(ca, pin)
     except OTAError:  # a broken ota_ca: the health URL cannot be reached, the image goes back
         trust = None
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
