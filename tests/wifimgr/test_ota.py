@@ -651,7 +651,12 @@ def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, plain,
     flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
     out = micropython.run(
         HEAP_SCRIPT
-        % {"flash": str(flash), "url": plain.url("big.bin"), "sha256": digest(images, "big.bin")}
+        % {
+            "flash": str(flash),
+            "url": plain.url("big.bin"),
+            "sha256": digest(images, "big.bin"),
+            "ca": None,
+        }
     )
     r = json.loads(out)
     assert r["bytes"] == big.stat().st_size > 1024 * 1024
