@@ -14,6 +14,7 @@ parameter of one request, which overrides the command line for that request:
     drop=N          close the connection after N body bytes (Content-Length says the full size)
     chunked=1       Transfer-Encoding: chunked, chunks of `chunk` bytes (default 1000)
     redirect=K      answer 302 K times (/_r/K-1/..., relative and absolute Location) first
+    to=URL          answer 302 with Location: URL (another server, another scheme)
     nolength=1      no Content-Length: the body ends when the connection closes
     rate=B          pace the body at B bytes per second (a WiFi-like link instead of memory speed)
 
@@ -66,6 +67,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             hops, _, rest = path[4:].partition("/")
             opts["redirect"] = int(hops)
             path = "/" + rest
+        if opts.get("to"):
+            self.send_redirect(opts["to"])
+            return
         hops = int(opts.get("redirect") or 0)
         if hops:
             query = urllib.parse.urlencode(
@@ -78,11 +82,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.server.server_port,
                     target,
                 )
-            self.send_response(302)
-            self.send_header("Location", target)
-            self.send_header("Content-Length", "0")
-            self.send_header("Connection", "close")
-            self.end_headers()
+            self.send_redirect(target)
             return
         name = urllib.parse.unquote(path.lstrip("/"))
         file = (self.server.root / name).resolve()
@@ -114,6 +114,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_body(
             memoryview(data), chunked, int(opts.get("chunk") or 1000), drop, stall, opts
         )
+
+    def send_redirect(self, location):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
 
     def send_body(self, data, chunked, chunk, drop, stall, opts):
         limit = len(data) if drop is None else min(drop, len(data))

@@ -73,6 +73,14 @@ def test_redirect_chain_alternates_absolute_and_relative(server):
     assert seen[0].startswith("http://") and not seen[1].startswith("http://")
 
 
+def test_redirect_to_another_url(server):
+    conn = http.client.HTTPConnection(server.base[len("http://") :].rstrip("/"), timeout=10)
+    conn.request("GET", "/a.bin?to=https://127.0.0.1:1/x.bin")
+    r = conn.getresponse()
+    assert (r.status, r.headers["Location"]) == (302, "https://127.0.0.1:1/x.bin")
+    conn.close()
+
+
 def test_stall_and_rate(server):
     t = time.monotonic()
     assert get(server.url("a.bin", stall=5000, stall_s=0.3))[2] == DATA

@@ -1121,6 +1121,18 @@ def test_without_a_verified_server_only_a_given_digest_lets_an_image_in(
         assert r["status"]["bytes"] == 0
 
 
+def test_https_redirected_to_http_needs_the_digest(micropython, flash, images, server, plain):
+    """Each hop is checked on its own: a verified server cannot hand the download over to
+    plain HTTP unless the caller has the image's digest."""
+    name = "%s.bin" % CHIP
+    url = server.url(name, to=plain.url(name))
+    r = attempt(micropython, flash, url)
+    assert_untouched(r, flash, images, "insecure")
+    assert r["error"].startswith("insecure: %s: plain HTTP lets anyone" % plain.url(name)), r
+    r = attempt(micropython, flash, url, sha256=digest(images, name))
+    assert r.get("result") == "ota_1", r
+
+
 def test_manifest_over_http_needs_its_digest(micropython, tmp_path, release_server):
     """A manifest over plain HTTP is refused; with its SHA-256 from the caller it vouches for
     the image it names (here on the HTTPS server, no CA needed)."""
