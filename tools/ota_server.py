@@ -15,6 +15,8 @@ parameter of one request, which overrides the command line for that request:
     chunked=1       Transfer-Encoding: chunked, chunks of `chunk` bytes (default 1000)
     redirect=K      answer 302 K times (/_r/K-1/..., relative and absolute Location) first
     to=URL          answer 302 with Location: URL (another server, another scheme)
+    auth=B64        answer 401 unless the request has the HTTP Basic authorization B64
+                    (base64 of USER:PASSWORD, so that the URL does not spell the password)
     nolength=1      no Content-Length: the body ends when the connection closes
     rate=B          pace the body at B bytes per second (a WiFi-like link instead of memory speed)
 
@@ -67,6 +69,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             hops, _, rest = path[4:].partition("/")
             opts["redirect"] = int(hops)
             path = "/" + rest
+        if opts.get("auth"):
+            if self.headers.get("Authorization") != "Basic " + opts["auth"]:
+                self.send_error(401, "wrong or no Basic authorization")
+                return
         if opts.get("to"):
             self.send_redirect(opts["to"])
             return

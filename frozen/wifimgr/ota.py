@@ -189,12 +189,19 @@ def _join(base, ref):
 
 
 def _authorization(userinfo):
-    # A URL's user:password@ as HTTP Basic authorization (RFC 7617), or nothing.
+    # A URL's user:password@ (percent-encoded, RFC 3986) as HTTP Basic authorization (RFC
+    # 7617), or nothing.
     if not userinfo:
         return b""
     import binascii
 
-    return b"Authorization: Basic %s\r\n" % binascii.b2a_base64(userinfo.encode(), newline=False)
+    raw = userinfo.encode()
+    parts = raw.split(b"%")
+    try:
+        raw = parts[0] + b"".join(binascii.unhexlify(p[:2]) + p[2:] for p in parts[1:])
+    except ValueError:
+        raise OTAError("url", "bad percent-encoding in the URL's user:password")
+    return b"Authorization: Basic %s\r\n" % binascii.b2a_base64(raw, newline=False)
 
 
 # mbedtls_x509_crt_verify_info() lines (modtls_mbedtls.c raises them as one ValueError when the

@@ -6,6 +6,7 @@ The server speaks HTTPS with a certificate of a CA made for the run (helpers.ota
 the device is given as `ca`; the section "what vouches for an update" tries the other ways in
 (pin, plain HTTP with and without a digest, wrong CA, expired and wrong-name certificates)."""
 
+import base64
 import hashlib
 import json
 import random
@@ -1176,13 +1177,16 @@ def test_ca_file_problems_are_named(micropython, flash, images, server, tmp_path
 
 
 def test_url_credentials_are_sent_but_never_shown(micropython, flash, images, server, plain):
-    """user:password@ goes to the server as Basic authorization; status(), errors, the
-    manager's status and the log carry the URL without it."""
+    """user:password@ (percent-decoded) goes to the server as Basic authorization; status()
+    and errors carry the URL without it."""
     name = "%s.bin" % CHIP
-    good = server.url(name).replace("https://", "https://ota-user:hunter2-secret@")
+    shown = server.url(name, auth=base64.b64encode(b"ota-user:hunter2@secret").decode())
+    good = shown.replace("https://", "https://ota-user:hunter2%40secret@")
     r = attempt(micropython, flash, good)
     assert r.get("result") == "ota_1", r
-    assert "hunter2" not in json.dumps(r) and r["status"]["url"] == server.url(name)
+    assert "hunter2" not in json.dumps(r) and r["status"]["url"] == shown
+    r = attempt(micropython, flash, good.replace("%40", "%41"))  # "hunter2Asecret"
+    assert r["error"] == "http: %s answered 401" % shown, r
     bad = plain.url("missing.bin").replace("http://", "http://ota-user:hunter2-secret@")
     r = attempt(micropython, flash, bad, sha256="00" * 32)
     assert r["cause"] == "http" and "hunter2" not in json.dumps(r), r
