@@ -254,6 +254,8 @@ OTA_PORT ?= 8000
 
 ota-server: $(STAMP_VENV) ## Serve test app images (every chip, good and broken) on 127.0.0.1:OTA_PORT.
 	$(VENV)/bin/python tests/helpers/esp_image.py $(OTA_DIR)
+	@echo "ota-server: plain HTTP, so an update needs the image's SHA-256 (README: What each OTA mode protects):"
+	@cd $(OTA_DIR) && sha256sum *.bin
 	$(VENV)/bin/python tools/ota_server.py $(OTA_DIR) --port $(OTA_PORT)
 
 # ---- Captive portal (frozen/wifimgr/portal) -----------------------------------------------------

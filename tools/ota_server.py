@@ -3,7 +3,7 @@
 
     ota_server.py DIR [--port 0] [--truncate N] [--corrupt OFFSET] [--stall-at N]
                   [--stall-seconds S] [--drop-at N] [--chunked] [--chunk-size N]
-                  [--redirect K] [--no-length] [--rate B]
+                  [--redirect K] [--no-length] [--rate B] [--https CERT --key KEY]
 
 Serves the files under DIR (GET /<path>) on 127.0.0.1 only. Every option is also a query
 parameter of one request, which overrides the command line for that request:
@@ -14,15 +14,23 @@ parameter of one request, which overrides the command line for that request:
     drop=N          close the connection after N body bytes (Content-Length says the full size)
     chunked=1       Transfer-Encoding: chunked, chunks of `chunk` bytes (default 1000)
     redirect=K      answer 302 K times (/_r/K-1/..., relative and absolute Location) first
+    to=URL          answer 302 with Location: URL (another server, another scheme)
+    auth=B64        answer 401 unless the request has the HTTP Basic authorization B64
+                    (base64 of USER:PASSWORD, so that the URL does not spell the password)
     nolength=1      no Content-Length: the body ends when the connection closes
     rate=B          pace the body at B bytes per second (a WiFi-like link instead of memory speed)
 
-Prints "ota_server: http://127.0.0.1:PORT/ serving DIR" once it listens. Ctrl-C stops it.
+With --https CERT --key KEY (PEM files: the server's certificate, chain included, and its
+key) it speaks HTTPS only; the TLS handshake runs in the request's own thread, so a client
+that stalls it (or refuses the certificate) holds up nobody else.
+
+Prints "ota_server: http(s)://127.0.0.1:PORT/ serving DIR" once it listens. Ctrl-C stops it.
 """
 
 import argparse
 import http.server
 import socket
+import ssl
 import sys
 import time
 import urllib.parse
@@ -61,6 +69,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             hops, _, rest = path[4:].partition("/")
             opts["redirect"] = int(hops)
             path = "/" + rest
+        if opts.get("auth"):
+            if self.headers.get("Authorization") != "Basic " + opts["auth"]:
+                self.send_error(401, "wrong or no Basic authorization")
+                return
+        if opts.get("to"):
+            self.send_redirect(opts["to"])
+            return
         hops = int(opts.get("redirect") or 0)
         if hops:
             query = urllib.parse.urlencode(
@@ -68,12 +83,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             )
             target = "/_r/%d%s%s" % (hops - 1, path, "?" + query if query else "")
             if hops % 2:  # alternate absolute and relative Location headers
-                target = "http://127.0.0.1:%d%s" % (self.server.server_port, target)
-            self.send_response(302)
-            self.send_header("Location", target)
-            self.send_header("Content-Length", "0")
-            self.send_header("Connection", "close")
-            self.end_headers()
+                target = "%s://127.0.0.1:%d%s" % (
+                    self.server.scheme,
+                    self.server.server_port,
+                    target,
+                )
+            self.send_redirect(target)
             return
         name = urllib.parse.unquote(path.lstrip("/"))
         file = (self.server.root / name).resolve()
@@ -105,6 +120,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_body(
             memoryview(data), chunked, int(opts.get("chunk") or 1000), drop, stall, opts
         )
+
+    def send_redirect(self, location):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
 
     def send_body(self, data, chunked, chunk, drop, stall, opts):
         limit = len(data) if drop is None else min(drop, len(data))
@@ -151,6 +173,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    scheme = "http"
+    tls = None  # an ssl.SSLContext with --https
+
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                if self.verbose:
+                    sys.stderr.write("ota_server: TLS handshake failed: %s\n" % e)
+                return
+        super().finish_request(request, client_address)
 
 
 def main(argv=None):
@@ -168,8 +202,12 @@ def main(argv=None):
     ap.add_argument("--redirect", type=int, default=0)
     ap.add_argument("--no-length", dest="nolength", action="store_const", const=1, default=0)
     ap.add_argument("--rate", type=float, help="bytes per second")
+    ap.add_argument("--https", metavar="CERT", help="serve HTTPS with this PEM certificate")
+    ap.add_argument("--key", help="the PEM private key of --https")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if bool(args.https) != bool(args.key):
+        ap.error("--https and --key go together")
     if not args.host.startswith("127.") and args.host not in ("::1", "localhost"):
         ap.error("--host must be a loopback address: this server misbehaves on purpose")
     root = Path(args.dir).resolve()
@@ -179,8 +217,14 @@ def main(argv=None):
     server.root = root
     server.verbose = args.verbose
     server.defaults = {k: getattr(args, k) for k in OPTIONS}
+    if args.https:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.https, args.key)
+        server.scheme = "https"
     print(
-        "ota_server: http://%s:%d/ serving %s" % (args.host, server.server_port, root), flush=True
+        "ota_server: %s://%s:%d/ serving %s"
+        % (server.scheme, args.host, server.server_port, root),
+        flush=True,
     )
     try:
         server.serve_forever()

@@ -17,10 +17,16 @@ Schema 3, every key optional:
                        "enables_webrepl": bool, "start_policy": "always"|"fallback"|"never"}
     portal_idle_timeout_s  int >= 0: stop the access point after this long without a portal
                       visitor (0: never)
-    ota_url           "http://..." or null: an app image, or a release manifest ending in .json
+    ota_url           "https://..." (or "http://...") or null: an app image, or a release
+                      manifest ending in .json
+    ota_ca            str or null: path of a PEM file on the device with the CA certificate(s)
+                      that https:// OTA servers must be signed by
+    ota_pin           str or null: SHA-256 of the OTA server's DER certificate, 64 hex digits
+                      (colons between the bytes allowed), instead of or besides ota_ca
     ota_guard_s       int, 10 to 3600 (default 120): after an update, how long the new image
                       has to rejoin WiFi (and reach ota_health_url) before it is rolled back
-    ota_health_url    "http://..." or null: must also answer 200 for a new image to be kept
+    ota_health_url    "https://..." (or "http://...") or null: must also answer 200 for a new
+                      image to be kept
     webrepl_password  str (schema 2 style; moved to the store on save)
     link              dict of state machine settings (wifimgr.link policy keys, e.g. rescan_ms)
     last_good         [ssid, bssid, channel] of the last network that gave an address
@@ -224,11 +230,45 @@ def check_hostname(value, key="hostname"):
 
 
 def check_url(value, key="ota_url"):
-    # wifimgr.ota speaks plain HTTP: the SHA-256 it checks protects the image, not TLS.
+    # Whether plain http:// may be used for an update is wifimgr.ota's decision (only with a
+    # SHA-256 from elsewhere); here only the form.
     if value is None:
         return
-    if not isinstance(value, str) or not value.startswith("http://") or len(value) < 8:
-        _err(key, "must be an http:// URL or null, not %r" % (value,))
+    if not isinstance(value, str) or not (
+        value.startswith("https://")
+        and len(value) > 8
+        or value.startswith("http://")
+        and len(value) > 7
+    ):
+        _err(key, "must be an https:// or http:// URL or null, not %r" % (safe_url(value),))
+
+
+def safe_url(url):
+    """url without the `user:password@` of its authority: the form every log line and status
+    shows (the one helper for it)."""
+    if not isinstance(url, str):
+        return url
+    start = url.find("://") + 3
+    if start < 3:
+        return url
+    end = len(url)
+    for c in "/?#":
+        i = url.find(c, start)
+        if 0 <= i < end:
+            end = i
+    at = url.rfind("@", start, end)
+    return url if at < 0 else url[:start] + url[at + 1 :]
+
+
+def check_pin(value, key="ota_pin"):
+    """A certificate's SHA-256 as hex, colons between the bytes allowed ("ab:cd:..." as
+    `openssl x509 -fingerprint -sha256` prints it); returns the 64 hex digits, lower case."""
+    if not isinstance(value, str):
+        _err(key, "must be a string of 64 hex digits, not %s" % type(value).__name__)
+    digits = value.replace(":", "").lower()
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        _err(key, "must be the SHA-256 of a certificate as 64 hex digits, not %r" % value)
+    return digits
 
 
 def _check_json_value(value, key, depth=0):
@@ -352,6 +392,10 @@ def check(doc):
     if "portal_idle_timeout_s" in doc:
         _check_int(doc["portal_idle_timeout_s"], "portal_idle_timeout_s", 0, 86400)
     check_url(doc.get("ota_url"))
+    if doc.get("ota_ca") is not None:
+        _check_str(doc["ota_ca"], "ota_ca", 1, 128)
+    if doc.get("ota_pin") is not None:
+        check_pin(doc["ota_pin"])
     if "ota_guard_s" in doc:
         _check_int(doc["ota_guard_s"], "ota_guard_s", 10, 3600)
     check_url(doc.get("ota_health_url"), "ota_health_url")

@@ -215,10 +215,12 @@ class Manager:
         self.config.reorder(ssids)
         self.apply()
 
-    def ota_update(self, url=None):
+    def ota_update(self, url=None, sha256=None):
         """Starts an update from `url` (default: the configured ota_url) in the background:
-        a release manifest when the URL's path ends in .json, else one app image. Progress is
-        in status()["ota"]; the device restarts into the new image when it is installed.
+        a release manifest when the URL's path ends in .json, else one app image. The server
+        is verified with the configured ota_ca / ota_pin; `sha256` (of the image, or of the
+        manifest) is what lets an http:// URL be used. Progress is in status()["ota"]; the
+        device restarts into the new image when it is installed.
         ValueError for a bad URL, OSError if one is running or there is no OTA module."""
         self._touch()
         url = url or self.config.get("ota_url")
@@ -228,11 +230,12 @@ class Manager:
         if self._ota is not None and self._ota["state"] == "running":
             raise OSError("ota_update: an update is already running")
         ota = self._module("ota")
+        shown = _config.safe_url(url)
         if ota is None:
-            self._ota = {"state": "failed", "url": url, "error": "no OTA module installed"}
+            self._ota = {"state": "failed", "url": shown, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
-        self._ota = {"state": "running", "url": url, "error": None}
-        asyncio.create_task(self._run_ota(ota, url))
+        self._ota = {"state": "running", "url": shown, "error": None}
+        asyncio.create_task(self._run_ota(ota, url, sha256))
 
     # --- what the public API adds -------------------------------------------------------------
 
@@ -591,22 +594,26 @@ class Manager:
             self.apply()
             self._link.start()
 
-    async def _run_ota(self, ota, url):
+    async def _run_ota(self, ota, url, sha256):
+        shown = _config.safe_url(url)  # what the status and the log say: no credentials
+        trust = {"ca": self.config.get("ota_ca"), "pin": self.config.get("ota_pin")}
         try:
             # Other tasks (the portal showing the progress) run while it downloads.
             if url.split("?")[0].endswith(".json"):
-                installed = await ota.aupdate_from_manifest(url, reboot=False)
+                installed = await ota.aupdate_from_manifest(
+                    url, reboot=False, sha256=sha256, **trust
+                )
             else:
-                installed = await ota.aupdate(url, reboot=False)
+                installed = await ota.aupdate(url, sha256=sha256, reboot=False, **trust)
         except Exception as e:
-            log.error("OTA from %s failed: %r", url, e)
-            self._ota = {"state": "failed", "url": url, "error": str(e) or repr(e)}
+            log.error("OTA from %s failed: %r", shown, e)
+            self._ota = {"state": "failed", "url": shown, "error": str(e) or repr(e)}
             return
         if installed is None:  # the manifest offers nothing newer than this firmware
-            self._ota = {"state": "up_to_date", "url": url, "error": None}
+            self._ota = {"state": "up_to_date", "url": shown, "error": None}
             return
-        self._ota = {"state": "done", "url": url, "error": None}
-        log.info("OTA from %s installed; restarting in %d ms", url, OTA_RESTART_DELAY_MS)
+        self._ota = {"state": "done", "url": shown, "error": None}
+        log.info("OTA from %s installed; restarting in %d ms", shown, OTA_RESTART_DELAY_MS)
         await asyncio.sleep_ms(OTA_RESTART_DELAY_MS)  # the portal shows "installed" meanwhile
         ota.reset()
 
@@ -646,6 +653,8 @@ class Manager:
                     deadline_ms=self.config.get("ota_guard_s", OTA_GUARD_S) * 1000,
                     health_url=self.config.get("ota_health_url"),
                     clock=self._clock,
+                    ca=self.config.get("ota_ca"),
+                    pin=self.config.get("ota_pin"),
                 )
                 if r != "not_pending":
                     log.info("OTA health check: the new firmware is %s", r)

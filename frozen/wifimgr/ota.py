@@ -1,12 +1,23 @@
-# wifimgr.ota: firmware updates over HTTP into the app slot that is not running, verified before
-# it becomes bootable, and kept only if the new firmware gets back onto WiFi.
+# wifimgr.ota: firmware updates over HTTPS (or HTTP) into the app slot that is not running,
+# verified before it becomes bootable, and kept only if the new firmware gets back onto WiFi.
 #
-#   ota.update(url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=10000)
-#   ota.update_from_manifest(url, reboot=True, progress=None, board=None, force=False)
+#   ota.update(url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=10000,
+#              ca=None, pin=None)
+#   ota.update_from_manifest(url, reboot=True, progress=None, board=None, force=False,
+#              sha256=None, ca=None, pin=None)
 #   await ota.aupdate(...), await ota.aupdate_from_manifest(...)   (same, inside asyncio)
 #   ota.status()                    progress and boot state, JSON-able
-#   await ota.guard(is_healthy, deadline_ms=120000, health_url=None)
+#   await ota.guard(is_healthy, deadline_ms=120000, health_url=None, ca=None, pin=None)
 #   ota.reset()                     machine.reset(), or the end of the process on the unix port
+#
+# Something must vouch for what is installed: either the server, over https:// with its
+# certificate checked against `ca` (path of a PEM file of CA certificates: chain, expiry and
+# name) or `pin` (SHA-256 of its DER certificate), or a SHA-256 the caller has from elsewhere
+# (`sha256`: of the image for update(), of the manifest for update_from_manifest(); a manifest
+# so vouched for vouches for the images and files it lists). Plain http:// without such a
+# digest is refused (OTAError cause "insecure") before anything is sent; so is https:// with
+# neither ca nor pin nor digest. A URL's user:password@ is sent as HTTP Basic authorization and
+# never shown: status(), errors and logs carry config.safe_url(url).
 #
 # The image is streamed through one fixed 4 KiB buffer straight into esp32.Partition blocks
 # while SHA-256 runs over it; nothing of the running slot is written. Before set_boot() it must
@@ -34,6 +45,7 @@ except ImportError:
     Partition = _host.Partition
 
 from . import partition as _otadata
+from .config import ConfigError, check_pin, safe_url
 
 BUF_SIZE = const(4096)
 _LINE_MAX = const(512)
@@ -95,13 +107,16 @@ def status():
 
 def _failed(url, e):
     # Keeps the progress fields: how far it got is part of the diagnosis.
-    _status.update(state="failed", url=url, error=str(e), cause=e.cause)
+    _status.update(state="failed", url=safe_url(url), error=str(e), cause=e.cause)
 
 
 def _set(state, **kw):
     _status.clear()
     _status["state"] = state
     _status.update(kw)
+    for key in ("url", "health_url"):
+        if key in kw:
+            _status[key] = safe_url(kw[key])
 
 
 # ---- this device -----------------------------------------------------------------------------
@@ -133,35 +148,168 @@ def reset():
     machine.reset()
 
 
-# ---- HTTP over a plain socket ----------------------------------------------------------------
+# ---- URLs, and what vouches for a download ---------------------------------------------------
 
 
 def _split_url(url):
-    if not url.startswith("http://"):
-        raise OTAError("url", "only http:// URLs are supported, not %r" % url)
-    rest = url[7:]
+    """(scheme, userinfo or None, host, port, path) of an http:// or https:// URL."""
+    if url.startswith("https://"):
+        scheme, rest, port = "https", url[8:], 443
+    elif url.startswith("http://"):
+        scheme, rest, port = "http", url[7:], 80
+    else:
+        raise OTAError(
+            "url", "only https:// and http:// URLs are supported, not %r" % safe_url(url)
+        )
     slash = rest.find("/")
     hostport, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
-    host, port = hostport, 80
+    at = hostport.rfind("@")
+    userinfo, hostport = (hostport[:at], hostport[at + 1 :]) if at >= 0 else (None, hostport)
+    host = hostport
     if ":" in hostport:
         host, p = hostport.rsplit(":", 1)
         try:
             port = int(p)
         except ValueError:
-            raise OTAError("url", "bad port in %r" % url)
+            raise OTAError("url", "bad port in %r" % safe_url(url))
     if not host:
-        raise OTAError("url", "no host in %r" % url)
-    return host, port, path
+        raise OTAError("url", "no host in %r" % safe_url(url))
+    return scheme, userinfo, host, port, path
 
 
 def _join(base, ref):
-    # A redirect or manifest entry relative to `base`.
+    # A redirect or manifest entry relative to `base` (same scheme, credentials and server).
     if ref.startswith("http://") or ref.startswith("https://"):
         return ref
-    host, port, path = _split_url(base)
+    scheme, userinfo, host, port, path = _split_url(base)
+    origin = "%s://%s%s:%d" % (scheme, userinfo + "@" if userinfo else "", host, port)
     if ref.startswith("/"):
-        return "http://%s:%d%s" % (host, port, ref)
-    return "http://%s:%d%s%s" % (host, port, path[: path.rfind("/") + 1], ref)
+        return origin + ref
+    return origin + path[: path.rfind("/") + 1] + ref
+
+
+def _authorization(userinfo):
+    # A URL's user:password@ (percent-encoded, RFC 3986) as HTTP Basic authorization (RFC
+    # 7617), or nothing.
+    if not userinfo:
+        return b""
+    import binascii
+
+    raw = userinfo.encode()
+    parts = raw.split(b"%")
+    try:
+        raw = parts[0] + b"".join(binascii.unhexlify(p[:2]) + p[2:] for p in parts[1:])
+    except ValueError:
+        raise OTAError("url", "bad percent-encoding in the URL's user:password")
+    return b"Authorization: Basic %s\r\n" % binascii.b2a_base64(raw, newline=False)
+
+
+# mbedtls_x509_crt_verify_info() lines (modtls_mbedtls.c raises them as one ValueError when the
+# handshake fails the certificate check) and what they mean here.
+_TLS_REASONS = (
+    ("not correctly signed by the trusted CA", "certificate not trusted (not signed by ota_ca)"),
+    ("validity has expired", "certificate expired"),
+    ("starts in the future", "certificate not yet valid (is the device's clock set?)"),
+    ("does not match with the expected CN", "wrong name: the certificate is not for %s"),
+)
+
+
+class _Trust:
+    """How the servers of one update are checked: `ca`, the path of a PEM file with the CA
+    certificates to verify https:// servers against, and/or `pin`, the SHA-256 (hex) of the
+    server's DER certificate. Without either, https:// is only encrypted, not authenticated."""
+
+    def __init__(self, ca=None, pin=None):
+        self.ca = ca
+        self.cas = _pem_certs(ca) if ca else ()
+        try:
+            self.pin = bytes.fromhex(check_pin(pin, "pin")) if pin else None
+        except ConfigError as e:
+            raise OTAError("tls", str(e))
+        self.seen = None  # SHA-256 of the last server certificate, with a pin
+
+    def context(self, verify):
+        try:
+            import tls
+        except ImportError:
+            raise OTAError("tls", "this firmware has no TLS (the tls module is missing)")
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if not verify:
+            ctx.verify_mode = tls.CERT_NONE
+            return ctx
+        # A CA: mbedtls checks chain, validity dates and name. Only a pin: the chain is
+        # checked but not required (CERT_OPTIONAL); the pin below decides.
+        ctx.verify_mode = tls.CERT_REQUIRED if self.cas else tls.CERT_OPTIONAL
+        for i, der in enumerate(self.cas):
+            try:
+                ctx.load_verify_locations(der)
+            except ValueError:
+                raise OTAError(
+                    "tls", "ota_ca %s: certificate %d is not valid X.509" % (self.ca, i)
+                )
+        if self.pin:
+            self.seen = None
+            ctx.verify_callback = self._check_pin
+        return ctx
+
+    def _check_pin(self, cert, depth):
+        # Called by mbedtls for each certificate of the chain; the server's own is depth 0.
+        # Nonzero ends the handshake before anything (a credential) is sent.
+        if depth:
+            return 0
+        self.seen = hashlib.sha256(cert).digest()
+        return 0 if self.seen == self.pin else -0x2700  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+
+    def mismatch(self):
+        return self.pin is not None and self.seen is not None and self.seen != self.pin
+
+    def refused(self, e, host):
+        """The OTAError for a failed TLS handshake with host (e as modtls_mbedtls.c raised it)."""
+        if self.mismatch():
+            return OTAError(
+                "tls",
+                "certificate of %s does not match ota_pin: its SHA-256 is %s"
+                % (host, _hex(self.seen)),
+            )
+        if isinstance(e, ValueError):
+            lines = [line for line in str(e).split("\n") if line]
+            why = []
+            for line in lines:
+                for text, reason in _TLS_REASONS:
+                    if text in line:
+                        line = reason % host if "%s" in reason else reason
+                why.append(line)
+            return OTAError("tls", "%s: %s" % (host, "; ".join(why)))
+        return OTAError("tls", "TLS with %s failed: %s" % (host, e.args[-1] if e.args else e))
+
+
+def _pem_certs(path):
+    # The DER certificates of a PEM file (MicroPython's mbedtls parses DER only).
+    import binascii
+
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise OTAError("tls", "ota_ca %s cannot be read (%s)" % (path, e))
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    out = []
+    i = text.find(begin)
+    while i >= 0:
+        j = text.find(end, i)
+        if j < 0:
+            break
+        try:
+            out.append(binascii.a2b_base64(text[i + len(begin) : j]))
+        except ValueError:
+            raise OTAError("tls", "ota_ca %s: certificate %d is not base64" % (path, len(out)))
+        i = text.find(begin, j)
+    if not out:
+        raise OTAError("tls", "ota_ca %s holds no PEM certificate" % path)
+    return out
+
+
+# ---- HTTP over a socket, TLS when https:// ---------------------------------------------------
 
 
 class _Http:
@@ -181,8 +329,22 @@ class _Http:
         self.done = False
         self.location = None
 
-    async def open(self, url):
-        host, port, path = _split_url(url)
+    async def open(self, url, trust, vouched):
+        """Connects and reads the response head. `vouched`: the content's SHA-256 is known
+        from elsewhere (or nothing is installed from it), so the server need not be verified."""
+        scheme, userinfo, host, port, path = _split_url(url)
+        verify = scheme == "https" and (trust.cas or trust.pin)
+        if not verify and not vouched:
+            if scheme == "http":
+                why = "plain HTTP lets anyone on the path change image and digest together"
+            else:
+                why = "no ota_ca or ota_pin to verify the server with"
+            raise OTAError(
+                "insecure",
+                "%s: %s; give the SHA-256 of what it serves, or an https:// URL with ota_ca or "
+                "ota_pin" % (safe_url(url), why),
+            )
+        ctx = trust.context(verify) if scheme == "https" else None
         import socket
 
         try:
@@ -190,27 +352,42 @@ class _Http:
         except OSError as e:
             raise OTAError("connect", "cannot resolve %s (%s)" % (host, e))
         req = (
-            b"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: wifimgr-ota\r\nConnection: close\r\n\r\n"
+            b"GET %s HTTP/1.1\r\nHost: %s\r\n"
+            b"User-Agent: wifimgr-ota\r\nConnection: close\r\n%s\r\n"
         )
-        req = req % (path.encode(), host.encode())
+        req %= (path.encode(), host.encode(), _authorization(userinfo))
+        # With TLS the handshake (and the certificate check) happens in the first write.
         try:
             if self.aio:
                 import asyncio
 
-                conn = asyncio.open_connection(host, port)
+                async def send():
+                    self.reader, self.writer = await asyncio.open_connection(
+                        host, port, ssl=ctx, server_hostname=host if ctx else None
+                    )
+                    self.writer.write(req)
+                    await self.writer.drain()
+
                 try:
-                    self.reader, self.writer = await asyncio.wait_for_ms(conn, self.timeout_ms)
+                    await asyncio.wait_for_ms(send(), self.timeout_ms)
                 except asyncio.TimeoutError:  # noqa: UP041 (MicroPython has no builtin)
                     raise OSError(110, "no answer in %d ms" % self.timeout_ms)
-                self.writer.write(req)
-                await self.writer.drain()
             else:
                 self.sock = socket.socket()
                 self.sock.settimeout(self.timeout_ms / 1000)
                 self.sock.connect(addr)
-                self.sock.write(req)
-        except OSError as e:
+                if ctx:
+                    self.sock = ctx.wrap_socket(
+                        self.sock, server_hostname=host, do_handshake_on_connect=False
+                    )
+                # A TLS handshake that stalls past the socket timeout writes nothing.
+                if (self.sock.write(req) or 0) < len(req):
+                    raise OSError(110, "no answer in %d ms" % self.timeout_ms)
+        except (OSError, ValueError) as e:
             self.close()
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else 0
+            if ctx and (isinstance(e, ValueError) or code < -255 or trust.mismatch()):
+                raise trust.refused(e, host)  # a certificate check or an mbedtls error
             raise OTAError("connect", "cannot connect to %s:%d (%s)" % (host, port, e))
         await self._head(url)
 
@@ -235,6 +412,8 @@ class _Http:
                     raise OTAError("timeout", "no data for %d ms" % self.timeout_ms)
             else:
                 n = self.sock.readinto(mv)
+                if n is None:  # a TLS socket's read past the socket timeout
+                    raise OTAError("timeout", "no data for %d ms" % self.timeout_ms)
         except OSError as e:
             if e.args and e.args[0] in (110, 116, 11):  # ETIMEDOUT, ETIMEDOUT (lwIP), EAGAIN
                 raise OTAError("timeout", "no data for %d ms" % self.timeout_ms)
@@ -264,7 +443,7 @@ class _Http:
         line = await self._readline()
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise OTAError("http", "%s did not answer HTTP: %r" % (url, line[:40]))
+            raise OTAError("http", "%s did not answer HTTP: %r" % (safe_url(url), line[:40]))
         try:
             self.status = int(parts[1])
         except ValueError:
@@ -337,23 +516,29 @@ class _Http:
         return n
 
 
-async def _get(url, timeout_ms, aio):
-    """An open _Http on the final URL after at most MAX_REDIRECTS redirects, status 200."""
+async def _get(url, timeout_ms, aio, trust, vouched):
+    """An open _Http on the final URL after at most MAX_REDIRECTS redirects, status 200. Each
+    hop is checked on its own (an https:// URL redirected to http:// needs `vouched` too)."""
     for _ in range(MAX_REDIRECTS + 1):
         http = _Http(timeout_ms, aio)
-        await http.open(url)
+        await http.open(url, trust, vouched)
+        shown = safe_url(url)
         if http.status in (301, 302, 303, 307, 308):
             http.close()
             if not http.location:
-                raise OTAError("http", "redirect %d without Location from %s" % (http.status, url))
+                raise OTAError(
+                    "http", "redirect %d without Location from %s" % (http.status, shown)
+                )
             url = _join(url, http.location)
             continue
         if http.status != 200:
             http.close()
-            raise OTAError("http", "%s answered %d" % (url, http.status))
+            raise OTAError("http", "%s answered %d" % (shown, http.status))
         http.url = url
         return http
-    raise OTAError("redirect", "more than %d redirects, the last to %s" % (MAX_REDIRECTS, url))
+    raise OTAError(
+        "redirect", "more than %d redirects, the last to %s" % (MAX_REDIRECTS, safe_url(url))
+    )
 
 
 def _drive(coro):
@@ -501,7 +686,7 @@ def _hex(b):
     return "".join("%02x" % x for x in b)
 
 
-async def _download(url, sha256, length, progress, timeout_ms, aio):
+async def _download(url, sha256, length, progress, timeout_ms, aio, trust, vouched):
     """Streams url into the next update partition and verifies it; returns that partition."""
     running = Partition(Partition.RUNNING)
     target = running.get_next_update()
@@ -518,7 +703,7 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
         if len(sha256) != 64:
             raise OTAError("sha256", "expected digest %r is not 64 hex digits" % sha256)
     _set("connecting", url=url, bytes=0, total=length, percent=0, rate=0)
-    http = await _get(url, timeout_ms, aio)
+    http = await _get(url, timeout_ms, aio, trust, vouched)
     try:
         total = http.length if http.length >= 0 else length
         if length is not None and http.length >= 0 and http.length != length:
@@ -586,9 +771,12 @@ async def _download(url, sha256, length, progress, timeout_ms, aio):
     return target
 
 
-async def _update(url, sha256, length, reboot, progress, timeout_ms, aio):
+async def _update(url, sha256, length, reboot, progress, timeout_ms, aio, ca, pin):
     try:
-        target = await _download(url, sha256, length, progress, timeout_ms, aio)
+        trust = _Trust(ca, pin)
+        target = await _download(
+            url, sha256, length, progress, timeout_ms, aio, trust, sha256 is not None
+        )
         target.set_boot()
     except OTAError as e:
         _failed(url, e)
@@ -604,19 +792,37 @@ async def _update(url, sha256, length, reboot, progress, timeout_ms, aio):
     return target.info()[4]
 
 
-def update(url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=TIMEOUT_MS):
+def update(
+    url,
+    sha256=None,
+    length=None,
+    reboot=True,
+    progress=None,
+    timeout_ms=TIMEOUT_MS,
+    ca=None,
+    pin=None,
+):
     """Downloads the app image at url into the other slot, verifies it and makes it bootable.
+    An https:// server is verified with ca and/or pin; without them (and for http://) the
+    image's sha256 must be given.
 
     Returns the label of the slot that boots next (when reboot is False); raises OTAError."""
-    return _drive(_update(url, sha256, length, reboot, progress, timeout_ms, False))
+    return _drive(_update(url, sha256, length, reboot, progress, timeout_ms, False, ca, pin))
 
 
 async def aupdate(
-    url, sha256=None, length=None, reboot=True, progress=None, timeout_ms=TIMEOUT_MS
+    url,
+    sha256=None,
+    length=None,
+    reboot=True,
+    progress=None,
+    timeout_ms=TIMEOUT_MS,
+    ca=None,
+    pin=None,
 ):
     """update() for asyncio: other tasks run while it downloads; a stall still ends it after
     timeout_ms."""
-    return await _update(url, sha256, length, reboot, progress, timeout_ms, True)
+    return await _update(url, sha256, length, reboot, progress, timeout_ms, True, ca, pin)
 
 
 # ---- manifests -------------------------------------------------------------------------------
@@ -688,9 +894,10 @@ def _safe_path(path):
     return path
 
 
-async def _fetch(url, timeout_ms, aio, limit=MANIFEST_MAX):
-    # A small document (the manifest) in RAM: as large as it is, at most `limit` bytes.
-    http = await _get(url, timeout_ms, aio)
+async def _fetch(url, timeout_ms, aio, trust, sha256, limit=MANIFEST_MAX):
+    # A small document (the manifest) in RAM: as large as it is, at most `limit` bytes, with
+    # the SHA-256 `sha256` when given.
+    http = await _get(url, timeout_ms, aio, trust, sha256 is not None)
     try:
         out = bytearray()
         chunk = memoryview(bytearray(512))
@@ -699,19 +906,23 @@ async def _fetch(url, timeout_ms, aio, limit=MANIFEST_MAX):
             if not k:
                 break
             if len(out) + k > limit:
-                raise OTAError("manifest", "%s is larger than %d bytes" % (url, limit))
+                raise OTAError("manifest", "%s is larger than %d bytes" % (safe_url(url), limit))
             out.extend(chunk[:k])
-        return bytes(out)
     finally:
         http.close()
+    if sha256 is not None:
+        got = _hex(hashlib.sha256(out).digest())
+        if got != sha256.lower():
+            raise OTAError("sha256", "manifest SHA-256 is %s, expected %s" % (got, sha256))
+    return bytes(out)
 
 
-async def _fetch_file(entry, base, fs_root, timeout_ms, aio):
+async def _fetch_file(entry, base, fs_root, timeout_ms, aio, trust):
     # One filesystem file to <path>.new, streamed and hashed; returns the temporary name.
     path = fs_root + _safe_path(entry.get("path"))
     url = _join(base, entry["url"])
     tmp = path + ".new"
-    http = await _get(url, timeout_ms, aio)
+    http = await _get(url, timeout_ms, aio, trust, True)  # the manifest's digest vouches
     h = hashlib.sha256()
     done = 0
     buf = bytearray(BUF_SIZE)
@@ -833,17 +1044,20 @@ def settle_files(fs_root=None):
     return "kept" if keep else "restored"
 
 
-async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, force, fs_root):
+async def _update_from_manifest(
+    url, reboot, progress, board, timeout_ms, aio, force, fs_root, sha256, ca, pin
+):
     _set("checking", url=url)
     fs_root = _root(fs_root)
     settle_files(fs_root)
     try:
+        trust = _Trust(ca, pin)
         try:
-            manifest = json.loads(await _fetch(url, timeout_ms, aio))
+            manifest = json.loads(await _fetch(url, timeout_ms, aio, trust, sha256))
         except ValueError:
-            raise OTAError("manifest", "%s is not JSON" % url)
+            raise OTAError("manifest", "%s is not JSON" % safe_url(url))
         if not isinstance(manifest, dict) or "version" not in manifest:
-            raise OTAError("manifest", '%s has no "version"' % url)
+            raise OTAError("manifest", '%s has no "version"' % safe_url(url))
         if manifest.get("format", 1) > MANIFEST_FORMAT:
             raise OTAError(
                 "manifest", "format %s is newer than this firmware reads" % manifest["format"]
@@ -865,11 +1079,11 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
         _failed(url, e)
         raise
     image_url = _join(url, entry["url"])
-    target = await _download_checked(image_url, entry, progress, timeout_ms, aio)
+    target = await _download_checked(image_url, entry, progress, timeout_ms, aio, trust)
     staged = []
     try:
         for f in files:
-            tmp = await _fetch_file(f, url, fs_root, timeout_ms, aio)
+            tmp = await _fetch_file(f, url, fs_root, timeout_ms, aio, trust)
             staged.append((tmp, fs_root + f["path"]))
     except (OTAError, OSError) as e:
         for tmp, _ in staged:
@@ -891,31 +1105,56 @@ async def _update_from_manifest(url, reboot, progress, board, timeout_ms, aio, f
     return new
 
 
-async def _download_checked(url, entry, progress, timeout_ms, aio):
+async def _download_checked(url, entry, progress, timeout_ms, aio, trust):
+    # The manifest, verified or vouched for, vouches for the image by its digest.
     try:
-        return await _download(url, entry["sha256"], entry["length"], progress, timeout_ms, aio)
+        return await _download(
+            url, entry["sha256"], entry["length"], progress, timeout_ms, aio, trust, True
+        )
     except OTAError as e:
         _failed(url, e)
         raise
 
 
 def update_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=None
+    url,
+    reboot=True,
+    progress=None,
+    board=None,
+    timeout_ms=TIMEOUT_MS,
+    force=False,
+    fs_root=None,
+    sha256=None,
+    ca=None,
+    pin=None,
 ):
     """Updates to the manifest's image for this board when its version is newer than ours
-    (or always, with force), then writes the manifest's filesystem files under fs_root.
+    (or always, with force), then writes the manifest's filesystem files under fs_root. The
+    manifest comes from an https:// server verified with ca and/or pin, or has the SHA-256
+    sha256; its digests then vouch for the image and files, wherever they come from.
 
     Returns the new version, or None when there was nothing newer; raises OTAError."""
     return _drive(
-        _update_from_manifest(url, reboot, progress, board, timeout_ms, False, force, fs_root)
+        _update_from_manifest(
+            url, reboot, progress, board, timeout_ms, False, force, fs_root, sha256, ca, pin
+        )
     )
 
 
 async def aupdate_from_manifest(
-    url, reboot=True, progress=None, board=None, timeout_ms=TIMEOUT_MS, force=False, fs_root=None
+    url,
+    reboot=True,
+    progress=None,
+    board=None,
+    timeout_ms=TIMEOUT_MS,
+    force=False,
+    fs_root=None,
+    sha256=None,
+    ca=None,
+    pin=None,
 ):
     return await _update_from_manifest(
-        url, reboot, progress, board, timeout_ms, True, force, fs_root
+        url, reboot, progress, board, timeout_ms, True, force, fs_root, sha256, ca, pin
     )
 
 
@@ -947,9 +1186,10 @@ def pending_verify():
     return _pending(entries, _otadata.active_entry(entries))
 
 
-async def _reachable(url, timeout_ms):
+async def _reachable(url, timeout_ms, trust):
+    # Nothing is installed from a health URL: any answer 200 counts, over http:// too.
     try:
-        http = await _get(url, timeout_ms, True)
+        http = await _get(url, timeout_ms, True, trust, True)
         http.close()
         return True
     except OTAError:
@@ -957,7 +1197,14 @@ async def _reachable(url, timeout_ms):
 
 
 async def guard(
-    is_healthy, deadline_ms=120000, health_url=None, poll_ms=500, fs_root=None, clock=None
+    is_healthy,
+    deadline_ms=120000,
+    health_url=None,
+    poll_ms=500,
+    fs_root=None,
+    clock=None,
+    ca=None,
+    pin=None,
 ):
     """Keeps a freshly updated image only if it proves healthy within deadline_ms.
 
@@ -967,7 +1214,7 @@ async def guard(
     ("not_pending"), so a WiFi outage never causes a reboot loop. It first settles the
     filesystem files of the last manifest update under fs_root (settle_files()). `clock`
     (with now_ms(), e.g. the simulator's) measures the deadline and the polls instead of
-    time.ticks_ms."""
+    time.ticks_ms. An https:// health_url is verified with ca and/or pin when given."""
     import asyncio
 
     if _host and not _host.ready():
@@ -975,6 +1222,10 @@ async def guard(
     settle_files(fs_root)
     if not pending_verify():
         return "not_pending"
+    try:
+        trust = _Trust(ca, pin)
+    except OTAError:  # a broken ota_ca: the health URL cannot be reached, the image goes back
+        trust = None
     _set("verifying_health", deadline_ms=deadline_ms, health_url=health_url)
 
     now = clock.now_ms if clock is not None else time.ticks_ms
@@ -984,7 +1235,9 @@ async def guard(
 
     start = now()
     while elapsed() < deadline_ms:
-        if is_healthy() and (health_url is None or await _reachable(health_url, 5000)):
+        if is_healthy() and (
+            health_url is None or trust and await _reachable(health_url, 5000, trust)
+        ):
             Partition.mark_app_valid_cancel_rollback()
             settle_files(fs_root)
             _set("valid", after_ms=elapsed())

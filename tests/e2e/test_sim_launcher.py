@@ -1,5 +1,6 @@
 """`make sim` as a user runs it: ready on both ports, Ctrl-C stops everything, bad input named."""
 
+import hashlib
 import os
 import queue
 import signal
@@ -152,7 +153,8 @@ def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
 
     images = tmp_path / "images"
     images.mkdir()
-    (images / "esp32.bin").write_bytes(esp_image.build("esp32", 160 * 1024, seed=3))
+    image = esp_image.build("esp32", 160 * 1024, seed=3)
+    (images / "esp32.bin").write_bytes(image)
     server = OtaServer(images)
     http_port, dns_port = free_port(), free_port(socket.SOCK_DGRAM)
     sim = launch(tmp_path, SCENARIOS / "home.json", http_port, dns_port)
@@ -160,7 +162,11 @@ def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
     try:
         assert lines.wait_for("Ctrl-C stops it"), lines
         assert lines.wait_for("connected to Meadowbrook"), lines
-        status, doc = _Client(http_port).post("/api/ota", {"url": server.url("esp32.bin")})
+        # Plain HTTP, so the image's SHA-256 comes with the request (README: OTA modes).
+        sha256 = hashlib.sha256(image).hexdigest()
+        status, doc = _Client(http_port).post(
+            "/api/ota", {"url": server.url("esp32.bin"), "sha256": sha256}
+        )
         assert status == 202, doc
         assert lines.wait_for("the device reset itself"), lines
         assert lines.wait_for("the new firmware is valid", 60), lines

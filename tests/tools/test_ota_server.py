@@ -73,6 +73,14 @@ def test_redirect_chain_alternates_absolute_and_relative(server):
     assert seen[0].startswith("http://") and not seen[1].startswith("http://")
 
 
+def test_redirect_to_another_url(server):
+    conn = http.client.HTTPConnection(server.base[len("http://") :].rstrip("/"), timeout=10)
+    conn.request("GET", "/a.bin?to=https://127.0.0.1:1/x.bin")
+    r = conn.getresponse()
+    assert (r.status, r.headers["Location"]) == (302, "https://127.0.0.1:1/x.bin")
+    conn.close()
+
+
 def test_stall_and_rate(server):
     t = time.monotonic()
     assert get(server.url("a.bin", stall=5000, stall_s=0.3))[2] == DATA
@@ -100,3 +108,24 @@ def test_refuses_a_non_loopback_address(tmp_path):
         timeout=30,
     )
     assert out.returncode == 2 and "loopback" in out.stderr
+
+
+def test_https_serves_with_the_given_certificate(tmp_path):
+    """--https CERT --key KEY: a client trusting the test CA gets the file, and redirects stay
+    on https://; a client that does not trust it fails the handshake, and the server goes on."""
+    import ssl
+
+    from helpers.ota import LocalCA
+
+    ca = LocalCA(tmp_path / "pki")
+    (tmp_path / "a.bin").write_bytes(DATA)
+    srv = OtaServer(tmp_path, tls=ca.issue("srv")[:2])
+    try:
+        assert srv.base.startswith("https://127.0.0.1:")
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(srv.url("a.bin"), timeout=10)
+        ctx = ssl.create_default_context(cafile=str(ca.pem))
+        with urllib.request.urlopen(srv.url("a.bin", redirect=1), timeout=10, context=ctx) as r:
+            assert r.read() == DATA and r.url.startswith("https://")
+    finally:
+        srv.stop()

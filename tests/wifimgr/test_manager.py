@@ -205,7 +205,7 @@ def test_ota_update_without_an_ota_module_says_so(micropython):
         + """
 m._module = lambda name: None  # an installation without wifimgr.ota
 errs = []
-for url in (None, "ftp://x/fw.bin", "http://10.0.0.2:8080/micropython.bin"):
+for url in (None, "ftp://x/fw.bin", "http://me:hunter2@10.0.0.2:8080/micropython.bin"):
     try:
         m.ota_update(url)
     except (OSError, ValueError) as e:
@@ -215,7 +215,7 @@ out([errs, m.status()["ota"]])
     )
     errs, ota = r
     assert "no url given and no ota_url configured" in errs[0]
-    assert "url: must be an http:// URL" in errs[1]
+    assert "url: must be an https:// or http:// URL" in errs[1]
     assert "no wifimgr.ota module" in errs[2]
     assert ota == {"state": "failed", "url": "http://10.0.0.2:8080/micropython.bin",
                    "error": "no OTA module installed"}  # fmt: skip

@@ -1,7 +1,12 @@
 """wifimgr.ota on MicroPython against tools/ota_server.py over loopback sockets, writing into the
 file-backed esp32.Partition stand-in. Every failure must leave the running image as the boot
-image, untouched, and raise an OTAError whose cause names what did not match."""
+image, untouched, and raise an OTAError whose cause names what did not match.
 
+The server speaks HTTPS with a certificate of a CA made for the run (helpers.ota.LocalCA), which
+the device is given as `ca`; the section "what vouches for an update" tries the other ways in
+(pin, plain HTTP with and without a digest, wrong CA, expired and wrong-name certificates)."""
+
+import base64
 import hashlib
 import json
 import random
@@ -12,7 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import esp_image
 from helpers.micropython import ROOT, SCENARIOS
-from helpers.ota import HEAP_SCRIPT, OtaServer, make_flash, otadata
+from helpers.ota import HEAP_SCRIPT, LocalCA, OtaServer, make_flash, otadata
 
 SIZE = 160 * 1024
 CHIP = "esp32c3"
@@ -44,8 +49,27 @@ def images(tmp_path_factory):
     return d
 
 
+CA = {}  # "pem": the path of the test CA's certificate, the device's ota_ca (set by pki)
+
+
 @pytest.fixture(scope="module")
-def server(images):
+def pki(tmp_path_factory):
+    ca = LocalCA(tmp_path_factory.mktemp("pki"))
+    CA["pem"] = str(ca.pem)
+    return ca
+
+
+@pytest.fixture(scope="module")
+def server(images, pki):
+    """HTTPS, its certificate for 127.0.0.1 and localhost signed by `pki`."""
+    srv = OtaServer(images, tls=pki.issue("server")[:2])
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def plain(images):
+    """The same files over plain HTTP."""
     srv = OtaServer(images)
     yield srv
     srv.stop()
@@ -57,6 +81,10 @@ def flash(tmp_path, images):
 
 
 def attempt(micropython, flash, url, **kw):
+    """One ota.update() of url; https:// URLs are verified with the test CA unless kw says
+    otherwise (ca=None, pin=...)."""
+    if url.startswith("https://") and "pin" not in kw:
+        kw.setdefault("ca", CA["pem"])
     out = micropython.run(ATTEMPT % {"flash": str(flash), "url": url, "kw": repr(kw)})
     return json.loads(out.strip().splitlines()[-1])
 
@@ -183,12 +211,12 @@ from wifimgr import partition, ota
 partition.setup(%r)
 for n in %r:
     try:
-        ota.update(%r + "?drop=%%d&chunked=%%d" %% (n, n %% 2), reboot=False)
+        ota.update(%r + "?drop=%%d&chunked=%%d" %% (n, n %% 2), reboot=False, ca=%r)
         print(json.dumps([n, "ok", ""]))
     except ota.OTAError as e:
         print(json.dumps([n, e.cause, str(e)]))
     print(json.dumps(["boot", partition.Partition(partition.BOOT).info()[4]]))
-""" % (str(flash), points, server.url("esp32c3.bin"))
+""" % (str(flash), points, server.url("esp32c3.bin"), CA["pem"])
     lines = [json.loads(line) for line in micropython.run(code).splitlines()]
     results, boots = lines[0::2], lines[1::2]
     assert [r[0] for r in results] == points
@@ -214,13 +242,13 @@ def test_second_update_while_one_waits_for_reboot_is_refused(micropython, flash,
     code = """
 from wifimgr import partition, ota
 partition.setup(%r)
-print(ota.update(%r, reboot=False))
+print(ota.update(%r, reboot=False, ca=%r))
 try:
-    ota.update(%r, reboot=False)
+    ota.update(%r, reboot=False, ca=%r)
 except ota.OTAError as e:
     print(e)
 print(partition.Partition(partition.BOOT).info()[4])
-""" % (str(flash), server.url("esp32c3.bin"), server.url("esp32c3.bin"))
+""" % (str(flash), server.url("esp32c3.bin"), CA["pem"], server.url("esp32c3.bin"), CA["pem"])
     assert micropython.run(code).splitlines() == [
         "ota_1",
         "pending: ota_1 already holds an update that boots next: reboot first",
@@ -244,9 +272,10 @@ import json
 from wifimgr import partition, ota
 partition.setup(%r)
 seen = []
-ota.update(%r, reboot=False, progress=lambda s: seen.append((s["bytes"], s["percent"], s["rate"])))
+ota.update(%r, reboot=False, ca=%r,
+           progress=lambda s: seen.append((s["bytes"], s["percent"], s["rate"])))
 print(json.dumps(seen))
-""" % (str(flash), server.url("esp32c3.bin"))
+""" % (str(flash), server.url("esp32c3.bin"), CA["pem"])
     seen = json.loads(micropython.run(code))
     assert len(seen) >= 3
     assert [s[0] for s in seen] == sorted(s[0] for s in seen)
@@ -271,10 +300,10 @@ def test_power_loss_at_20_random_points_boots_the_old_image(micropython, tmp_pat
 from wifimgr import partition, ota
 partition.setup(%r)
 partition.power_fail_after(1 << 30)   # count as a torn write would: erase, then program
-ota.update(%r, reboot=False)
+ota.update(%r, reboot=False, ca=%r)
 print(partition.programmed)
 """
-            % (str(probe), url)
+            % (str(probe), url, CA["pem"])
         )
     )
     rng = random.Random(7)
@@ -289,15 +318,23 @@ for path, n in %r:
     partition.setup(path)
     partition.power_fail_after(n)
     try:
-        ota.update(%r, sha256=%r, reboot=False)
+        ota.update(%r, sha256=%r, reboot=False, ca=%r)
         lost = False
     except partition.PowerLoss:
         lost = True
     partition.power_fail_after(-1)
     slot = partition.boot()          # power comes back
     print(json.dumps([n, lost, slot, ota.status()["running"]]))
-print(ota.update(%r, sha256=%r, reboot=False))
-""" % ([(str(f), n) for f, n in zip(flashes, points, strict=True)], url, sha, url, sha)
+print(ota.update(%r, sha256=%r, reboot=False, ca=%r))
+""" % (
+        [(str(f), n) for f, n in zip(flashes, points, strict=True)],
+        url,
+        sha,
+        CA["pem"],
+        url,
+        sha,
+        CA["pem"],
+    )
     lines = micropython.run(code).splitlines()
     for line, n in zip(lines[:-1], points, strict=True):
         assert json.loads(line) == [n, True, 0, "ota_0"], line
@@ -314,7 +351,7 @@ import asyncio, json
 from wifimgr import partition, ota, sim
 partition.setup(%(flash)r)
 if %(update)r:
-    ota.update(%(url)r, reboot=False)
+    ota.update(%(url)r, reboot=False, ca=%(ca)r)
     print(json.dumps(["booted", partition.boot(), ota.pending_verify()]))   # power cycle
 clock = sim.VirtualClock()
 sim.install(sim.load_scenario(%(scenario)r), clock)
@@ -329,7 +366,8 @@ def healthy():
 
 try:
     r = asyncio.run(
-        ota.guard(healthy, deadline_ms=%(deadline)d, health_url=%(health)r, poll_ms=10))
+        ota.guard(healthy, deadline_ms=%(deadline)d, health_url=%(health)r, poll_ms=10,
+                  ca=%(ca)r))
 except SystemExit as e:
     r = "reset %%d" %% e.args[0]
 print(json.dumps(["guard", r, partition.state_of(1)]))
@@ -345,6 +383,7 @@ def guard(micropython, flash, server, scenario, deadline=3000, health=None, upda
         "deadline": deadline,
         "health": health,
         "update": update,
+        "ca": CA["pem"],
     }
     return [json.loads(line) for line in micropython.run(code).splitlines()]
 
@@ -391,8 +430,8 @@ def test_reboots_across_processes_roll_back(micropython, flash, server):
     """update(reboot=True) ends the process like machine.reset(); each new process is a new
     power-on of the same flash."""
     first = micropython.run(
-        "from wifimgr import partition, ota\npartition.setup(%r)\nota.update(%r)\n"
-        % (str(flash), server.url("esp32c3.bin")),
+        "from wifimgr import partition, ota\npartition.setup(%r)\nota.update(%r, ca=%r)\n"
+        % (str(flash), server.url("esp32c3.bin"), CA["pem"]),
         check=False,
     )
     assert first.returncode == 3, first.stderr
@@ -403,6 +442,7 @@ def test_reboots_across_processes_roll_back(micropython, flash, server):
         "deadline": 200,
         "health": None,
         "update": False,
+        "ca": CA["pem"],
     }
     out = [json.loads(line) for line in micropython.run(code).splitlines()]
     assert out[0] == ["guard", "reset 3", "pending_verify"]
@@ -447,10 +487,10 @@ def release(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def release_server(release):
+def release_server(release, pki):
     tmp, out, files = release
     out.mkdir()
-    srv = OtaServer(out)
+    srv = OtaServer(out, tls=pki.issue("release")[:2])
     subprocess.run(
         [
             str(ROOT / "ci" / "release.sh"),
@@ -495,6 +535,8 @@ def from_manifest(micropython, tmp_path, url, chip=CHIP, flash_size="4MB", **kw)
     )
     root = tmp_path / "fs"
     root.mkdir(exist_ok=True)
+    if "pin" not in kw:
+        kw.setdefault("ca", CA["pem"])
     code = MANIFEST % {"flash": str(flash), "root": str(root), "url": url, "kw": repr(kw)}
     return json.loads(micropython.run(code).splitlines()[-1]), flash, root
 
@@ -600,16 +642,22 @@ def test_per_board_dist_manifest_works_too(micropython, tmp_path, release, relea
 # ---- RAM ---------------------------------------------------------------------------------------
 
 
-def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, server, images):
-    """The image never sits in RAM: a 1.2 MB update needs less than 16 KiB of heap above idle
-    (sampled at every 4 KiB flash access, collector every 2 KiB of allocation)."""
+def test_heap_stays_bounded_during_a_1_2_mb_update(micropython, tmp_path, plain, images):
+    """The image never sits in RAM: a 1.2 MB update (plain HTTP with its digest) needs less
+    than 16 KiB of heap above idle (sampled at every 4 KiB flash access, collector every 2 KiB
+    of allocation)."""
     big = images / "big.bin"
     if not big.exists():
         big.write_bytes(esp_image.build(CHIP, 1200 * 1024, seed=3))
     flash = make_flash(tmp_path / "f", (images / "old.bin").read_bytes(), chip=CHIP)
     out = micropython.run(
         HEAP_SCRIPT
-        % {"flash": str(flash), "url": server.url("big.bin"), "sha256": digest(images, "big.bin")}
+        % {
+            "flash": str(flash),
+            "url": plain.url("big.bin"),
+            "sha256": digest(images, "big.bin"),
+            "ca": None,
+        }
     )
     r = json.loads(out)
     assert r["bytes"] == big.stat().st_size > 1024 * 1024
@@ -634,7 +682,7 @@ async def main():
     t = asyncio.create_task(ticker())
     out = {}
     try:
-        out["result"] = await ota.aupdate(%(url)r, reboot=False, timeout_ms=400)
+        out["result"] = await ota.aupdate(%(url)r, reboot=False, timeout_ms=400, ca=%(ca)r)
     except ota.OTAError as e:
         out["cause"] = e.cause
     t.cancel()
@@ -658,7 +706,7 @@ def test_aupdate_lets_other_tasks_run(micropython, flash, server, faults, cause)
     """Inside asyncio the download yields: a 1 ms ticker keeps running (a 2 MB/s paced
     download takes about 80 ms), and a stalled server still times out."""
     url = server.url("esp32c3.bin", **faults)
-    r = json.loads(micropython.run(AIO % {"flash": str(flash), "url": url}))
+    r = json.loads(micropython.run(AIO % {"flash": str(flash), "url": url, "ca": CA["pem"]}))
     if cause is None:
         assert r.get("result") == "ota_1" and r["boot"] == "ota_1", r
     else:
@@ -753,7 +801,7 @@ def canned():
 )
 def test_malformed_http_is_named(micropython, flash, images, canned, path, error):
     url = canned + path
-    r = attempt(micropython, flash, url)
+    r = attempt(micropython, flash, url, sha256="00" * 32)  # plain HTTP needs a digest
     assert r["error"] == (error % url if "%s" in error else error)
     assert_untouched(r, flash, images, error.split(":")[0])
 
@@ -781,7 +829,7 @@ for d in ("/lib", "/www"):
     os.mkdir(root + d)
 with open(root + "/lib/app.py", "w") as f:
     f.write("print('app v1')\\n")
-print(ota.update_from_manifest(%(url)r, reboot=False, fs_root=root))
+print(ota.update_from_manifest(%(url)r, reboot=False, fs_root=root, ca=%(ca)r))
 print(json.dumps(sorted(os.listdir(root + "/lib"))))
 partition.boot()                            # the device restarts into the new image
 try:
@@ -808,6 +856,7 @@ def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_ser
         "root": str(root),
         "url": srv.url("ota.json"),
         "healthy": healthy,
+        "ca": CA["pem"],
     }
     out = micropython.run(code).splitlines()
     assert out[:2] == [RELEASE, '["app.py", "app.py.bak"]']
@@ -830,11 +879,11 @@ def test_filesystem_files_follow_the_firmware(micropython, tmp_path, release_ser
 STARTED = """
 from wifimgr import partition, ota
 partition.setup(%(flash)r)
-ota.update(%(url)r, reboot=False)
+ota.update(%(url)r, reboot=False, ca=%(ca)r)
 partition.boot()                      # the device restarts into the new image
 with open("wifimgr.json", "w") as f:
     json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}],
-               "ota_guard_s": 10, "ota_health_url": %(health)r}, f)
+               "ota_guard_s": 10, "ota_health_url": %(health)r, "ota_ca": %(ca)r}, f)
 radio(%(aps)s)
 import wifimgr
 m = wifimgr.start("wifimgr.json", serve="never", clock=clock, ota_guard=True)
@@ -877,6 +926,7 @@ def test_start_keeps_or_rolls_back_a_new_image(micropython, flash, server, aps, 
         "url": server.url("esp32c3.bin"),
         "aps": aps,
         "health": health and server.url(health),
+        "ca": CA["pem"],
     }
     r = json.loads(micropython.run(code).strip().splitlines()[-1])
     assert r[:3] == expect
@@ -892,6 +942,8 @@ UPDATE_FORM = """
 from wifimgr import partition, ota
 partition.setup(%(flash)r)
 radio([])
+with open("wifimgr.json", "w") as f:
+    json.dump({"ota_ca": %(ca)r}, f)
 from wifimgr.manager import Manager
 m = Manager("wifimgr.json", clock=clock, uid=UID)
 m.start(serve="never")
@@ -925,7 +977,7 @@ out([r, seen, s.get("error"), partition.Partition(partition.BOOT).info()[4], s.g
 def update_form(micropython, flash, url):
     from helpers.pkg import PRELUDE
 
-    code = PRELUDE + UPDATE_FORM % {"flash": str(flash), "url": url}
+    code = PRELUDE + UPDATE_FORM % {"flash": str(flash), "url": url, "ca": CA["pem"]}
     return json.loads(micropython.run(code).strip().splitlines()[-1])
 
 
@@ -968,3 +1020,233 @@ def test_update_form_follows_a_release_manifest(micropython, tmp_path, release_s
     flash = make_flash(tmp_path / "flash2", b"\xe9" + b"\0" * 4095, chip=CHIP)
     r, seen, error, boot, _ = update_form(micropython, flash, srv.url("same-form.json"))
     assert (r, seen[-1][0], boot) == ("running", "up_to_date", "ota_0")
+
+
+# ---- what vouches for an update ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_servers(images, pki, tmp_path_factory):
+    """HTTPS servers the device must refuse: a certificate of another CA, an expired one, one
+    for another name; and the `pin` of the good server's certificate."""
+    other = LocalCA(tmp_path_factory.mktemp("other-ca"), "another CA")
+    servers = {
+        "other_ca": OtaServer(images, tls=other.issue("stranger")[:2]),
+        "expired": OtaServer(images, tls=pki.issue("expired", days=(-10, -5))[:2]),
+        "wrong_name": OtaServer(images, tls=pki.issue("elsewhere", hosts=("ota.example",))[:2]),
+    }
+    yield servers
+    for srv in servers.values():
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def pinned(images, pki):
+    cert, key, pin = pki.issue("pinned")
+    srv = OtaServer(images, tls=(cert, key))
+    yield srv, pin
+    srv.stop()
+
+
+def test_https_with_the_right_ca_installs(micropython, flash, images, server):
+    name = "%s.bin" % CHIP
+    r = attempt(micropython, flash, server.url(name))
+    assert r.get("result") == "ota_1", r
+    assert (flash / "ota_1.bin").read_bytes()[: (images / name).stat().st_size] == (
+        images / name
+    ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "which,host,error",
+    [
+        # modtls_mbedtls.c raises mbedtls_x509_crt_verify_info()'s lines; ota names them.
+        ("other_ca", "127.0.0.1", "certificate not trusted (not signed by ota_ca)"),
+        ("expired", "127.0.0.1", "certificate expired"),
+        ("wrong_name", "127.0.0.1", "wrong name: the certificate is not for 127.0.0.1"),
+    ],
+)
+def test_https_servers_failing_the_ca_check_are_refused(
+    micropython, flash, images, bad_servers, which, host, error
+):
+    """Even with the image's right digest: the server is not who it must be."""
+    name = "%s.bin" % CHIP
+    r = attempt(micropython, flash, bad_servers[which].url(name), sha256=digest(images, name))
+    assert_untouched(r, flash, images, "tls")
+    assert r["error"] == "tls: %s: %s" % (host, error)
+    assert r["status"]["bytes"] == 0
+
+
+def test_a_pinned_certificate_installs_and_another_is_refused(
+    micropython, flash, images, pinned, server
+):
+    """ota_pin alone: the server's own certificate must have that SHA-256 (its CA does not
+    matter); colons between the bytes are fine. The good server's certificate is another one."""
+    srv, pin = pinned
+    colons = ":".join(pin[i : i + 2] for i in range(0, 64, 2)).upper()
+    r = attempt(micropython, flash, srv.url("%s.bin" % CHIP), pin=colons)
+    assert r.get("result") == "ota_1", r
+    flash2 = make_flash(flash.parent / "f2", (images / "old.bin").read_bytes(), chip=CHIP)
+    r = attempt(micropython, flash2, server.url("%s.bin" % CHIP), pin=pin)
+    assert_untouched(r, flash2, images, "tls")
+    assert r["error"].startswith("tls: certificate of 127.0.0.1 does not match ota_pin: its ")
+
+
+@pytest.mark.parametrize(
+    "scheme,kw,expect",
+    [
+        ("http", {}, "insecure"),
+        ("http", {"sha256": "digest"}, "ota_1"),
+        ("http", {"sha256": "00" * 32}, "sha256"),
+        ("https", {"ca": None}, "insecure"),  # no ota_ca, no ota_pin: nothing checks the server
+        ("https", {"ca": None, "sha256": "digest"}, "ota_1"),
+    ],
+)
+def test_without_a_verified_server_only_a_given_digest_lets_an_image_in(
+    micropython, flash, images, server, plain, scheme, kw, expect
+):
+    name = "%s.bin" % CHIP
+    if kw.get("sha256") == "digest":
+        kw["sha256"] = digest(images, name)
+    url = (plain if scheme == "http" else server).url(name)
+    r = attempt(micropython, flash, url, **kw)
+    if expect == "ota_1":
+        assert r.get("result") == "ota_1", r
+        return
+    assert_untouched(r, flash, images, expect)
+    if expect == "insecure":
+        assert r["error"].startswith("insecure: %s: " % url), r
+        assert r["error"].endswith(
+            "; give the SHA-256 of what it serves, or an https:// URL with ota_ca or ota_pin"
+        )
+        assert r["status"]["bytes"] == 0
+
+
+def test_https_redirected_to_http_needs_the_digest(micropython, flash, images, server, plain):
+    """Each hop is checked on its own: a verified server cannot hand the download over to
+    plain HTTP unless the caller has the image's digest."""
+    name = "%s.bin" % CHIP
+    url = server.url(name, to=plain.url(name))
+    r = attempt(micropython, flash, url)
+    assert_untouched(r, flash, images, "insecure")
+    assert r["error"].startswith("insecure: %s: plain HTTP lets anyone" % plain.url(name)), r
+    r = attempt(micropython, flash, url, sha256=digest(images, name))
+    assert r.get("result") == "ota_1", r
+
+
+def test_manifest_over_http_needs_its_digest(micropython, tmp_path, release_server):
+    """A manifest over plain HTTP is refused; with its SHA-256 from the caller it vouches for
+    the image it names (here on the HTTPS server, no CA needed)."""
+    _srv, out = release_server
+    doc = (out / "ota.json").read_bytes()
+    helper = OtaServer(out)
+    try:
+        url = helper.url("ota.json")
+        r, _flash, _root = from_manifest(micropython, tmp_path, url, ca=None)
+        assert r.get("cause") == "insecure" and r["boot"] == "ota_0", r
+        r, _flash, _root = from_manifest(
+            micropython, tmp_path, url, ca=None, sha256=hashlib.sha256(doc).hexdigest()
+        )
+        assert r.get("result") == RELEASE and r["boot"] == "ota_1", r
+        r, _flash, _root = from_manifest(micropython, tmp_path, url, ca=None, sha256="0" * 64)
+        assert r.get("cause") == "sha256" and "manifest SHA-256 is" in r["error"], r
+    finally:
+        helper.stop()
+
+
+def test_ca_file_problems_are_named(micropython, flash, images, server, tmp_path):
+    (tmp_path / "empty.pem").write_text("no certificate here\n")
+    for ca, error in (
+        (
+            str(tmp_path / "absent.pem"),
+            "tls: ota_ca %s cannot be read" % (tmp_path / "absent.pem"),
+        ),
+        (
+            str(tmp_path / "empty.pem"),
+            "tls: ota_ca %s holds no PEM certificate" % (tmp_path / "empty.pem"),
+        ),
+    ):
+        r = attempt(micropython, flash, server.url("%s.bin" % CHIP), ca=ca)
+        assert r["error"].startswith(error), r
+        assert_untouched(r, flash, images, "tls")
+    r = attempt(micropython, flash, server.url("%s.bin" % CHIP), pin="12" * 31)
+    assert r["error"].startswith("tls: pin: must be the SHA-256 of a certificate"), r
+
+
+# ---- credentials in URLs -----------------------------------------------------------------------
+
+
+def test_url_credentials_are_sent_but_never_shown(micropython, flash, images, server, plain):
+    """user:password@ (percent-decoded) goes to the server as Basic authorization; status()
+    and errors carry the URL without it."""
+    name = "%s.bin" % CHIP
+    shown = server.url(name, auth=base64.b64encode(b"ota-user:hunter2@secret").decode())
+    good = shown.replace("https://", "https://ota-user:hunter2%40secret@")
+    r = attempt(micropython, flash, good)
+    assert r.get("result") == "ota_1", r
+    assert "hunter2" not in json.dumps(r) and r["status"]["url"] == shown
+    r = attempt(micropython, flash, good.replace("%40", "%41"))  # "hunter2Asecret"
+    assert r["error"] == "http: %s answered 401" % shown, r
+    bad = plain.url("missing.bin").replace("http://", "http://ota-user:hunter2-secret@")
+    r = attempt(micropython, flash, bad, sha256="00" * 32)
+    assert r["cause"] == "http" and "hunter2" not in json.dumps(r), r
+    assert r["error"] == "http: %s answered 404" % plain.url("missing.bin")
+
+
+def test_manager_status_and_log_carry_no_url_credentials(micropython, flash, server):
+    """Manager.ota_update (the portal's update form) with a failing image: the status the
+    portal shows and the error log line name the URL without its user:password@."""
+    from helpers.pkg import PRELUDE
+
+    url = server.url("esp32c3.bin", corrupt=5000)
+    secret = url.replace("https://", "https://ota-user:hunter2-secret@")
+    code = PRELUDE + UPDATE_FORM % {"flash": str(flash), "url": secret, "ca": CA["pem"]}
+    proc = micropython.run(code, check=False)
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r[0] == "running" and r[2].startswith("checksum:"), r
+    assert "hunter2" not in proc.stdout + proc.stderr, proc
+    assert "ERROR:wifimgr:OTA from %s failed" % url in proc.stderr, proc.stderr
+
+
+def test_config_takes_https_ca_and_pin_and_urls_are_shown_without_credentials(micropython):
+    out = micropython.run(
+        """
+import json
+from wifimgr import config
+config.check({"ota_url": "https://u.example/ota.json", "ota_ca": "/certs/ca.pem",
+              "ota_pin": ":".join(["AB"] * 32), "ota_health_url": "https://u.example/h"})
+for u in ("https://me:pw@h.example:8443/a@b.bin?x=@", "http://h/x", "http://@h/", "x@y"):
+    print(config.safe_url(u))
+print(config.check_pin(":".join(["AB"] * 32)) == "ab" * 32)
+"""
+    )
+    assert out.splitlines() == [
+        "https://h.example:8443/a@b.bin?x=@",
+        "http://h/x",
+        "http://h/",
+        "x@y",
+        "True",
+    ]
+
+
+@pytest.mark.parametrize(
+    "which,error",
+    [
+        ("other_ca", "certificate not trusted (not signed by ota_ca)"),
+        ("expired", "certificate expired"),
+        ("wrong_name", "wrong name: the certificate is not for 127.0.0.1"),
+    ],
+)
+def test_aupdate_refuses_the_same_certificates(micropython, flash, bad_servers, which, error):
+    """Inside asyncio (asyncio.open_connection(ssl=...), the portal's path) the handshake
+    runs in the stream's first write; the refusal reads the same."""
+    code = """
+import asyncio, json
+from wifimgr import partition, ota
+partition.setup(%r)
+try:
+    asyncio.run(ota.aupdate(%r, reboot=False, ca=%r))
+except ota.OTAError as e:
+    print(json.dumps([str(e), partition.Partition(partition.BOOT).info()[4]]))
+""" % (str(flash), bad_servers[which].url("esp32c3.bin"), CA["pem"])
+    assert json.loads(micropython.run(code)) == ["tls: 127.0.0.1: %s" % error, "ota_0"]

@@ -9,7 +9,10 @@ the heap above the idle baseline during one update, sampled at every flash acces
 collector run every 2 KiB of allocation (tests/helpers/ota.py HEAP_SCRIPT).
 ota_sha256_kib_s is hashlib's SHA-256 on the same MicroPython over the same bytes in the same
 4 KiB blocks; ota_ratio_ceiling = raw time / (raw time + one SHA-256 pass) is the best
-ota_throughput_ratio that any updater checking a digest could reach here.
+ota_throughput_ratio that any updater checking a digest could reach here. The same update over
+HTTPS, the server verified against a CA made for the run (helpers.ota.LocalCA), gives
+ota_https_throughput_kib_s, ota_https_paced_throughput_kib_s and ota_https_peak_heap_bytes
+(the same heap measure, so sampled during the transfer, not the TLS handshake).
 """
 
 import hashlib
@@ -26,7 +29,7 @@ import json, time
 from wifimgr import partition, ota
 partition.setup(%(flash)r)
 t0 = time.ticks_ms()
-ota.update(%(url)r, sha256=%(sha256)r, reboot=False)
+ota.update(%(url)r, sha256=%(sha256)r, reboot=False, ca=%(ca)r)
 print(json.dumps({"ms": time.ticks_diff(time.ticks_ms(), t0), "bytes": ota.status()["bytes"]}))
 """
 
@@ -46,7 +49,7 @@ print(json.dumps({"ms": time.ticks_diff(time.ticks_us(), t0) / 1000, "bytes": %(
 def run(ctx):
     from helpers import esp_image
     from helpers.micropython import MicroPython
-    from helpers.ota import HEAP_SCRIPT, RAW_SCRIPT, OtaServer, make_flash
+    from helpers.ota import HEAP_SCRIPT, RAW_SCRIPT, LocalCA, OtaServer, make_flash
 
     work = ctx.out / "ota"
     (work / "images").mkdir(parents=True, exist_ok=True)
@@ -56,6 +59,9 @@ def run(ctx):
     sha = hashlib.sha256(image).hexdigest()
     mp = MicroPython(ctx.micropython, work)
     server = OtaServer(work / "images")
+    pki = LocalCA(work / "pki")
+    tls_server = OtaServer(work / "images", tls=pki.issue("server")[:2])
+    ca = str(pki.pem)
     host, port = server.base[len("http://") :].rstrip("/").split(":")
 
     def once(script, **fields):
@@ -74,16 +80,24 @@ def run(ctx):
     try:
         raw_fields = {"host": host, "port": int(port), "path": "/app.bin"}
         raw = [once(RAW_SCRIPT, **raw_fields) for _ in range(ROUNDS)]
-        ota = [once(TIMED, url=server.url("app.bin"), sha256=sha) for _ in range(ROUNDS)]
+        ota = [once(TIMED, url=server.url("app.bin"), sha256=sha, ca=None) for _ in range(ROUNDS)]
         paced_raw_fields = dict(raw_fields, path="/app.bin?rate=%d" % PACE)
         paced_raw = [once(RAW_SCRIPT, **paced_raw_fields) for _ in range(PACED_ROUNDS)]
         paced_url = server.url("app.bin", rate=PACE)
-        paced = [once(TIMED, url=paced_url, sha256=sha) for _ in range(PACED_ROUNDS)]
-        heap = once(HEAP_SCRIPT, url=server.url("app.bin"), sha256=sha)
+        paced = [once(TIMED, url=paced_url, sha256=sha, ca=None) for _ in range(PACED_ROUNDS)]
+        heap = once(HEAP_SCRIPT, url=server.url("app.bin"), sha256=sha, ca=None)
+        https_url = tls_server.url("app.bin")
+        https = [once(TIMED, url=https_url, sha256=sha, ca=ca) for _ in range(ROUNDS)]
+        https_paced_url = tls_server.url("app.bin", rate=PACE)
+        https_paced = [
+            once(TIMED, url=https_paced_url, sha256=sha, ca=ca) for _ in range(PACED_ROUNDS)
+        ]
+        https_heap = once(HEAP_SCRIPT, url=https_url, sha256=sha, ca=ca)
         blocks = -(-len(image) // 4096)
         sha_runs = [json.loads(mp.run(SHA256 % {"blocks": blocks})) for _ in range(ROUNDS)]
     finally:
         server.stop()
+        tls_server.stop()
     result = {
         "ota_image_bytes": len(image),
         "ota_raw_kib_s": round(kib_s(raw), 1),
@@ -93,6 +107,9 @@ def run(ctx):
         "ota_paced_throughput_kib_s": round(kib_s(paced), 1),
         "ota_peak_heap_bytes": heap["peak"],
         "ota_idle_heap_bytes": heap["base"],
+        "ota_https_throughput_kib_s": round(kib_s(https), 1),
+        "ota_https_paced_throughput_kib_s": round(kib_s(https_paced), 1),
+        "ota_https_peak_heap_bytes": https_heap["peak"],
     }
     result["ota_throughput_ratio"] = round(
         result["ota_throughput_kib_s"] / result["ota_raw_kib_s"], 3

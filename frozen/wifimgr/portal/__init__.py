@@ -12,6 +12,8 @@ import time
 
 from micropython import const
 
+from wifimgr.config import safe_url
+
 from .http import HTTPError, Response, Server
 
 MAX_PROBES = const(12)
@@ -463,13 +465,14 @@ class Portal:
         url = f.text("url").strip()
         if len(url) > 256:
             raise HTTPError(400, "url must be at most 256 characters", "url")
+        sha256 = f.text("sha256", required=False).strip() or None  # what lets http:// be used
         try:
-            self.manager.ota_update(url)
+            self.manager.ota_update(url, sha256)
         except ValueError as e:
             raise HTTPError(400, str(e), "url")
         except OSError as e:
             raise HTTPError(409, "update not started: %s" % e, "url")
-        return _json({"updating": url}, 202)
+        return _json({"updating": safe_url(url)}, 202)
 
 
 # path -> (method, Portal method name)
