@@ -106,12 +106,13 @@ def target_key(key):
     return key if key in TARGETS else None
 
 
-def label_bars(ax, bars, fmt):
-    """Each horizontal bar's value at its end."""
-    for bar in bars:
+def label_bars(ax, bars, fmt, missed=()):
+    """Each horizontal bar's value at its end; red for the bars (indices) that miss a target."""
+    for i, bar in enumerate(bars):
         ax.annotate(
-            fmt % bar.get_width(),
+            fmt % bar.get_width() + (" NOT MET" if i in missed else ""),
             (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            color="red" if i in missed else "black",
             xytext=(3, 0),
             textcoords="offset points",
             va="center",
@@ -119,12 +120,13 @@ def label_bars(ax, bars, fmt):
         )
 
 
-def label_columns(ax, bars):
-    """Each vertical bar's value on top of it."""
-    for bar in bars:
+def label_columns(ax, bars, missed=()):
+    """Each vertical bar's value on top of it; red for the bars (indices) that miss a target."""
+    for i, bar in enumerate(bars):
         ax.annotate(
             "%.4g" % bar.get_height(),
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            color="red" if i in missed else "black",
             xytext=(0, 2),
             textcoords="offset points",
             ha="center",
@@ -145,7 +147,13 @@ def dns_panels(fig, dns):
             qps_ax,
             [q for _, q, _ in shown],
             BLUE,
-            "queries/s, loopback, %d in flight" % WINDOW,
+            "queries/s, loopback, %d in flight; C / echo %.2f (target %s %g)"
+            % (
+                WINDOW,
+                dns["dns_qps_c_over_echo"],
+                SYMBOL[TARGETS["dns_qps_c_over_echo"][0]],
+                TARGETS["dns_qps_c_over_echo"][1],
+            ),
             "%.0f",
         ),
         (cpu_ax, [c for _, _, c in shown], ORANGE, "server CPU µs per query", "%.2f"),
@@ -204,7 +212,10 @@ def link_panels(fig, link):
             bars[-1].set_hatch("//")
             bars[-1].set_facecolor("white")
             bars[-1].set_edgecolor(GREY)
-        label_columns(ax, bars)
+        missed = [
+            i for i, (b, v) in enumerate(rows) if target and b in BACKENDS and not met(name, v)
+        ]
+        label_columns(ax, bars, missed)
         ax.set_ylim(0, max(v for _, v in rows) * 1.2)
         ax.set_title(
             "%s\n%s" % (name, "issue %d" % target[2] if target else "no target"), fontsize=8
@@ -218,7 +229,7 @@ def link_panels(fig, link):
         )
         label_columns(ax, bars)
         ax.set_ylim(0, max(v for _, v in stall) * 1.2)
-        ax.set_title("vm_stall_max_ms\nreal clock, during a scan", fontsize=8)
+        ax.set_title("vm_stall_max_ms\nreal clock, a scan", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(
         "Link, virtual clock: python = link.Link, native = _wifimgr.Link (seconds unless _ms)",
@@ -240,7 +251,10 @@ def heap_panel(fig, flat):
     ]
     ax = fig.subplots(1, 1)
     labels, values, colors, hatches = [], [], [], []
+    missed = []
     for key in keys:
+        if key in TARGETS and not met(key, flat[key]):
+            missed.append(len(labels))
         labels.append(key)
         values.append(flat[key] / 1024)
         colors.append(BLUE)
@@ -263,7 +277,7 @@ def heap_panel(fig, flat):
         bar.set_hatch(hatch)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
-    label_bars(ax, bars, "%.1f")
+    label_bars(ax, bars, "%.1f", missed)
     ax.set_xlim(0, max(values) * 1.15)
     ax.set_xlabel("KiB", fontsize=8)
     ax.tick_params(labelsize=8)
