@@ -1,5 +1,6 @@
 """The foundation: one place for upstream versions, the MicroPython fixture, both backends."""
 
+import re
 import subprocess
 
 import pytest
@@ -75,3 +76,27 @@ def test_make_help_lists_the_readme_commands():
     out = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True).stdout
     for target in ("sim", "test", "unix", "bench"):
         assert "make %s " % target in out
+
+
+def markdown_links(path):
+    """The relative link targets of a Markdown file, without their #anchors; code spans and
+    fenced blocks are not links."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+:", target) and not target.startswith("#"):
+            yield target.split("#", 1)[0]
+
+
+def test_documents_link_only_to_files_in_the_repository():
+    """A clone has nothing outside it: every relative link of README.md and docs/ resolves to a
+    file or directory inside the repository."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(documents) > 1, "no design documents in docs/"
+    broken = []
+    for doc in documents:
+        for target in markdown_links(doc):
+            resolved = (doc.parent / target).resolve()
+            if not resolved.is_relative_to(ROOT.resolve()) or not resolved.exists():
+                broken.append("%s: %s" % (doc.relative_to(ROOT), target))
+    assert not broken, "links that a clone cannot follow: %s" % broken

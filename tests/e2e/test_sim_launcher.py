@@ -113,6 +113,39 @@ def test_sim_refuses_a_port_in_use_naming_it(tmp_path):
     assert "ready" not in output
 
 
+def time_wait_port():
+    """A port whose only socket is a closed connection in TIME-WAIT, as Ctrl-C on make sim
+    leaves behind after a browser was connected: the side that closes first keeps it ~60 s."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server closes first: its end of the connection waits in TIME-WAIT
+        client.recv(1)
+        client.close()
+    with socket.socket() as plain:  # without SO_REUSEADDR the port reads as taken
+        try:
+            plain.bind(("127.0.0.1", port))
+        except OSError:
+            return port
+    raise AssertionError("no TIME-WAIT socket on port %d" % port)
+
+
+def test_sim_starts_right_after_a_previous_run_left_a_connection_in_time_wait(tmp_path):
+    port = time_wait_port()
+    sim = launch(tmp_path, SCENARIOS / "first-boot.json", port, free_port(socket.SOCK_DGRAM))
+    lines = Lines(sim)
+    try:
+        assert lines.wait_for("Ctrl-C stops it"), lines
+    finally:
+        sim.send_signal(signal.SIGINT)
+        sim.wait(timeout=10)
+    assert "in use" not in str(lines)
+
+
 class Lines:
     """The launcher's output, read by a thread so that waiting for a line can time out."""
 

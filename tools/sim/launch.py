@@ -64,8 +64,13 @@ def dns_answers(port):
 
 def port_taken(kind, port):
     # Another program (often an earlier make sim) on the port would answer in the device's
-    # place: say so instead of reporting it ready.
+    # place: say so instead of reporting it ready. Probe the way the device binds: the portal
+    # listens with SO_REUSEADDR (micropython extmod/asyncio/stream.py: start_server()), so a
+    # TIME-WAIT connection left by the previous run does not stop it; the DNS responder binds
+    # its UDP socket without it (wifimgr/dns.py: DNSServer.start()).
     with socket.socket(socket.AF_INET, kind) as s:
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
