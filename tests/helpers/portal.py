@@ -5,6 +5,7 @@ import contextlib
 import http.client
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -57,7 +58,7 @@ class Device:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._token = None
+        self._token = self._cookie = None
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
@@ -72,6 +73,10 @@ class Device:
             if time.monotonic() > deadline:
                 raise AssertionError("portal did not answer in 20 s:\n%s" % self.output())
             time.sleep(0.1)
+
+    def setup_key(self):
+        """The setup key the device printed on its console at boot."""
+        return setup_key_of(self.output())
 
     def output(self):
         self.log.flush()
@@ -96,11 +101,15 @@ class Device:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        """(status, headers dict with lower-case names, body bytes) over one connection."""
+    def request(self, method, path, body=None, headers=None, timeout=10, session=True):
+        """(status, headers dict with lower-case names, body bytes) over one connection; with
+        the session cookie once token() made one (unless `session` is False)."""
+        h = dict(headers or {})
+        if session and self._cookie and "Cookie" not in h:
+            h["Cookie"] = self._cookie
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=h)
             resp = conn.getresponse()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
         finally:
@@ -114,13 +123,26 @@ class Device:
         assert status == 200, (path, status, body)
         return json.loads(body)
 
+    def client(self):
+        """Another client of this portal: its own session."""
+        return _Client(self.port)
+
     def token(self):
+        """The token of this client's session, made on first use (its cookie is kept)."""
         if self._token is None:
-            self._token = self.json("/api/session")["token"]
+            status, headers, body = self.get("/api/session")
+            assert status == 200, (status, body)
+            self._cookie = headers["set-cookie"].split(";")[0]
+            self._token = json.loads(body)["token"]
         return self._token
 
+    def unlock(self, key):
+        """Unlocks this client's session with the setup key; (status, doc)."""
+        return self.post("/api/unlock", {"key": key})
+
     def post(self, path, fields=None, *, body=None, ctype=None, token=True, headers=None):
-        """POSTs `fields` form-encoded (every byte percent-encoded), or `body` as given."""
+        """POSTs `fields` form-encoded (every byte percent-encoded), or `body` as given, in
+        this client's session (`token`: with its X-Token)."""
         h = dict(headers or {})
         if token:
             h["X-Token"] = self.token()
@@ -141,6 +163,13 @@ class Device:
             if time.monotonic() > deadline:
                 raise AssertionError("status never matched: %s" % st)
             time.sleep(0.1)
+
+
+def setup_key_of(console):
+    """The setup key in a device's console output (the line it prints at every boot)."""
+    found = re.findall(r"wifimgr: setup key ([0-9a-z-]+)", console)
+    assert found, "no setup key on the console:\n" + console
+    return found[-1]
 
 
 @contextlib.contextmanager
@@ -229,6 +258,9 @@ class Sim:
             raise AssertionError("make sim did not start:\n" + "".join(self.lines))
         self.api = _Client(self.port)
 
+    def setup_key(self):
+        return setup_key_of("".join(self.lines))
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(self._signal.SIGINT)
@@ -252,4 +284,4 @@ class _Client(Device):
     def __init__(self, port):  # not Device.__init__, which would start a device
         self.port = port
         self.url = "http://127.0.0.1:%d/" % port
-        self._token = None
+        self._token = self._cookie = None
