@@ -203,6 +203,51 @@ def slow_clients(port, count, every_s):
             s.close()
 
 
+@contextlib.contextmanager
+def slow_bodies(port, count, every_s, headers="", length=2000):
+    """`count` connections that each send a whole `POST /api/connect` head announcing a
+    `length`-byte body (with `headers`, e.g. a session's cookie and token), then one byte of
+    body each `every_s` seconds until the block ends. A connection the portal cuts off is
+    opened again at once: a persistent attacker. Yields a dict with the count of reopens."""
+    head = (
+        "POST /api/connect HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n%s\r\n" % (port, length, headers)
+    ).encode()
+    stop = threading.Event()
+    stats = {"reopened": 0}
+
+    def opened():
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(head)
+        return s
+
+    socks = [opened() for _ in range(count)]
+
+    def dribble():
+        while not stop.is_set():
+            for i, s in enumerate(socks):
+                try:
+                    s.sendall(b"s")
+                except OSError:
+                    s.close()
+                    try:
+                        socks[i] = opened()
+                        stats["reopened"] += 1
+                    except OSError:
+                        pass
+            stop.wait(every_s)
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        yield stats
+    finally:
+        stop.set()
+        thread.join()
+        for s in socks:
+            s.close()
+
+
 def raw(port, data, timeout=5, shut=False):
     """Sends `data` on a fresh connection and returns all the server sent until it closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
