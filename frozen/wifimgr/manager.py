@@ -365,12 +365,16 @@ class Manager:
         s = self._link.status()
         up = s["ap_active"]
         s["ap_ssid"] = policy.ap_config(self.config)["ssid"] if up else None
-        s["ap_ip"] = None
+        s["ap_ip"] = s["ap_security"] = None
         if up:
             try:
                 s["ap_ip"] = self._ap.ifconfig()[0]
             except OSError:
                 s["ap_ip"] = _AP_DEFAULT_IP
+            try:  # what the radio runs (network_wlan.c: config("security")), 0 when open
+                s["ap_security"] = self._ap.config("security")
+            except (OSError, ValueError):
+                pass
         s["hostname"] = self.hostname
         s["device_name"] = self.device_name
         s["provisioned"] = self.provisioned

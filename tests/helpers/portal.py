@@ -286,9 +286,12 @@ class Sim:
             "WIFIMGR_HTTP_PORT": str(self.port),
             "WIFIMGR_DNS_PORT": str(free_port()),
         }
+        if not str(scenario).endswith(".json"):
+            scenario = SCENARIOS / (scenario + ".json")
+        self.state = Path(state)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tools/sim/launch.py"), "--scenario"]
-            + [str(SCENARIOS / (scenario + ".json")), "--state", str(state)],
+            + [str(scenario), "--state", str(state)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -301,7 +304,18 @@ class Sim:
                 break
         else:
             raise AssertionError("make sim did not start:\n" + "".join(self.lines))
+        # the rest of its console, read as it comes (a full pipe would stop the device)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.api = _Client(self.port)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def console(self):
+        """Everything the simulator and the device printed so far."""
+        return "".join(self.lines)
 
     def setup_key(self):
         return setup_key_of("".join(self.lines))
@@ -314,6 +328,7 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(timeout=5)
         self.proc.stdout.close()
 
     def __enter__(self):

@@ -27,7 +27,7 @@ from .http import HTTPError, Response, Server
 MAX_PROBES = const(12)
 MAX_SESSIONS = const(8)
 MAX_TEXT_BYTES = const(256)  # of any one string field
-UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, unlocking waits this long
+UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, that session's unlocking waits
 _COOKIE = "wm_sid"
 _PENDING_MS = const(5000)
 _JSON = "application/json"
@@ -252,6 +252,7 @@ class _Session:
         self.token = _token()
         self.unlocked = False
         self.used = now
+        self.unlock_after = None  # ticks before which it tries no key (after a wrong one)
 
 
 class Portal:
@@ -281,7 +282,6 @@ class Portal:
         self.sessions = []
         self.probes = []
         self._reveal = None  # (session, ssid): who gets the setup key once that trial joins
-        self._unlock_after = None  # ticks before which no unlock is tried (after a wrong key)
         self._started = time.ticks_ms()
         self._page = None
         self._pending = None  # (ssid, trial before the request, ticks): see _trial()
@@ -544,13 +544,15 @@ class Portal:
             await asyncio.sleep_ms(20)
 
     def unlock(self, f, sess):
+        # A guess a second per session, MAX_SESSIONS sessions: the key's 53 bits hold for
+        # longer than any device lives.
         now = time.ticks_ms()
-        if self._unlock_after is not None and time.ticks_diff(self._unlock_after, now) > 0:
+        if sess.unlock_after is not None and time.ticks_diff(sess.unlock_after, now) > 0:
             raise HTTPError(429, "wrong setup key just tried: wait a second", "key")
         if not self.manager.is_setup_key(f.text("key").strip().lower()):
-            self._unlock_after = time.ticks_add(now, UNLOCK_PAUSE_MS)
+            sess.unlock_after = time.ticks_add(now, UNLOCK_PAUSE_MS)
             raise HTTPError(403, "wrong setup key", "key")
-        self._unlock_after = None
+        sess.unlock_after = None
         sess.unlocked = True
         return _json({"unlocked": True})
 
