@@ -97,7 +97,7 @@ def label_svg(name, password="", setup_key=""):
     )
     if setup_key:
         text += (
-            '<text x="33" y="%.1f" font-size="3.3" font-family="monospace" font-weight="bold">'
+            '<text x="33" y="%.1f" font-size="3.0" font-family="monospace" font-weight="bold">'
             "%s</text>\n" % (9 + 4 * len(lines) + 0.6, setup_key)
         )
     return (
