@@ -1,7 +1,8 @@
 # The provisioning portal: the page, its JSON API and captive-portal detection, served by
 # portal.http on asyncio. It talks to the device only through the Manager API (wifimgr.manager):
 # status(), scan_results(), rescan(), try_credentials(), finish_provisioning(), known_networks(),
-# forget(), reorder(), ota_update(), data, device_name, hostname.
+# forget(), reorder(), ota_update(), is_setup_key(), data, device_name, hostname, provisioned,
+# setup_key.
 #
 # Who may do what (README, "Who can do what"): only requests for the device itself are served
 # (Host one of its own names; anything else is sent to the portal, never to the API), and a
