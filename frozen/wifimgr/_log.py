@@ -41,14 +41,36 @@ def setLevel(new):
         _logger.setLevel(new)
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text):
+    """`text` with control characters (C0, DEL, C1) written as \\n, \\r, \\t or \\xNN: a
+    message holding an SSID from the air stays one line; it can neither forge a line of its
+    own nor send escape sequences to the console."""
+    for c in text:
+        if c < " " or "\x7f" <= c <= "\x9f":
+            break
+    else:
+        return text
+    out = []
+    for c in text:
+        if c < " " or "\x7f" <= c <= "\x9f":
+            out.append(_ESCAPES.get(c) or "\\x%02x" % ord(c))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def log(lvl, msg, *args):
     if lvl < level:
         return
-    if _attach() is not None:
-        _logger.log(lvl, msg, *args)
-        return
     if args:
         msg = msg % args
+    msg = escape(msg)
+    if _attach() is not None:
+        _logger.log(lvl, "%s", msg)
+        return
     names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
     print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
 

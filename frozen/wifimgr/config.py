@@ -15,6 +15,8 @@ Schema 3, every key optional:
                        "static_ip": null or {"ip", "netmask", "gateway", "dns"}}
     access_point      {"config": {"essid", "channel", "hidden", "password", "authmode"},
                        "enables_webrepl": bool, "start_policy": "always"|"fallback"|"never"}
+    setup_ap_secured  bool (default false): the first-boot access point too has the setup key
+                      as its passphrase (a provisioned device's always has)
     portal_idle_timeout_s  int >= 0: stop the access point after this long without a portal
                       visitor (0: never)
     ota_url           "https://..." (or "http://...") or null: an app image, or a release
@@ -43,6 +45,7 @@ import os
 from micropython import const
 
 from wifimgr import _log as log
+from wifimgr import linkspec
 
 DEFAULT_PATH = "/wifimgr.json"
 SCHEMA = const(3)
@@ -150,34 +153,21 @@ def _err(key, problem):
 
 
 def check_ssid(ssid, key="ssid"):
-    """The SSID as str; ConfigError unless it is 1 to 32 bytes of UTF-8."""
-    if isinstance(ssid, (bytes, bytearray)):
-        try:
-            ssid = bytes(ssid).decode()
-        except UnicodeError:
-            _err(key, "is not valid UTF-8 (%r)" % (bytes(ssid),))
-    if not isinstance(ssid, str):
-        _err(key, "must be a string, not %s" % type(ssid).__name__)
-    n = len(ssid.encode())
-    if not 1 <= n <= 32:
-        _err(key, "must be 1 to 32 bytes, not %d" % n)
-    return ssid
+    """The SSID as str; ConfigError unless it is 1 to 32 bytes of valid UTF-8 (the checks and
+    their wording are wifimgr.linkspec's)."""
+    try:
+        return linkspec.check_ssid(linkspec.check_text(ssid, key, 255), key).decode()
+    except ValueError as e:
+        raise ConfigError(str(e))
 
 
 def check_password(password, key="password"):
-    """The WPA password as str ("" for an open network); ConfigError unless 8 to 63 chars."""
-    if password is None:
-        return ""
-    if isinstance(password, (bytes, bytearray)):
-        try:
-            password = bytes(password).decode()
-        except UnicodeError:
-            _err(key, "is not valid UTF-8")
-    if not isinstance(password, str):
-        _err(key, "must be a string, not %s" % type(password).__name__)
-    if password and not 8 <= len(password) <= 63:
-        _err(key, "must be empty (open network) or 8 to 63 characters, not %d" % len(password))
-    return password
+    """The WPA2 passphrase as str ("" for an open network); ConfigError unless
+    wifimgr.linkspec.check_password() takes it."""
+    try:
+        return linkspec.check_password(password, key)
+    except ValueError as e:
+        raise ConfigError(str(e))
 
 
 def _check_bool(value, key):
@@ -389,6 +379,8 @@ def check(doc):
         check_ssid(doc["device_name"], "device_name")
     if "hostname" in doc:
         check_hostname(doc["hostname"])
+    if "setup_ap_secured" in doc:
+        _check_bool(doc["setup_ap_secured"], "setup_ap_secured")
     if "portal_idle_timeout_s" in doc:
         _check_int(doc["portal_idle_timeout_s"], "portal_idle_timeout_s", 0, 86400)
     check_url(doc.get("ota_url"))

@@ -37,26 +37,83 @@ _INT_RANGES = (
 )
 
 
+def check_utf8(data, field):
+    """`data` (bytes) as str; ValueError naming `field` unless it is strict UTF-8 (RFC 3629:
+    no overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF). MicroPython's
+    own decode() lets surrogates through, and a str holding one encodes to those bytes."""
+    i, n = 0, len(data)
+    while i < n:
+        c = data[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            k, low, high = 1, 0x80, 0xBF
+        elif 0xE0 <= c <= 0xEF:
+            k = 2
+            low = 0xA0 if c == 0xE0 else 0x80
+            high = 0x9F if c == 0xED else 0xBF  # ED A0..BF: a surrogate
+        elif 0xF0 <= c <= 0xF4:
+            k = 3
+            low = 0x90 if c == 0xF0 else 0x80
+            high = 0x8F if c == 0xF4 else 0xBF
+        else:
+            k = 0
+        if not k or i + k >= n or not low <= data[i + 1] <= high:
+            raise ValueError("%s: is not valid UTF-8 (byte %d)" % (field, i))
+        for j in range(i + 2, i + k + 1):
+            if not 0x80 <= data[j] <= 0xBF:
+                raise ValueError("%s: is not valid UTF-8 (byte %d)" % (field, i))
+        i += k + 1
+    return data.decode()
+
+
+def check_text(value, field, high):
+    """`value` as str: a string of valid UTF-8 of at most `high` bytes; ValueError naming
+    `field` otherwise. Every string from a user goes through this (or the checks below)."""
+    if isinstance(value, (bytes, bytearray)):
+        return check_utf8(bytes(value), field)
+    if not isinstance(value, str):
+        raise ValueError("%s: must be a string, not %s" % (field, type(value).__name__))
+    data = value.encode()
+    if len(data) > high:
+        raise ValueError("%s: must be at most %d bytes, not %d" % (field, high, len(data)))
+    check_utf8(data, field)
+    return value
+
+
 def check_ssid(ssid, field="ssid"):
-    """Returns the SSID as bytes; ValueError naming `field` unless it is 1 to 32 bytes."""
+    """Returns the SSID as bytes; ValueError naming `field` unless it is 1 to 32 bytes. A str
+    must be valid UTF-8; bytes are taken as the octets the air carries."""
     if isinstance(ssid, str):
-        ssid = ssid.encode()
+        ssid = check_text(ssid, field, 255).encode()
     if not isinstance(ssid, (bytes, bytearray)):
-        raise ValueError("%s must be a string" % field)
+        raise ValueError("%s: must be a string, not %s" % (field, type(ssid).__name__))
     if not 1 <= len(ssid) <= 32:
-        raise ValueError("%s must be 1 to 32 bytes, not %d" % (field, len(ssid)))
+        raise ValueError("%s: must be 1 to 32 bytes, not %d" % (field, len(ssid)))
     return bytes(ssid)
 
 
+_HEX = "0123456789abcdefABCDEF"
+
+
 def check_password(password, field="password"):
+    """The WPA2 passphrase as str, "" for an open network; ValueError naming `field` unless it
+    is 8 to 63 printable ASCII characters or exactly 64 hex digits (IEEE 802.11i, the PSK
+    itself)."""
     if password is None:
         return ""
-    if isinstance(password, (bytes, bytearray)):
-        password = bytes(password).decode()
-    if not isinstance(password, str):
-        raise ValueError("%s must be a string" % field)
-    if password and not 8 <= len(password) <= 63:
-        raise ValueError("%s must be empty (open network) or 8 to 63 characters" % field)
+    password = check_text(password, field, 255)
+    n = len(password)
+    if not password:
+        return password
+    if n == 64 and all(c in _HEX for c in password):
+        return password
+    if not 8 <= n <= 63 or not all(" " <= c <= "~" for c in password):
+        raise ValueError(
+            "%s: must be empty (open network) or 8 to 63 printable ASCII characters (or 64 hex"
+            " digits)" % field
+        )
     return password
 
 

@@ -17,7 +17,7 @@ from micropython import const
 from wifimgr import __version__, backend, native, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr.store import Store, import_wifi_json
+from wifimgr.store import SETUP_KEY, Store, import_wifi_json
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
@@ -109,6 +109,7 @@ class Manager:
         self.data = data if data is not None else {}
         self._events = events if events is not None else {}
         self._import_provisioning()
+        self._make_setup_key()
         cls = _link_class()
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
@@ -145,6 +146,25 @@ class Manager:
     @property
     def hostname(self):
         return self.config.hostname
+
+    @property
+    def provisioned(self):
+        """True once the device knows a network: its settings then need the setup key."""
+        return bool(self.config.ssids())
+
+    def is_setup_key(self, given):
+        """True if `given` is this device's setup key (compared in constant time)."""
+        key = self.store.get(SETUP_KEY)
+        if not key or not isinstance(given, str) or len(given) != len(key):
+            return False
+        diff = 0
+        for i in range(len(key)):
+            diff |= ord(given[i]) ^ ord(key[i])
+        return diff == 0
+
+    @property
+    def setup_key(self):
+        return self.store.get(SETUP_KEY)
 
     def status(self):
         """The link status plus the device's identity, the trial's outcome and OTA progress."""
@@ -352,14 +372,19 @@ class Manager:
         s = self._link.status()
         up = s["ap_active"]
         s["ap_ssid"] = policy.ap_config(self.config)["ssid"] if up else None
-        s["ap_ip"] = None
+        s["ap_ip"] = s["ap_security"] = None
         if up:
             try:
                 s["ap_ip"] = self._ap.ifconfig()[0]
             except OSError:
                 s["ap_ip"] = _AP_DEFAULT_IP
+            try:  # what the radio runs (network_wlan.c: config("security")), 0 when open
+                s["ap_security"] = self._ap.config("security")
+            except (OSError, ValueError):
+                pass
         s["hostname"] = self.hostname
         s["device_name"] = self.device_name
+        s["provisioned"] = self.provisioned
         s["version"] = __version__
         s["backend"] = backend
         trial = s["trial"]
@@ -374,6 +399,17 @@ class Manager:
         s["servers"] = self._servers_status(up)
         s["errors"] = list(self.errors)
         return s
+
+    def _make_setup_key(self):
+        # Made at first boot, kept in the store, printed at every boot (the serial console is
+        # one of the places its owner reads it; the label is the other). Not through the
+        # logger: it must show at every log level, and only here.
+        try:
+            key = self.store.setup_key()
+        except OSError as e:
+            key = self.store.get(SETUP_KEY)
+            self.errors.append("setup key not saved (it holds for this boot only): %s" % e)
+        print("wifimgr: setup key %s" % key)
 
     def _import_provisioning(self):
         path = _dirname(self.config.path) + "wifi.json"

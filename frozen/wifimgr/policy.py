@@ -5,8 +5,9 @@ static addresses and WebREPL.
   them (the first eight: what the state machine holds); entries it cannot use are skipped
   and logged.
 - `link_policy(cfg, override=None)`: `access_point.start_policy` becomes `ap_policy`, the
-  access point settings (name: `essid`, else the device name; password from the store: WPA2
-  with one, open without) become `ap_config`, and the `link` section adds the timings.
+  access point settings (name: `essid`, else the device name; passphrase: the access point
+  password, else the setup key when provisioned; WPA2, open only at first boot) become
+  `ap_config`, and the `link` section adds the timings.
 - `set_hostname(name, sta)`: before the first connect, so DHCP and mDNS use it.
 - `webrepl(cfg, status)`: starts WebREPL when the joined network (or the access point) has
   `enables_webrepl` and a WebREPL password is configured; never without a password.
@@ -16,6 +17,7 @@ from micropython import const
 
 from wifimgr import _log as log
 from wifimgr.linkspec import MAX_CANDIDATES
+from wifimgr.store import SETUP_KEY
 
 _SEC_OPEN = const(0)
 _SEC_WPA2 = const(3)
@@ -43,11 +45,16 @@ def _mac_bytes(text):
 
 
 def ap_config(cfg):
-    """The `WLAN.config(**...)` settings of the access point."""
+    """The `WLAN.config(**...)` settings of the access point. Its passphrase: the configured
+    access point password, else the setup key once the device is provisioned (or from the
+    first boot with `setup_ap_secured`): the fallback access point of a provisioned device is
+    never open."""
     ap = cfg.get("access_point") or {}
     conf = ap.get("config") or {}
     ssid = conf.get("essid") or conf.get("ssid") or cfg.device_name
     key = cfg.ap_password()
+    if not key and cfg.store is not None and (cfg.ssids() or cfg.get("setup_ap_secured")):
+        key = cfg.store.get(SETUP_KEY) or ""
     out = {"ssid": ssid, "key": key, "security": _SEC_WPA2 if key else _SEC_OPEN}
     if "authmode" in conf and key:
         out["security"] = conf["authmode"]

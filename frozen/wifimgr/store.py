@@ -36,6 +36,11 @@ _HEADER = const(68)  # magic + salt + iv + tag
 _NVS_NAMESPACE = "wifimgr"
 _NVS_KEY = "store"
 _MAX_RECORD = const(8192)
+SETUP_KEY = "setup_key"  # the store name of the device's setup key
+# The setup key's alphabet: lower-case letters and digits a person reads off a label and
+# types on a phone without doubt: no 0/o, 1/l/i, 2/z, 5/s, 8/b, u/v.
+SETUP_KEY_ALPHABET = "3467acdefghjkmnpqrtwxy"
+SETUP_KEY_GROUPS = const(3)  # of four: 12 characters, 53 bits
 
 
 class StoreError(ValueError):
@@ -61,6 +66,22 @@ def _random(n):
         import random
 
         return bytes(random.getrandbits(8) for _ in range(n))
+
+
+def make_setup_key():
+    """A fresh setup key, "xxxx-xxxx-xxxx" from SETUP_KEY_ALPHABET (uniform: bytes of 256 or
+    more than the largest multiple of the alphabet's size are drawn again)."""
+    n = len(SETUP_KEY_ALPHABET)
+    top = 256 - 256 % n
+    out = ""
+    while len(out) < SETUP_KEY_GROUPS * 5 - 1:
+        if len(out) % 5 == 4:
+            out += "-"
+            continue
+        b = _random(1)[0]
+        if b < top:
+            out += SETUP_KEY_ALPHABET[b % n]
+    return out
 
 
 def _keys(uid, salt):
@@ -297,6 +318,16 @@ class Store:
 
     def names(self):
         return list(self._secrets)
+
+    def setup_key(self):
+        """The device's setup key: made (random) and saved the first time it is asked for.
+        It is the proof of possession of the device (see "Who can do what" in the README).
+        OSError when it could not be saved: the key made then holds for this boot only."""
+        key = self._secrets.get(SETUP_KEY)
+        if key is None:
+            key = make_setup_key()
+            self.put(SETUP_KEY, key)
+        return key
 
     def clear(self):
         """Forgets every secret and erases the record (the salt goes with it)."""

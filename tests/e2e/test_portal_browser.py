@@ -72,10 +72,29 @@ def expect(page):
     return expect
 
 
-def provision(page, sim, name, ssid, wrong, right, ip):
-    """Picks `ssid`, gives a wrong password, then the right one without reloading."""
+def known(sim):
+    """The device's known networks, read by a client of its own that has the setup key."""
+    if sim.api.unlock(sim.setup_key())[0] != 200:
+        raise AssertionError("the setup key did not unlock")
+    return sim.api.json("/api/networks")["networks"]
+
+
+def unlock(page, key):
+    """Enters the setup key in the page's "Setup key needed" card."""
+    check = expect(page)
+    check(page.locator("#lock")).to_be_visible(timeout=15000)
+    page.fill("#key", key)
+    page.click("#lf button")
+    check(page.locator("#lock")).to_be_hidden()
+
+
+def provision(page, sim, name, ssid, wrong, right, ip, key=None):
+    """Picks `ssid`, gives a wrong password, then the right one without reloading; unlocks the
+    page with `key` first (a provisioned device)."""
     check = expect(page)
     page.goto(sim.url)
+    if key:
+        unlock(page, key)
     check(network_button(page, ssid)).to_be_visible(timeout=15000)
     shot(page, name + "-1-networks")
     network_button(page, ssid).click()
@@ -116,21 +135,29 @@ def test_first_boot_wrong_then_right_password_and_the_ap_closes_after(page, tmp_
         assert up, "the access point closed before the page showed success"
         # the page lets it close only after showing success
         sim.api.wait_status(lambda s: not s["ap_active"], timeout=15)
-        assert sim.api.json("/api/networks")["networks"] == ["Meadowbrook"]
+        assert known(sim) == ["Meadowbrook"]
 
 
 def test_home_joins_the_guest_network(page, tmp_path):
     with Sim("home", tmp_path) as sim:
         provision(
-            page, sim, "home", "Meadowbrook-Guest", "guest-guess", "welcome-guests", "192.168.2.23"
+            page,
+            sim,
+            "home",
+            "Meadowbrook-Guest",
+            "guest-guess",
+            "welcome-guests",
+            "192.168.2.23",
+            key=sim.setup_key(),
         )
-        assert sim.api.json("/api/networks")["networks"] == ["Meadowbrook-Guest", "Meadowbrook"]
+        assert known(sim) == ["Meadowbrook-Guest", "Meadowbrook"]
 
 
 def test_roaming_lists_one_entry_per_ssid_and_joins_an_open_network(page, tmp_path):
     check = expect(page)
     with Sim("roaming", tmp_path) as sim:
         page.goto(sim.url)
+        unlock(page, sim.setup_key())  # provisioned: it knows the office network
         check(network_button(page, "Fieldstone-Visitors")).to_be_visible(timeout=15000)
         names = page.locator("#nets .ssid").all_inner_texts()
         assert names.count("Fieldstone-Office") == 1
@@ -169,7 +196,14 @@ def test_hostile_ssids_render_as_text_and_the_emoji_network_joins(page, tmp_path
         assert label == HOSTILE[1] + ", signal 3 of 4, secured"
         assert network_button(page, HOSTILE[0]).get_attribute("aria-label").endswith(", open")
         provision(
-            page, sim, "hostile", HOSTILE[2], "not-the-latte", "latte-art-2026", "192.168.1.50"
+            page,
+            sim,
+            "hostile",
+            HOSTILE[2],
+            "not-the-latte",
+            "latte-art-2026",
+            "192.168.1.50",
+            key=sim.setup_key(),
         )
         check(page.locator("#rt")).to_contain_text(HOSTILE[2])
         # a hidden network, typed in by hand
@@ -187,6 +221,7 @@ def test_empty_air_offers_the_hidden_entry_and_says_not_found(page, tmp_path):
     check = expect(page)
     with Sim("empty", tmp_path) as sim:
         page.goto(sim.url)
+        unlock(page, sim.setup_key())  # it knows a network, which is not in range
         check(page.get_by_role("button", name=re.compile("^Other network"))).to_be_visible(
             timeout=15000
         )
@@ -217,7 +252,10 @@ def test_hook_result_data_and_diagnostics_are_shown(page, tmp_path):
         page.click("#up summary")
         page.fill("#url", "http://127.0.0.1:9/firmware.bin")
         page.click("#uf button")
-        check(page.locator("#ut")).not_to_be_empty()
+        check(page.locator("#ut")).to_contain_text("setup key")  # updates need the owner
+        unlock(page, dev.setup_key())
+        page.click("#uf button")
+        check(page.locator("#ut")).not_to_contain_text("setup key")
         page.locator("#st").scroll_into_view_if_needed()
         shot(page, "device-1-status")
         page.locator("#probes").scroll_into_view_if_needed()

@@ -182,7 +182,7 @@ def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
     launcher powers it on again from the same flash, and back on WiFi the new image is kept."""
     from helpers import esp_image
     from helpers.ota import OtaServer, otadata
-    from helpers.portal import _Client
+    from helpers.portal import _Client, setup_key_of
 
     images = tmp_path / "images"
     images.mkdir()
@@ -195,11 +195,11 @@ def test_an_update_from_the_portal_restarts_the_device_which_keeps_it(tmp_path):
     try:
         assert lines.wait_for("Ctrl-C stops it"), lines
         assert lines.wait_for("connected to Meadowbrook"), lines
+        owner = _Client(http_port)  # updates need the setup key the device printed at boot
+        assert owner.unlock(setup_key_of(str(lines)))[0] == 200
         # Plain HTTP, so the image's SHA-256 comes with the request (README: OTA modes).
         sha256 = hashlib.sha256(image).hexdigest()
-        status, doc = _Client(http_port).post(
-            "/api/ota", {"url": server.url("esp32.bin"), "sha256": sha256}
-        )
+        status, doc = owner.post("/api/ota", {"url": server.url("esp32.bin"), "sha256": sha256})
         assert status == 202, doc
         assert lines.wait_for("the device reset itself"), lines
         assert lines.wait_for("the new firmware is valid", 60), lines

@@ -5,6 +5,7 @@ import contextlib
 import http.client
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -57,7 +58,7 @@ class Device:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._token = None
+        self._token = self._cookie = None
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
@@ -72,6 +73,10 @@ class Device:
             if time.monotonic() > deadline:
                 raise AssertionError("portal did not answer in 20 s:\n%s" % self.output())
             time.sleep(0.1)
+
+    def setup_key(self):
+        """The setup key the device printed on its console at boot."""
+        return setup_key_of(self.output())
 
     def output(self):
         self.log.flush()
@@ -96,11 +101,15 @@ class Device:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        """(status, headers dict with lower-case names, body bytes) over one connection."""
+    def request(self, method, path, body=None, headers=None, timeout=10, session=True):
+        """(status, headers dict with lower-case names, body bytes) over one connection; with
+        the session cookie once token() made one (unless `session` is False)."""
+        h = dict(headers or {})
+        if session and self._cookie and "Cookie" not in h:
+            h["Cookie"] = self._cookie
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=h)
             resp = conn.getresponse()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
         finally:
@@ -114,13 +123,26 @@ class Device:
         assert status == 200, (path, status, body)
         return json.loads(body)
 
+    def client(self):
+        """Another client of this portal: its own session."""
+        return _Client(self.port)
+
     def token(self):
+        """The token of this client's session, made on first use (its cookie is kept)."""
         if self._token is None:
-            self._token = self.json("/api/session")["token"]
+            status, headers, body = self.get("/api/session")
+            assert status == 200, (status, body)
+            self._cookie = headers["set-cookie"].split(";")[0]
+            self._token = json.loads(body)["token"]
         return self._token
 
+    def unlock(self, key):
+        """Unlocks this client's session with the setup key; (status, doc)."""
+        return self.post("/api/unlock", {"key": key})
+
     def post(self, path, fields=None, *, body=None, ctype=None, token=True, headers=None):
-        """POSTs `fields` form-encoded (every byte percent-encoded), or `body` as given."""
+        """POSTs `fields` form-encoded (every byte percent-encoded), or `body` as given, in
+        this client's session (`token`: with its X-Token)."""
         h = dict(headers or {})
         if token:
             h["X-Token"] = self.token()
@@ -141,6 +163,13 @@ class Device:
             if time.monotonic() > deadline:
                 raise AssertionError("status never matched: %s" % st)
             time.sleep(0.1)
+
+
+def setup_key_of(console):
+    """The setup key in a device's console output (the line it prints at every boot)."""
+    found = re.findall(r"wifimgr: setup key ([0-9a-z-]+)", console)
+    assert found, "no setup key on the console:\n" + console
+    return found[-1]
 
 
 @contextlib.contextmanager
@@ -167,6 +196,51 @@ def slow_clients(port, count, every_s):
     thread.start()
     try:
         yield
+    finally:
+        stop.set()
+        thread.join()
+        for s in socks:
+            s.close()
+
+
+@contextlib.contextmanager
+def slow_bodies(port, count, every_s, headers="", length=2000):
+    """`count` connections that each send a whole `POST /api/connect` head announcing a
+    `length`-byte body (with `headers`, e.g. a session's cookie and token), then one byte of
+    body each `every_s` seconds until the block ends. A connection the portal cuts off is
+    opened again at once: a persistent attacker. Yields a dict with the count of reopens."""
+    head = (
+        "POST /api/connect HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n%s\r\n" % (port, length, headers)
+    ).encode()
+    stop = threading.Event()
+    stats = {"reopened": 0}
+
+    def opened():
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(head)
+        return s
+
+    socks = [opened() for _ in range(count)]
+
+    def dribble():
+        while not stop.is_set():
+            for i, s in enumerate(socks):
+                try:
+                    s.sendall(b"s")
+                except OSError:
+                    s.close()
+                    try:
+                        socks[i] = opened()
+                        stats["reopened"] += 1
+                    except OSError:
+                        pass
+            stop.wait(every_s)
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        yield stats
     finally:
         stop.set()
         thread.join()
@@ -212,9 +286,12 @@ class Sim:
             "WIFIMGR_HTTP_PORT": str(self.port),
             "WIFIMGR_DNS_PORT": str(free_port()),
         }
+        if not str(scenario).endswith(".json"):
+            scenario = SCENARIOS / (scenario + ".json")
+        self.state = Path(state)
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tools/sim/launch.py"), "--scenario"]
-            + [str(SCENARIOS / (scenario + ".json")), "--state", str(state)],
+            + [str(scenario), "--state", str(state)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -227,7 +304,21 @@ class Sim:
                 break
         else:
             raise AssertionError("make sim did not start:\n" + "".join(self.lines))
+        # the rest of its console, read as it comes (a full pipe would stop the device)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.api = _Client(self.port)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def console(self):
+        """Everything the simulator and the device printed so far."""
+        return "".join(self.lines)
+
+    def setup_key(self):
+        return setup_key_of("".join(self.lines))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -237,6 +328,7 @@ class Sim:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._reader.join(timeout=5)
         self.proc.stdout.close()
 
     def __enter__(self):
@@ -252,4 +344,4 @@ class _Client(Device):
     def __init__(self, port):  # not Device.__init__, which would start a device
         self.port = port
         self.url = "http://127.0.0.1:%d/" % port
-        self._token = None
+        self._token = self._cookie = None

@@ -41,8 +41,16 @@ def test_join_uri_escapes_every_special_character():
         (["--name", "x" * 33], "must be 1 to 32 bytes"),
         (["--name", ""], "must be 1 to 32 bytes"),
         (["--name", "dev", "--ap-password", "short"], "8 to 63 characters"),
+        (["--name", "dev", "--setup-key", "1111-2222-3333"], "--setup-key '1111-2222-3333'"),
     ],
-    ids=["five-byte-mac", "non-hex-mac", "33-byte-name", "empty-name", "7-char-password"],
+    ids=[
+        "five-byte-mac",
+        "non-hex-mac",
+        "33-byte-name",
+        "empty-name",
+        "7-char-password",
+        "look-alike-key",
+    ],
 )
 def test_bad_input_is_refused_with_the_reason_and_writes_nothing(tmp_path, args, message):
     proc = run_label(*args, "-o", "out.svg", cwd=tmp_path)
@@ -72,8 +80,13 @@ def test_name_from_mac_is_the_one_the_firmware_derives(micropython):
             "Küche; Sensor, Haus 2 (Keller)",
             "WIFI:T:WPA;S:Küche\\; Sensor\\, Haus 2 (Keller);P:pa\\:ss\\;word;;",
         ),
+        (
+            ["--mac", "24:6f:28:aa:bb:cc", "--setup-key", "3eyc-nd3w-hd4g"],
+            "wifimgr-aabbcc",
+            "WIFI:T:WPA;S:wifimgr-aabbcc;P:3eyc-nd3w-hd4g;;",
+        ),
     ],
-    ids=["open-ap-from-mac", "wpa-ap-with-special-characters"],
+    ids=["open-ap-from-mac", "wpa-ap-with-special-characters", "setup-key"],
 )
 def test_printed_label_scans_back_to_the_join_string(tmp_path, args, name, uri):
     if not os.access(CHROMIUM, os.X_OK):
@@ -92,7 +105,20 @@ def test_printed_label_scans_back_to_the_join_string(tmp_path, args, name, uri):
         page = browser.new_page(device_scale_factor=3)
         page.goto(svg.as_uri())
         assert name in page.text_content("svg")
+        if "--setup-key" in args:
+            assert "Setup key:3eyc-nd3w-hd4g" in page.text_content("svg").replace("\n", "")
         page.locator("svg").screenshot(path=str(shot))
         browser.close()
     decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
     assert decoded == [uri]
+
+
+def test_setup_keys_are_the_firmwares(micropython):
+    """The label takes what wifimgr.store.make_setup_key() makes, and nothing else."""
+    keys = micropython.run(
+        "from wifimgr.store import make_setup_key\nfor _ in range(20): print(make_setup_key())"
+    ).split()
+    assert len(keys) == 20
+    for key in keys:
+        assert label.check_setup_key(key) == key
+    assert label.SETUP_KEY_ALPHABET in (ROOT / "frozen/wifimgr/store.py").read_text()

@@ -103,7 +103,7 @@ out([before, view("networks.json")])
         ({"known_networks": [{"ssid": "x" * 33}]}, "known_networks[0].ssid: must be 1 to 32"),
         (
             {"known_networks": [{"ssid": "a", "password": "short"}]},
-            "known_networks[0].password: must be empty (open network) or 8 to 63 characters",
+            "known_networks[0].password: must be empty (open network) or 8 to 63 printable ASCII",
         ),
         (
             {"known_networks": [{"ssid": "a", "enables_webrepl": "yes"}]},

@@ -371,7 +371,7 @@ for ssid, pw in (("", "correct-horse"), ("x" * 33, "correct-horse"), ("a", "1234
     try:
         s.link.try_credentials(ssid, pw)
     except ValueError as e:
-        errors.append(str(e).split(" ")[0])
+        errors.append(str(e).split(":")[0])
 print(json.dumps({"errors": errors, "calls": s.calls}))
 """,
         backend,

@@ -186,3 +186,30 @@ out([on_home, on_ap, sys.modules["webrepl"].started])
 """,
     )
     assert r == [None, "started", ["s3cret"]]
+
+
+def test_the_access_point_is_secured_by_the_setup_key_once_provisioned(micropython):
+    """First boot: open (a phone alone can set the device up), or WPA2 with the setup key when
+    setup_ap_secured is on. Provisioned: the fallback access point always has a passphrase,
+    the setup key unless the owner configured one of their own."""
+    r = run_json(
+        micropython,
+        """
+from wifimgr import policy
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+key = c.store.setup_key()
+steps = [policy.ap_config(c)]
+c.set("setup_ap_secured", True)
+steps.append(policy.ap_config(c))
+c.set("setup_ap_secured", False)
+c.add_network("Home", "", first=False)
+steps.append(policy.ap_config(c))
+c.set_ap_password("own-ap-secret")
+steps.append(policy.ap_config(c))
+out([key, [(s["key"], s["security"]) for s in steps]])
+""",
+    )
+    key, steps = r
+    assert steps == [["", 0], [key, 3], [key, 3], ["own-ap-secret", 3]]

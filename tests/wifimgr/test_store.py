@@ -5,6 +5,7 @@ and kept, and the wifi.json provisioning file of seeds/mipy-esp.md."""
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -246,3 +247,24 @@ out([aes, read("creds.store").hex(), back.get("net:Long"), other.error])
         assert "this firmware has no cryptolib" in error
     else:
         assert error is None or "no cryptolib" in error
+
+
+def test_the_setup_key_is_made_once_kept_encrypted_and_typeable(micropython):
+    """Made on first use, the same on every later boot (read back from the record), 12
+    characters of an alphabet without look-alikes in three groups, never in plaintext on
+    disk; a fresh device gets another key."""
+    r = run_json(
+        micropython,
+        """
+from wifimgr.store import Store, FileBackend
+a = Store(FileBackend("a.store"), UID).setup_key()
+again = Store(FileBackend("a.store"), UID).setup_key()
+b = Store(FileBackend("b.store"), UID).setup_key()
+out([a, again, b, read("a.store").hex()])
+""",
+    )
+    key, again, other, record = r
+    assert key == again and key != other
+    assert re.fullmatch(r"[3467acdefghjkmnpqrtwxy]{4}(-[3467acdefghjkmnpqrtwxy]{4}){2}", key)
+    assert key.encode() not in bytes.fromhex(record)
+    assert _open_in_cpython(bytes.fromhex(record), UID) == {"setup_key": key}

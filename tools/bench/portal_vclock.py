@@ -31,11 +31,18 @@ for net in scenario.known_networks:
 cfg.save()
 
 
-async def request(method, path, body=b"", token=""):
+session = {}  # the cookie and token of the page's session
+
+
+async def request(method, path, body=b""):
     r, w = await asyncio.open_connection("127.0.0.1", port)
     head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" % (method, path)
-    if token:
-        head += "X-Token: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n" % token
+    if session:
+        head += "Cookie: %s\r\n" % session["cookie"]
+        head += (
+            "X-Token: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            % (session["token"])
+        )
     if method == "POST":
         head += "Content-Length: %d\r\n" % len(body)
     w.write(head.encode() + b"\r\n" + body)
@@ -48,12 +55,16 @@ async def request(method, path, body=b"", token=""):
         data += chunk
     w.close()
     await w.wait_closed()
+    if b"Set-Cookie: " in data:
+        session["cookie"] = data.split(b"Set-Cookie: ")[1].split(b";")[0].decode()
     return json.loads(data[data.find(b"\r\n\r\n") + 4 :])
 
 
 async def poll_status(r, w):
     # one GET /api/status on a kept-alive connection, as a browser polls
-    w.write(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    w.write(
+        b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: %s\r\n\r\n" % session["cookie"]
+    )
     await w.drain()
     data = b""
     while b"\r\n\r\n" not in data:
@@ -100,10 +111,13 @@ async def main():
             await asyncio.sleep_ms(0)
 
     token = (await request("GET", "/api/session"))["token"]
+    session["token"] = token
+    # the device is provisioned: changing its network needs the setup key
+    await request("POST", "/api/unlock", b"key=" + m.setup_key.encode())
     guest = [a for a in scenario.access_points if a.ssid == "Meadowbrook-Guest"][0]
     body = b"ssid=Meadowbrook-Guest&password=welcome-guests"
     asyncio.create_task(watch())
-    await request("POST", "/api/connect", body, token)
+    await request("POST", "/api/connect", body)
     r, w = await asyncio.open_connection("127.0.0.1", port)
     while True:
         st = await poll_status(r, w)

@@ -1,22 +1,36 @@
 # The provisioning portal: the page, its JSON API and captive-portal detection, served by
 # portal.http on asyncio. It talks to the device only through the Manager API (wifimgr.manager):
 # status(), scan_results(), rescan(), try_credentials(), finish_provisioning(), known_networks(),
-# forget(), reorder(), ota_update(), data, device_name, hostname.
+# forget(), reorder(), ota_update(), is_setup_key(), data, device_name, hostname, provisioned,
+# setup_key.
 #
-# State-changing requests carry the session token the page got from GET /api/session (header
-# X-Token, or a `token` field): a page on another site can neither read it nor guess it.
-# Passwords go to the manager and nowhere else: never into a response, a log or an error.
+# Who may do what (README, "Who can do what"): only requests for the device itself are served
+# (Host one of its own names; anything else is sent to the portal, never to the API), and a
+# state-changing request must come from the device's own page (Origin or Referer, when the
+# browser sends one) within a session: the HttpOnly, SameSite=Strict cookie GET /api/session
+# sets, and the token it returns in the X-Token header. All of that is checked from the request
+# head, before its body is read. Changing a provisioned device (joining another network,
+# forgetting or reordering networks, closing the access point) and every firmware update also
+# need a session unlocked with the setup key (POST /api/unlock), the device's proof of
+# possession; whoever first provisions an unprovisioned device is given it once, on the success
+# page. Passwords and the setup key go to the manager and nowhere else: never into a response
+# (but that one), a log or an error.
 
 import json
 import time
 
 from micropython import const
 
+from wifimgr import linkspec
 from wifimgr.config import safe_url
 
 from .http import HTTPError, Response, Server
 
 MAX_PROBES = const(12)
+MAX_SESSIONS = const(8)
+MAX_TEXT_BYTES = const(256)  # of any one string field
+UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, that session's unlocking waits
+_COOKIE = "wm_sid"
 _PENDING_MS = const(5000)
 _JSON = "application/json"
 _NO_STORE = ("Cache-Control", "no-store")
@@ -80,11 +94,12 @@ def unquote_bytes(raw, field):
 
 
 def unquote(raw, field):
-    """Percent-decodes form-encoded bytes into str; HTTPError naming `field` unless UTF-8."""
+    """Percent-decodes form-encoded bytes into str; HTTPError naming `field` unless strict
+    UTF-8."""
     try:
-        return unquote_bytes(raw, field).decode()
-    except UnicodeError:
-        raise HTTPError(400, "%s is not valid UTF-8" % field, field)
+        return linkspec.check_utf8(unquote_bytes(raw, field), field)
+    except ValueError as e:
+        raise HTTPError(400, str(e), field)
 
 
 def parse_form(body):
@@ -135,7 +150,7 @@ class Fields:
             return ""
         if not isinstance(value, str):
             raise HTTPError(400, "%s must be a single string" % name, name)
-        return value
+        return _text(value, name)
 
     def flag(self, name):
         value = self.doc.get(name, False)
@@ -146,6 +161,14 @@ class Fields:
         if isinstance(value, str) and value.lower() in ("", "0", "false", "off", "no"):
             return False
         raise HTTPError(400, "%s must be true or false" % name, name)
+
+
+def _text(value, field):
+    # Every string a client sends: valid UTF-8 (no lone surrogate), at most MAX_TEXT_BYTES.
+    try:
+        return linkspec.check_text(value, field, MAX_TEXT_BYTES)
+    except ValueError as e:
+        raise HTTPError(400, str(e), field)
 
 
 def _json(obj, status=200):
@@ -210,6 +233,30 @@ def _host_of(header):
     return host if colon < 0 else host[:colon]
 
 
+def _origin_host(url):
+    # The host of an Origin or Referer value ("http://host:port/path"); "" when it has none.
+    if url.startswith("http://") or url.startswith("https://"):
+        return _host_of(url.split("//", 1)[1].split("/", 1)[0])
+    return ""
+
+
+def _cookie(header, name):
+    for part in header.split(";"):
+        k, _, v = part.strip().partition("=")
+        if k == name:
+            return v
+    return None
+
+
+class _Session:
+    def __init__(self, now):
+        self.sid = _token()
+        self.token = _token()
+        self.unlocked = False
+        self.used = now
+        self.unlock_after = None  # ticks before which it tries no key (after a wrong one)
+
+
 class Portal:
     """The captive portal: `Portal(manager, host, port)`, then `start()` inside a running
     asyncio loop (returns a task; await it to know the socket is bound) and `stop()`.
@@ -231,9 +278,12 @@ class Portal:
         self.host = host
         self.port = port
         self._url = url
-        self.server = Server(self.handle, host, port, max_connections, _json_error)
-        self.token = _token()
+        self.server = Server(
+            self.handle, host, port, max_connections, _json_error, check_head=self.check_head
+        )
+        self.sessions = []
         self.probes = []
+        self._reveal = None  # (session, ssid): who gets the setup key once that trial joins
         self._started = time.ticks_ms()
         self._page = None
         self._pending = None  # (ssid, trial before the request, ticks): see _trial()
@@ -261,36 +311,47 @@ class Portal:
 
     # --- dispatch --------------------------------------------------------------------------
 
-    def handle(self, req):
+    def check_head(self, req):
+        """From the head alone: the redirect for a probe or a name not ours, or the checks of
+        method, origin, session and setup key (HTTPError); None to go on to handle()."""
         path = req.path
         kind = PROBES.get(path)
-        route = _ROUTES.get(path)
-        if kind is None and (route is None or route[1] == "page") and path[:5] != "/api/":
-            # a page of another site: the captive DNS sent it here; the API is ours anywhere
-            host = _host_of(req.header("host"))
-            own = self._own_hosts()
-            if host and own is not None and host not in own:
-                kind = "other"
+        if kind is None and not self._is_own(req.header("host")):
+            kind = "other"  # another site's name: the captive DNS or a rebinding sent it here
         if kind is not None:
             return self._probe(kind, req)
+        route = _ROUTES.get(path)
         if route is None:
             if path.startswith("/api/"):
                 raise HTTPError(404, "no API endpoint %s" % path[:64])
             return self._redirect()  # any other page of ours: the portal
-        method, name = route
+        method, name, need = route
         if req.method != method and not (req.method == "HEAD" and method == "GET"):
             raise HTTPError(405, "%s takes %s" % (path, method), None, [("Allow", method)])
+        req.route = name
+        req.session = self._session_of(req)
         if method == "POST":
-            fields = Fields(req)
-            self._check_token(req, fields)
-            return getattr(self, name)(fields)
-        return getattr(self, name)(req)
+            self._check_origin(req)
+            sess = req.session
+            if sess is None or not _same(req.header("x-token"), sess.token):
+                raise HTTPError(403, "missing or wrong session token: reload the page")
+        if need == "key" or (need == "provisioned" and self.manager.provisioned):
+            if req.session is None or not req.session.unlocked:
+                raise HTTPError(403, "this needs the device's setup key: unlock first", "key")
+        return None
+
+    def handle(self, req):
+        if req.method == "POST":
+            return getattr(self, req.route)(Fields(req), req.session)
+        return getattr(self, req.route)(req)
 
     def _own_hosts(self):
         st = self.manager.status()
-        if not st.get("ap_active"):
-            return None  # no captive DNS: every name that reaches us is a name for us
-        own = ["localhost", "127.0.0.1", self.host]
+        own = []
+        if self.host not in ("0.0.0.0", ""):
+            own.append(self.host)
+        if self.host.startswith("127."):
+            own.append("localhost")  # served on loopback (make sim): the machine's own name
         for key in ("ap_ip", "ip"):
             if st.get(key):
                 own.append(st[key])
@@ -299,8 +360,41 @@ class Portal:
             own.append(name.lower())
             own.append(name.lower() + ".local")
         if self._url:
-            own.append(_host_of(self._url.split("//")[-1].split("/")[0]))
+            own.append(_origin_host(self._url))
         return own
+
+    def _is_own(self, host):
+        # A request without Host (HTTP/1.0) comes from no browser: taken as ours.
+        host = _host_of(host)
+        return not host or host in self._own_hosts()
+
+    def _check_origin(self, req):
+        # What a browser says of the page that sent a state-changing request: ours or refused.
+        origin = req.header("origin") or req.header("referer")
+        if origin and not (_origin_host(origin) and self._is_own(_origin_host(origin))):
+            raise HTTPError(403, "request from another site's page refused")
+
+    def _session_of(self, req):
+        sid = _cookie(req.header("cookie"), _COOKIE)
+        for sess in self.sessions:
+            if sid is not None and _same(sid, sess.sid):
+                sess.used = time.ticks_ms()
+                return sess
+        return None
+
+    def _new_session(self):
+        now = time.ticks_ms()
+        if len(self.sessions) >= MAX_SESSIONS:
+            # the one unused longest goes, sessions unlocked with the key last
+            old = None
+            for s in self.sessions:
+                key = (s.unlocked, time.ticks_diff(s.used, now))
+                if old is None or key < (old.unlocked, time.ticks_diff(old.used, now)):
+                    old = s
+            self.sessions.remove(old)
+        sess = _Session(now)
+        self.sessions.append(sess)
+        return sess
 
     def _probe(self, kind, req):
         host = req.header("host")[:64]
@@ -323,11 +417,6 @@ class Portal:
         url = self.url()
         body = '<!doctype html><title>WiFi setup</title><a href="%s">WiFi setup</a>' % url
         return Response(302, body, "text/html; charset=utf-8", [("Location", url), _NO_STORE])
-
-    def _check_token(self, req, fields):
-        given = req.header("x-token") or fields.get("token")
-        if not isinstance(given, str) or not _same(given, self.token):
-            raise HTTPError(403, "missing or wrong session token: reload the page")
 
     # --- GET -------------------------------------------------------------------------------
 
@@ -357,7 +446,16 @@ class Portal:
         return Response(200, gz, "text/html; charset=utf-8", headers)
 
     def session(self, req):
-        return _json({"token": self.token})
+        # The page's session: the one its cookie names, else a new one (and its cookie).
+        sess = req.session
+        headers = [_NO_STORE]
+        if sess is None:
+            sess = self._new_session()
+            cookie = "%s=%s; Path=/; HttpOnly; SameSite=Strict" % (_COOKIE, sess.sid)
+            headers.append(("Set-Cookie", cookie))
+        doc = {"token": sess.token, "unlocked": sess.unlocked}
+        doc["provisioned"] = self.manager.provisioned
+        return Response(200, json.dumps(doc), _JSON, headers)
 
     def scan(self, req):
         st = self.manager.status()
@@ -371,6 +469,16 @@ class Portal:
     def status(self, req):
         st = dict(self.manager.status())
         st["trial"] = self._trial(st.get("trial"))
+        st["unlocked"] = req.session is not None and req.session.unlocked
+        r = self._reveal
+        t = st["trial"]
+        if r is not None and t and t["state"] == "connected" and t["ssid"] == r[1]:
+            # The first provisioning succeeded: its session owns the device now and is shown
+            # the setup key, once.
+            if req.session is r[0]:
+                self._reveal = None
+                r[0].unlocked = st["unlocked"] = True
+                st["setup_key"] = self.manager.setup_key
         stats = dict(self.server.stats)
         stats["uptime_s"] = time.ticks_diff(time.ticks_ms(), self._started) // 1000
         stats["probes"] = self.probes
@@ -386,16 +494,19 @@ class Portal:
 
     # --- POST ------------------------------------------------------------------------------
 
-    def connect(self, f):
+    def connect(self, f, sess):
         ssid = f.text("ssid")
         password = f.text("password", False)
         hidden = f.flag("hidden")
-        if not 1 <= len(ssid.encode()) <= 32:
-            raise HTTPError(400, "ssid must be 1 to 32 bytes of UTF-8", "ssid")
-        if password and not 8 <= len(password) <= 63:
-            raise HTTPError(
-                400, "password must be empty (open network) or 8 to 63 characters", "password"
-            )
+        try:
+            linkspec.check_ssid(ssid)
+        except ValueError as e:
+            raise HTTPError(400, str(e), "ssid")
+        try:
+            linkspec.check_password(password)
+        except ValueError as e:
+            raise HTTPError(400, str(e), "password")
+        first = not self.manager.provisioned
         try:
             self.manager.try_credentials(ssid, password, hidden)
         except (ValueError, OSError) as e:
@@ -404,6 +515,7 @@ class Portal:
                 msg = "the device refused these credentials"
             raise HTTPError(400 if isinstance(e, ValueError) else 409, msg)
         self._pending = (ssid, self.manager.status().get("trial"), time.ticks_ms())
+        self._reveal = (sess, ssid) if first else None
         import asyncio
 
         asyncio.create_task(self._watch_trial())
@@ -433,21 +545,34 @@ class Portal:
             self._trial(trial)
             await asyncio.sleep_ms(20)
 
-    def finish(self, f):
+    def unlock(self, f, sess):
+        # A guess a second per session, MAX_SESSIONS sessions: the key's 53 bits hold for
+        # longer than any device lives.
+        now = time.ticks_ms()
+        if sess.unlock_after is not None and time.ticks_diff(sess.unlock_after, now) > 0:
+            raise HTTPError(429, "wrong setup key just tried: wait a second", "key")
+        if not self.manager.is_setup_key(f.text("key").strip().lower()):
+            sess.unlock_after = time.ticks_add(now, UNLOCK_PAUSE_MS)
+            raise HTTPError(403, "wrong setup key", "key")
+        sess.unlock_after = None
+        sess.unlocked = True
+        return _json({"unlocked": True})
+
+    def finish(self, f, sess):
         self.manager.finish_provisioning()
         return _json({"finished": True})
 
-    def rescan(self, f):
+    def rescan(self, f, sess):
         self.manager.rescan()
         return _json({"scanning": True}, 202)
 
-    def forget(self, f):
+    def forget(self, f, sess):
         ssid = f.text("ssid")
         if not self.manager.forget(ssid):
             raise HTTPError(404, "no known network with that name", "ssid")
         return _json({"forgotten": ssid})
 
-    def order(self, f):
+    def order(self, f, sess):
         order = f.get("order")
         if order is None:
             order = f.get("ssid", [])
@@ -455,16 +580,16 @@ class Portal:
             order = [order]
         if not isinstance(order, list) or not all(isinstance(s, str) for s in order):
             raise HTTPError(400, "order must be a list of network names", "order")
+        for s in order:
+            _text(s, "order")
         try:
             self.manager.reorder(order)
         except ValueError as e:
             raise HTTPError(400, "order: %s" % e, "order")
         return _json({"networks": list(self.manager.known_networks())})
 
-    def ota(self, f):
+    def ota(self, f, sess):
         url = f.text("url").strip()
-        if len(url) > 256:
-            raise HTTPError(400, "url must be at most 256 characters", "url")
         sha256 = f.text("sha256", required=False).strip() or None  # what lets http:// be used
         try:
             self.manager.ota_update(url, sha256)
@@ -475,21 +600,23 @@ class Portal:
         return _json({"updating": safe_url(url)}, 202)
 
 
-# path -> (method, Portal method name)
+# path -> (method, Portal method name, what it needs beyond a session for a POST: None,
+# "key" (a session unlocked with the setup key) or "provisioned" (that, once provisioned))
 _ROUTES = {
-    "/": ("GET", "page"),
-    "/index.html": ("GET", "page"),
-    "/api/session": ("GET", "session"),
-    "/api/scan": ("GET", "scan"),
-    "/api/status": ("GET", "status"),
-    "/data": ("GET", "data"),
-    "/api/networks": ("GET", "known"),
-    "/api/connect": ("POST", "connect"),
-    "/api/finish": ("POST", "finish"),
-    "/api/rescan": ("POST", "rescan"),
-    "/api/forget": ("POST", "forget"),
-    "/api/networks/order": ("POST", "order"),
-    "/api/ota": ("POST", "ota"),
+    "/": ("GET", "page", None),
+    "/index.html": ("GET", "page", None),
+    "/api/session": ("GET", "session", None),
+    "/api/scan": ("GET", "scan", None),
+    "/api/status": ("GET", "status", None),
+    "/data": ("GET", "data", None),
+    "/api/networks": ("GET", "known", "provisioned"),
+    "/api/connect": ("POST", "connect", "provisioned"),
+    "/api/finish": ("POST", "finish", "provisioned"),
+    "/api/rescan": ("POST", "rescan", None),
+    "/api/unlock": ("POST", "unlock", None),
+    "/api/forget": ("POST", "forget", "key"),
+    "/api/networks/order": ("POST", "order", "key"),
+    "/api/ota": ("POST", "ota", "key"),
 }
 
 
@@ -537,7 +664,7 @@ def _token():
 
 def _same(a, b):
     # compares in time independent of where the strings differ
-    if len(a) != len(b):
+    if not isinstance(a, str) or len(a) != len(b):
         return False
     diff = 0
     for i in range(len(a)):

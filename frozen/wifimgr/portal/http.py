@@ -1,10 +1,13 @@
 # A small HTTP/1.1 server on asyncio with bounded resources, for the provisioning portal.
 #
 # Everything a client can make the server hold is capped: simultaneous connections, bytes and
-# fields of a request head, bytes of a body, and the time each of those may take. A connection
-# still waiting for its request (slow, idle or hostile) gives its place to a new one when all
-# places are taken, so a crowd of slow clients cannot lock out a phone. A malformed request gets
-# a 4xx with a short reason and its connection is closed; everyone else keeps being served.
+# fields of a request head, bytes of a body, and the time a whole request (head and body) may
+# take: one deadline from its first byte. A connection still sending its request (slow, idle or
+# hostile, in the head or in the body) gives its place to a new one when all places are taken,
+# so a crowd of slow clients cannot lock out a phone; only one being answered keeps its place.
+# The handler's `check_head(request)` refuses a request from its head alone (a missing token),
+# before any of its body is read. A malformed request gets a 4xx with a short reason and its
+# connection is closed; everyone else keeps being served.
 
 import asyncio
 import sys
@@ -16,8 +19,7 @@ MAX_CONNECTIONS = const(4)
 MAX_HEAD_BYTES = const(2048)  # request line and header fields together
 MAX_HEADERS = const(24)
 MAX_BODY_BYTES = const(2048)
-HEAD_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its head
-BODY_TIMEOUT_MS = const(5000)
+REQUEST_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its body
 IDLE_TIMEOUT_MS = const(10000)  # keep-alive: between two requests
 WRITE_TIMEOUT_MS = const(10000)
 _READ = const(512)
@@ -42,6 +44,7 @@ REASONS = {
     413: "Content Too Large",
     414: "URI Too Long",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     501: "Not Implemented",
@@ -199,13 +202,16 @@ class _Conn:
         self.task = task
         self.since = now  # when it started to wait for its current request
         self.busy = False  # a request is being answered: never evicted
+        self.deadline = now  # ticks by which the current request must be in
 
 
 class Server:
     """HTTP/1.1 on asyncio: `Server(handler, host, port)`, then `await start()`, `stop()`.
 
     `handler(request)` returns a Response or raises HTTPError; it must not block.
-    `error_handler(status, message, field)` makes the Response for an error (JSON, text...).
+    `check_head(request)`, if given, raises HTTPError to refuse a request from its head, before
+    its body is read. `error_handler(status, message, field)` makes the Response for an error
+    (JSON, text...).
     """
 
     def __init__(
@@ -215,8 +221,8 @@ class Server:
         port=80,
         max_connections=MAX_CONNECTIONS,
         error_handler=None,
-        head_timeout_ms=HEAD_TIMEOUT_MS,
-        body_timeout_ms=BODY_TIMEOUT_MS,
+        check_head=None,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
         idle_timeout_ms=IDLE_TIMEOUT_MS,
     ):
         if not isinstance(max_connections, int) or not 1 <= max_connections <= 64:
@@ -226,8 +232,8 @@ class Server:
         self.port = port
         self.max_connections = max_connections
         self.error_handler = error_handler or _text_error
-        self.head_timeout_ms = head_timeout_ms
-        self.body_timeout_ms = body_timeout_ms
+        self.check_head = check_head
+        self.request_timeout_ms = request_timeout_ms
         self.idle_timeout_ms = idle_timeout_ms
         self._server = None
         self._conns = []
@@ -306,41 +312,49 @@ class Server:
             conn.busy = False
             conn.since = time.ticks_ms()
             try:
-                head, buf = await self._read_head(reader, buf, first)
+                head, buf = await self._read_head(conn, reader, buf, first)
             except HTTPError as e:
                 await self._error(writer, e.status, e.message, e.field, reader)
                 return
             if head is None:
                 return  # the client closed
             first = False
-            conn.busy = True
+            early = None
             try:
                 req = parse_head(head)
                 n = body_length(req)
+                if self.check_head is not None:
+                    early = self.check_head(req)
             except HTTPError as e:
-                await self._error(writer, e.status, e.message, e.field, reader)
+                await self._error(writer, e.status, e.message, e.field, reader, e.headers)
+                return
+            if early is not None and n:
+                # answered from the head: the body is not read, and the connection closes
+                self.stats["requests"] += 1
+                send(writer, early, False, req.method == "HEAD")
+                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+                await self._drain(reader)
                 return
             if n:
                 if req.header("expect").lower() == "100-continue" and len(buf) < n:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
                 try:
-                    req.body, buf = await self._read_body(reader, buf, n)
+                    req.body, buf = await self._read_body(conn, reader, buf, n)
                 except _Timeout:
                     self.stats["timeouts"] += 1
-                    await self._error(writer, 408, "request body took too long", None)
+                    await self._error(writer, 408, "request took too long", None)
                     return
                 if req.body is None:
                     return
+            conn.busy = True
             keep = req.keep_alive()
             self.stats["requests"] += 1
             try:
-                resp = self.handler(req)
+                resp = early or self.handler(req)
             except HTTPError as e:
                 self.stats["errors"] += 1
-                resp = self.error_handler(e.status, e.message, e.field)
-                if e.headers:
-                    resp.headers = (resp.headers or []) + e.headers
+                resp = self._error_response(e.status, e.message, e.field, e.headers)
             except Exception as e:
                 sys.print_exception(e)
                 self.stats["errors"] += 1
@@ -351,10 +365,12 @@ class Server:
             if not keep or self._server is None:
                 return
 
-    async def _read_head(self, reader, buf, first):
-        # (head, rest): head is None when the client closed before sending a request.
-        start = time.ticks_ms()
-        limit = self.head_timeout_ms if first else self.idle_timeout_ms
+    async def _read_head(self, conn, reader, buf, first):
+        # (head, rest): head is None when the client closed before sending a request. The
+        # request's deadline (conn.deadline) starts with its first byte.
+        waiting = not first and not buf  # keep-alive: the idle timeout until a byte comes
+        limit = self.idle_timeout_ms if waiting else self.request_timeout_ms
+        conn.deadline = time.ticks_add(time.ticks_ms(), limit)
         while True:
             end = buf.find(b"\r\n\r\n")
             if end >= 0:
@@ -367,10 +383,12 @@ class Server:
                 raise HTTPError(431, "request head larger than %d bytes" % MAX_HEAD_BYTES)
             if buf and buf.find(b"\r\n") < 0 and buf.find(b"\n") >= 0:
                 raise HTTPError(400, "lines must end with CRLF")
-            if buf and limit != self.head_timeout_ms:
-                # a keep-alive connection started a request: it gets the head timeout
-                start, limit = time.ticks_ms(), self.head_timeout_ms
-            left = limit - time.ticks_diff(time.ticks_ms(), start)
+            if buf and waiting:
+                # a keep-alive connection started a request: it gets the request timeout
+                waiting = False
+                conn.since = time.ticks_ms()
+                conn.deadline = time.ticks_add(conn.since, self.request_timeout_ms)
+            left = time.ticks_diff(conn.deadline, time.ticks_ms())
             try:
                 if left <= 0:
                     raise _Timeout
@@ -379,17 +397,17 @@ class Server:
                 if not buf:
                     return None, b""  # idle: close quietly
                 self.stats["timeouts"] += 1
-                raise HTTPError(408, "request head took too long")
+                raise HTTPError(408, "request took too long")
             if not data:
                 if buf:
                     raise HTTPError(400, "connection closed inside the request head")
                 return None, b""
             buf += data
 
-    async def _read_body(self, reader, buf, n):
-        start = time.ticks_ms()
+    async def _read_body(self, conn, reader, buf, n):
+        # Within what is left of the request's deadline.
         while len(buf) < n:
-            left = self.body_timeout_ms - time.ticks_diff(time.ticks_ms(), start)
+            left = time.ticks_diff(conn.deadline, time.ticks_ms())
             if left <= 0:
                 raise _Timeout
             data = await asyncio.wait_for_ms(reader.read(min(_READ, n - len(buf))), left)
@@ -398,19 +416,28 @@ class Server:
             buf += data
         return buf[:n], buf[n:]
 
-    async def _error(self, writer, status, message, field, reader=None):
+    def _error_response(self, status, message, field, headers=None):
+        resp = self.error_handler(status, message, field)
+        if headers:
+            resp.headers = (resp.headers or []) + headers
+        return resp
+
+    async def _error(self, writer, status, message, field, reader=None, headers=None):
         self.stats["errors"] += 1
-        send(writer, self.error_handler(status, message, field), False)
+        send(writer, self._error_response(status, message, field, headers), False)
         await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
         if reader is not None:
-            # Closing with unread input makes TCP reset the connection, and the client may lose
-            # the answer: read (a bounded amount of) what it is still sending first.
-            for _ in range(_DRAIN_READS):
-                try:
-                    if not await asyncio.wait_for_ms(reader.read(_READ), _DRAIN_MS):
-                        break
-                except _Timeout:
+            await self._drain(reader)
+
+    async def _drain(self, reader):
+        # Closing with unread input makes TCP reset the connection, and the client may lose
+        # the answer: read (a bounded amount of) what it is still sending first.
+        for _ in range(_DRAIN_READS):
+            try:
+                if not await asyncio.wait_for_ms(reader.read(_READ), _DRAIN_MS):
                     break
+            except _Timeout:
+                break
 
 
 def _text_error(status, message, field):
