@@ -655,14 +655,14 @@ class Link:
             self._feed(("associated",))
 
     def _where(self):
-        # The BSSID and channel joined: from the connect, else the channel the station reports
-        # and the strongest BSSID of that SSID on it in the last scan.
+        # The BSSID and channel joined: the channel the station reports (ESP-IDF chose it),
+        # else the one planned; the BSSID of the connect, else the strongest of that SSID on
+        # that channel in the last scan.
         slot, bssid, channel, _ = self._m.cur
-        if not channel:
-            try:
-                channel = self._sta.config("channel")
-            except (OSError, ValueError):
-                channel = 0
+        try:
+            channel = self._sta.config("channel")
+        except (OSError, ValueError):
+            pass
         if bssid is None:
             best = self._strongest(self._m.ssid_of(slot), channel)
             bssid = best[1] if best else None

@@ -55,9 +55,9 @@ class Run:
         self.ap = network.WLAN(network.AP_IF)
         self.calls = []
         real = self.sta.connect
-        def connect(ssid, key, bssid=None, channel=None):
+        def connect(ssid, key, bssid=None):
             self.calls.append(self.clock.now_ms())
-            real(ssid, key, bssid=bssid, channel=channel)
+            real(ssid, key, bssid=bssid)
         self.sta.connect = connect
         if BACKEND == "native":
             import _wifimgr
