@@ -439,6 +439,7 @@ class Machine:
 
 # --- the asyncio driver over network.WLAN ----------------------------------------------------
 
+
 def _mac(bssid):
     return None if bssid is None else ":".join("%02x" % b for b in bssid)
 

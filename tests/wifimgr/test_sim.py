@@ -409,7 +409,11 @@ out(before=before, leased=leased, twice=twice, static=static, t_work=t_work, wor
     assert r["before"] == [["0.0.0.0"] * 4, False]
     assert r["leased"] == ["192.168.1.50", True]
     assert r["twice"] == "ESP_ERR_ESP_NETIF_DHCP_ALREADY_STARTED"
-    assert r["static"] == [["192.168.1.77", "255.255.255.0", "192.168.1.1", "1.1.1.1"], False, 1010]
+    assert r["static"] == [
+        ["192.168.1.77", "255.255.255.0", "192.168.1.1", "1.1.1.1"],
+        False,
+        1010,
+    ]
     # Work still gets Home's static address, at association (no DHCP wait).
     assert r["work"] == ["192.168.1.77", False] and r["t_work"] == 150 + 500
     assert r["cleared"] == "0.0.0.0"
@@ -438,7 +442,12 @@ except ValueError:
 out(default=default, told=told, config=sta.config("hostname"), long=long)
 """,
     )
-    assert r == {"default": "mpy-esp32", "told": "kitchen", "config": "garage", "long": "ValueError"}
+    assert r == {
+        "default": "mpy-esp32",
+        "told": "kitchen",
+        "config": "garage",
+        "long": "ValueError",
+    }
 
 
 def test_config_keys_and_interfaces_as_the_port(micropython):
