@@ -252,6 +252,8 @@ class Partition:
             entries = _otadata()
             active = active_entry(entries)
             name = "ota_%d" % ((entries[active][0] - 1) % 2 if active >= 0 else 0)
+        elif isinstance(id, int):
+            raise ValueError  # esp32_partition_make_new(): only BOOT and RUNNING
         elif id in ("ota_0", "ota_1", "otadata"):
             name = id
         else:
@@ -320,6 +322,8 @@ class Partition:
         if cmd == 5:
             return self.block_size
         if cmd == _ERASE_CMD:
+            if self.block_size != _BLOCK:
+                return -22  # esp32_partition_ioctl(): -MP_EINVAL unless 4 KiB blocks
             _erase(self.name, self._range(arg, _BLOCK, 0), _BLOCK)
             return 0
         if cmd in (1, 2, 3):
