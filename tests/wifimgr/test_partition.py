@@ -183,3 +183,23 @@ print(json.dumps([err(lambda: Partition(7)), err(lambda: Partition("nvs_x")),
 """,
     )
     assert json.loads(out[-1]) == [["ValueError"], ["OSError", 2], -22, 0]
+
+
+def test_ota_on_a_device_never_imports_the_host_stand_in(micropython):
+    """With esp32.Partition there (a device), `import wifimgr.ota` leaves the host flash
+    stand-in (and its buffers) out: the otadata records come from wifimgr.otadata, and the
+    board's chip and build from wifimgr.platform."""
+    out = micropython.run(
+        """
+import sys
+class esp32:
+    class Partition:
+        pass
+sys.modules["esp32"] = esp32
+import wifimgr.ota
+print(sorted(m for m in sys.modules if m.startswith("wifimgr.")))
+"""
+    )
+    loaded = out.strip().splitlines()[-1]
+    assert "wifimgr.partition" not in loaded
+    assert "wifimgr.otadata" in loaded and "wifimgr.platform" in loaded
