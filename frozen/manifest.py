@@ -21,7 +21,22 @@ def _portal_page():
     mkpage.build()
 
 
+def _package_files(package, exclude):
+    # The package's .py files, relative to it, as package(files=...) takes them.
+    import os
+
+    out = []
+    for top, _dirs, names in os.walk(package):
+        for name in names:
+            path = os.path.relpath(os.path.join(top, name), package)
+            if name.endswith(".py") and path not in exclude:
+                out.append(path)
+    return sorted(out)
+
+
 _portal_page()
 metadata(version=_package_version(), description="WiFi manager for MicroPython on ESP32.")
 require("logging")
-package("wifimgr", opt=3)
+# Every module of the package but the simulated radio, which only the unix build freezes
+# (manifest_unix.py).
+package("wifimgr", files=_package_files("wifimgr", exclude=("sim.py",)), opt=3)  # noqa: F821

@@ -1,4 +1,6 @@
 # What `make unix` freezes: asyncio (the unix port's own manifest has it, and replacing that
-# manifest drops it), then the package, as boards/manifest.py does for the esp32 port.
+# manifest drops it), then the package, as boards/manifest.py does for the esp32 port, and the
+# simulated radio, which no board carries.
 include("$(MPY_DIR)/extmod/asyncio")  # noqa: F821
 include("manifest.py")  # noqa: F821
+module("wifimgr/sim.py", opt=3)  # noqa: F821

@@ -8,7 +8,8 @@ polling `status()` and `status('rssi')`, the only way stock MicroPython reports 
 
 What it does:
 - With a remembered (ssid, bssid, channel) of a known network it connects straight to that
-  BSSID on that channel; if that fails it scans.
+  BSSID (the C Link on that channel; stock `WLAN.connect()` takes no channel, so for the twin
+  ESP-IDF searches the channels for it); if that fails it scans.
 - After a scan it tries the known networks that are visible, in the user's order; candidates with
   the same SSID are equal and the better RSSI goes first; an SSID seen from several access
   points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
@@ -44,7 +45,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 
 from micropython import const
 
-from wifimgr import native
+from wifimgr import _log as log
+from wifimgr import native, platform
 from wifimgr.linkspec import (
     AP_POLICIES,
     check_candidates,
@@ -437,35 +439,28 @@ class Machine:
 
 # --- the asyncio driver over network.WLAN ----------------------------------------------------
 
-# WLAN.status() values of MicroPython's esp32 port (and the simulated radio).
-_STAT_GOT_IP = const(1010)
-_STAT_CONNECTING = const(1001)
-_STAT_IDLE = const(1000)
-_WRONG_PASSWORD_CODES = (202, 204, 15)  # auth failed, handshake timeout, 4-way timeout
-_NOT_FOUND_CODES = (201, 203, 205, 210, 211)  # no AP found, association failed, ...
-
-
-def _reason_of(code, associated):
-    if code in _WRONG_PASSWORD_CODES:
-        return WRONG_PASSWORD
-    if code in _NOT_FOUND_CODES or not associated:
-        return NOT_FOUND
-    return LINK_LOST
-
 
 def _mac(bssid):
     return None if bssid is None else ":".join("%02x" % b for b in bssid)
 
 
 class _TicksClock:
+    # Milliseconds since the start, never wrapping: ticks_ms() wraps (every 2^30 ms on most
+    # ports) and ticks_diff() is right only within half of that, so each reading adds the step
+    # since the previous one (the driver reads it every poll_ms). The reducer's plain
+    # comparisons on this clock are the C core's wrap-safe due() on its 32-bit one.
     def __init__(self):
         import time
 
         self._time = time
-        self._t0 = time.ticks_ms()
+        self._last = time.ticks_ms()
+        self._now = 0
 
     def now_ms(self):
-        return self._time.ticks_diff(self._time.ticks_ms(), self._t0)
+        t = self._time.ticks_ms()
+        self._now += self._time.ticks_diff(t, self._last)
+        self._last = t
+        return self._now
 
 
 class Link:
@@ -492,7 +487,8 @@ class Link:
         self._rssi = None
         self._ip = None
         self._associated = False
-        self._channel_kw = True
+        self._stale = None  # the status code the last attempt left behind
+        self._codes = platform.wlan_codes()
 
     # --- the API -----------------------------------------------------------------------------
 
@@ -521,10 +517,12 @@ class Link:
 
         if self._task is not None:
             return
+        # The driver decides when to reconnect: the port's own reconnect (on by default, for
+        # ever) would keep the station connecting, and a scan then finds nothing.
         try:
-            self._sta.config(reconnects=0)  # the driver decides when to reconnect
-        except (OSError, ValueError, TypeError):
-            pass
+            self._sta.config(reconnects=0)
+        except (OSError, ValueError, TypeError) as e:
+            log.warning("link: cannot turn off the driver's reconnect: %s", e)
         self._sta.active(True)
         self._queue.append(("start",))
         self._task = asyncio.create_task(self._run())
@@ -605,47 +603,67 @@ class Link:
         while self._m.started or self._queue:
             while self._queue:
                 self._feed(self._queue.pop(0))
-            self._poll()
-            deadline = self._m.deadline()
-            if deadline >= 0 and self._clock.now_ms() >= deadline:
+            self._poll(self._due())
+            if self._due():
                 self._feed(("timer",))
             await self._sleep(poll)
 
-    def _poll(self):
+    def _due(self):
+        deadline = self._m.deadline()
+        return deadline >= 0 and self._clock.now_ms() >= deadline
+
+    def _reason_of(self, code, associated):
+        if code in self._codes.wrong_password:
+            return WRONG_PASSWORD
+        if code in self._codes.not_found or not associated:
+            return NOT_FOUND
+        return LINK_LOST
+
+    def _poll(self, due):
         m = self._m
         state = m.state
         if state not in (CONNECTING, GETTING_IP, CONNECTED):
             return
         sta = self._sta
+        codes = self._codes
         code = sta.status()
         try:
             self._rssi = sta.status("rssi")
             associated = True
         except (OSError, ValueError):
             associated = False
+        if code != self._stale:
+            self._stale = None
         if state == CONNECTED:
-            if code != _STAT_GOT_IP:
+            if code != codes.got_ip:
                 self._ip = None
                 self._feed(("disconnected", LINK_LOST))
             return
-        if code == _STAT_GOT_IP:
+        was_associated = self._associated
+        if code == codes.got_ip:
             self._ip = sta.ifconfig()[0]
             self._feed(("got_ip",) + self._where())
-        elif code not in (_STAT_CONNECTING, _STAT_IDLE):
-            self._feed(("disconnected", _reason_of(code, self._associated or associated)))
+        elif self._stale is not None and (
+            (was_associated and not associated) or (due and state == CONNECTING)
+        ):
+            # Still the code the last attempt left, but the link this one made is gone, or its
+            # time is up with no sign of progress: it ended the same way.
+            self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
+        elif self._stale is None and code not in (codes.connecting, codes.idle):
+            self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
         elif associated and state == CONNECTING:
             self._associated = True
             self._feed(("associated",))
 
     def _where(self):
-        # The BSSID and channel joined: from the connect, else the channel the station reports
-        # and the strongest BSSID of that SSID on it in the last scan.
+        # The BSSID and channel joined: the channel the station reports (ESP-IDF chose it),
+        # else the one planned; the BSSID of the connect, else the strongest of that SSID on
+        # that channel in the last scan.
         slot, bssid, channel, _ = self._m.cur
-        if not channel:
-            try:
-                channel = self._sta.config("channel")
-            except (OSError, ValueError):
-                channel = 0
+        try:
+            channel = self._sta.config("channel")
+        except (OSError, ValueError):
+            pass
         if bssid is None:
             best = self._strongest(self._m.ssid_of(slot), channel)
             bssid = best[1] if best else None
@@ -715,8 +733,7 @@ class Link:
             key = self._trial_password
             if bssid is None and not channel:
                 # The portal's credentials go to the strongest BSSID of that name in the last
-                # scan, on its channel: the radio skips its channel search (ESP-IDF starts its
-                # scan there). A name the scan did not see is searched for as before.
+                # scan. A name the scan did not see is searched for by name.
                 best = self._strongest(ssid)
                 if best is not None:
                     bssid, channel = best[1], best[2]
@@ -726,13 +743,15 @@ class Link:
             key = self._passwords[slot]
         self._associated = False
         self._ip = None
+        # WLAN.status() keeps the last disconnect reason until the next GOT_IP, and connect()
+        # does not clear it (network_wlan.c: network_wlan_status(), network_wlan_connect()):
+        # until the status moves, a failure code is the last attempt's, not this one's.
+        code = self._sta.status()
+        codes = self._codes
+        self._stale = None if code in (codes.got_ip, codes.connecting, codes.idle) else code
         try:
-            if channel and self._channel_kw:
-                try:
-                    self._sta.connect(ssid, key, bssid=bssid, channel=channel)
-                    return
-                except TypeError:
-                    self._channel_kw = False  # stock network.WLAN: no channel argument
+            # ssid, key and bssid= are all WLAN.connect() takes: ESP-IDF then searches the
+            # channels for that BSSID itself (the channel is the C Link's fast reconnect).
             self._sta.connect(ssid, key, bssid=bssid)
         except OSError:
             self._feed(("disconnected", NOT_FOUND))

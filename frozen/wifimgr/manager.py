@@ -439,7 +439,8 @@ class Manager:
             self.apply()  # before the link acts on this change (a scan plans on the new list)
         state, was = s["state"], prev["state"]
         if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
-            if s["ssid"] and state == "getting_ip":
+            if s["ssid"] and state == "connecting":
+                # Before association: with DHCP stopped the address comes with it.
                 policy.apply_static_ip(self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
         if trial is not None and (ptrial is None or ptrial["state"] != trial["state"]):

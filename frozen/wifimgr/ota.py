@@ -29,7 +29,6 @@
 import hashlib
 import json
 import struct
-import sys
 import time
 
 import micropython
@@ -44,8 +43,9 @@ except ImportError:
 
     Partition = _host.Partition
 
-from . import partition as _otadata
+from . import otadata as _otadata
 from .config import ConfigError, check_pin, safe_url
+from .platform import build, chip, reset
 
 BUF_SIZE = const(4096)
 _LINE_MAX = const(512)
@@ -117,35 +117,6 @@ def _set(state, **kw):
     for key in ("url", "health_url"):
         if key in kw:
             _status[key] = safe_url(kw[key])
-
-
-# ---- this device -----------------------------------------------------------------------------
-
-
-def chip():
-    """This chip's name as the boards spell it ("esp32c3")."""
-    if _host:
-        return _host.board()["chip"]
-    machine = sys.implementation._machine
-    return machine[machine.rfind(" with ") + 6 :].lower().replace("-", "")
-
-
-def flash_size():
-    """The flash size as the manifests spell it ("4MB")."""
-    if _host:
-        return _host.board()["flash_size"]
-    import esp
-
-    return "%dMB" % (esp.flash_size() // 0x100000)
-
-
-def reset():
-    """machine.reset(); on the unix port the process ends (the next one powers on again)."""
-    if _host:
-        _host.reset()
-    import machine
-
-    machine.reset()
 
 
 # ---- URLs, and what vouches for a download ---------------------------------------------------
@@ -870,22 +841,13 @@ def _boards(manifest):
 
 
 def select_board(manifest, board=None):
-    """(name, entry) of the manifest's image for this device: by build name, or by chip and
-    flash size."""
+    """(name, entry) of the manifest's image for this device: `board`, else this firmware's
+    build name (platform.build()), never the flash chip's size."""
     boards = _boards(manifest)
-    if board is not None:
-        if board not in boards:
-            raise OTAError("board", "manifest has no %s; it has %s" % (board, ", ".join(boards)))
-        return board, boards[board]
-    want = (chip(), flash_size())
-    found = [(n, e) for n, e in boards.items() if (e.get("chip"), e.get("flash_size")) == want]
-    if len(found) != 1:
-        raise OTAError(
-            "board",
-            "%d images for %s with %s flash in the manifest (boards: %s)"
-            % (len(found), want[0], want[1], ", ".join(boards)),
-        )
-    return found[0]
+    name = build() if board is None else board
+    if name not in boards:
+        raise OTAError("board", "manifest has no %s; it has %s" % (name, ", ".join(boards)))
+    return name, boards[name]
 
 
 def _safe_path(path):

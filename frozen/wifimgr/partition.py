@@ -2,10 +2,10 @@
 # OTA and its rollback run on the unix port exactly as on a board.
 #
 # The flash lives in a directory (WIFIMGR_FLASH, default "flash"): ota_0.bin, ota_1.bin,
-# otadata.bin and flash.json (chip, flash size, slot size). Missing bytes read as erased (0xFF);
-# a write without erase can only clear bits, like NOR flash. otadata holds ESP-IDF's two
-# esp_ota_select_entry_t records (sequence, label, state, CRC-32 of the sequence), one per
-# 4 KiB sector, and boot() is the second-stage bootloader's choice with app rollback enabled:
+# otadata.bin and flash.json (chip, build name, flash size, slot size). Missing bytes read as
+# erased (0xFF); a write without erase can only clear bits, like NOR flash. otadata holds
+# ESP-IDF's two esp_ota_select_entry_t records (wifimgr.otadata), one per 4 KiB sector, and
+# boot() is the second-stage bootloader's choice with app rollback enabled:
 # the highest valid sequence wins; NEW becomes PENDING_VERIFY when booted; an image still
 # PENDING_VERIFY at the next boot becomes ABORTED and the other slot boots.
 #
@@ -15,9 +15,20 @@
 
 import json
 import os
-import struct
 
 from micropython import const
+
+from .otadata import (
+    NO_SEQ,
+    STATE_ABORTED,
+    STATE_NAMES,
+    STATE_NEW,
+    STATE_PENDING_VERIFY,
+    STATE_VALID,
+    active_entry,
+    entry,
+    read_otadata,
+)
 
 BOOT = 0
 RUNNING = 1
@@ -29,26 +40,9 @@ SUBTYPE_OTADATA = const(0x00)
 _BLOCK = const(4096)
 _ERASE_CMD = const(6)
 
-# esp_ota_img_states_t
-STATE_NEW = const(0)
-STATE_PENDING_VERIFY = const(1)
-STATE_VALID = const(2)
-STATE_INVALID = const(3)
-STATE_ABORTED = const(4)
-STATE_UNDEFINED = const(0xFFFFFFFF)
-STATE_NAMES = {
-    STATE_NEW: "new",
-    STATE_PENDING_VERIFY: "pending_verify",
-    STATE_VALID: "valid",
-    STATE_INVALID: "invalid",
-    STATE_ABORTED: "aborted",
-    STATE_UNDEFINED: "undefined",
-}
-_ENTRY = "<I20sII"  # ota_seq, seq_label, ota_state, crc
-_ENTRY_LEN = const(32)
-_NO_SEQ = const(0xFFFFFFFF)
-
-DEFAULTS = {"chip": "esp32", "flash_size": "4MB", "slot_size": 0x1D0000}
+# The board the flash stands for: chip, build name (sys.implementation._build on a device, the
+# release's board name), flash size and app slot size.
+DEFAULTS = {"chip": "esp32", "build": "WIFIMGR_ESP32", "flash_size": "4MB", "slot_size": 0x1D0000}
 
 
 class PowerLoss(BaseException):
@@ -81,9 +75,10 @@ def setup(path=None, **board):
             _board = json.load(f)
     except OSError:
         _board = {}
-    if board or not _board:
-        for k, v in DEFAULTS.items():
-            _board.setdefault(k, v)
+    write = board or not _board
+    for k, v in DEFAULTS.items():
+        _board.setdefault(k, v)
+    if write:
         _board.update(board)
         with open(_dir + "/flash.json", "w") as f:
             json.dump(_board, f)
@@ -171,69 +166,35 @@ def _readinto(name, addr, buf):
             mv[i] = 0xFF
 
 
-_ERASED = b"\xff" * _BLOCK
-
-
 def _erase(name, addr, n):
     if addr % _BLOCK or n % _BLOCK:
         raise OSError(22, "erase of 0x%x+0x%x is not 4 KiB aligned" % (addr, n))
+    erased = b"\xff" * _BLOCK
     for a in range(addr, addr + n, _BLOCK):
-        _program(name, a, _ERASED, True)
+        _program(name, a, erased, True)
 
 
 # ---- otadata -------------------------------------------------------------------------------
 
 
-def _crc32(data):
-    # CRC-32 (IEEE) of the sequence number as ESP-IDF's esp_rom_crc32_le(UINT32_MAX, ...), which
-    # is zlib's crc32(data, 0xFFFFFFFF): the register starts at ~0xFFFFFFFF.
-    crc = 0
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def read_otadata(read=None):
-    """The two otadata entries as (seq, state, crc_ok) tuples; `read(offset, n)` reads otadata."""
-    read = read or (lambda off, n: _read("otadata", off, n))
-    out = []
-    for i in range(2):
-        seq, _label, state, crc = struct.unpack(_ENTRY, read(i * _BLOCK, _ENTRY_LEN))
-        out.append((seq, state, crc == _crc32(struct.pack("<I", seq))))
-    return out
-
-
-def _valid(e):
-    seq, state, crc_ok = e
-    return seq != _NO_SEQ and crc_ok and state not in (STATE_INVALID, STATE_ABORTED)
-
-
-def active_entry(entries):
-    """Index of the entry the bootloader follows (highest valid sequence), or -1."""
-    best = -1
-    for i, e in enumerate(entries):
-        if _valid(e) and (best < 0 or e[0] > entries[best][0]):
-            best = i
-    return best
+def _otadata():
+    return read_otadata(lambda off, n: _read("otadata", off, n))
 
 
 def _write_entry(sector, seq, state):
-    entry = struct.pack(_ENTRY, seq, b"\xff" * 20, state, _crc32(struct.pack("<I", seq)))
     _erase("otadata", sector * _BLOCK, _BLOCK)
-    _program("otadata", sector * _BLOCK, entry, False)
+    _program("otadata", sector * _BLOCK, entry(seq, state), False)
 
 
 def boot():
     """Power-on: the bootloader picks the slot to run and updates otadata; returns the slot."""
     global _running
-    entries = read_otadata()
+    entries = _otadata()
     active = active_entry(entries)
     if active >= 0 and entries[active][1] == STATE_PENDING_VERIFY:
         # Booted before but never marked valid: roll back.
         _write_entry(active, entries[active][0], STATE_ABORTED)
-        entries = read_otadata()
+        entries = _otadata()
         active = active_entry(entries)
     slot = 0
     if active >= 0:
@@ -258,10 +219,10 @@ def running_slot():
 
 def state_of(slot):
     """The otadata state of `slot` ("valid", "pending_verify", ...) or None when not listed."""
-    entries = read_otadata()
+    entries = _otadata()
     best = None
     for e in entries:
-        if e[0] != _NO_SEQ and e[2] and (e[0] - 1) % 2 == slot:
+        if e[0] != NO_SEQ and e[2] and (e[0] - 1) % 2 == slot:
             if best is None or e[0] > best[0]:
                 best = e
     return STATE_NAMES.get(best[1], "undefined") if best else None
@@ -288,9 +249,11 @@ class Partition:
         if id == RUNNING:
             name = "ota_%d" % running_slot()
         elif id == BOOT:
-            entries = read_otadata()
+            entries = _otadata()
             active = active_entry(entries)
             name = "ota_%d" % ((entries[active][0] - 1) % 2 if active >= 0 else 0)
+        elif isinstance(id, int):
+            raise ValueError  # esp32_partition_make_new(): only BOOT and RUNNING
         elif id in ("ota_0", "ota_1", "otadata"):
             name = id
         else:
@@ -359,6 +322,8 @@ class Partition:
         if cmd == 5:
             return self.block_size
         if cmd == _ERASE_CMD:
+            if self.block_size != _BLOCK:
+                return -22  # esp32_partition_ioctl(): -MP_EINVAL unless 4 KiB blocks
             _erase(self.name, self._range(arg, _BLOCK, 0), _BLOCK)
             return 0
         if cmd in (1, 2, 3):
@@ -371,7 +336,7 @@ class Partition:
         if _read(self.name, 0, 1) != b"\xe9":
             raise OSError(22, "ESP_ERR_OTA_VALIDATE_FAILED: %s holds no app image" % self.name)
         slot = self.subtype - SUBTYPE_OTA_0
-        entries = read_otadata()
+        entries = _otadata()
         active = active_entry(entries)
         seq = entries[active][0] if active >= 0 else 0
         new_seq = seq + 1
@@ -384,7 +349,7 @@ class Partition:
 
     @classmethod
     def mark_app_valid_cancel_rollback(cls):
-        entries = read_otadata()
+        entries = _otadata()
         active = active_entry(entries)
         if active < 0:
             return

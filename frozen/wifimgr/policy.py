@@ -85,15 +85,20 @@ def static_ip(cfg, ssid):
 
 
 def apply_static_ip(cfg, sta, ssid):
+    """The address `ssid` is configured with, else DHCP. A static address stops the DHCP
+    client for good (network_common.c: esp_ifconfig() calls esp_netif_dhcpc_stop()), so a
+    network without one starts it again (esp_ipconfig(dhcp4=True) starts it only if it is
+    not running). Returns True when a static address was set."""
     addr = static_ip(cfg, ssid)
-    if addr is None:
-        return False
     try:
+        if addr is None:
+            sta.ipconfig(dhcp4=True)
+            return False
         sta.ifconfig(addr)
         log.info("policy: static address %s on %s", addr[0], ssid)
         return True
     except (OSError, ValueError) as e:
-        log.error("policy: cannot set the static address of %s: %s", ssid, e)
+        log.error("policy: cannot set the address of %s: %s", ssid, e)
         return False
 
 

@@ -13,8 +13,8 @@ from micropython import const
 STA_IF = const(0)
 AP_IF = const(1)
 
-# Values of WLAN.status() as MicroPython's esp32 port reports them: the ESP-IDF disconnect reason
-# after a failure, or one of the progress values.
+# Values of WLAN.status() as the esp32 port names them (modnetwork.h, modnetwork_globals.h):
+# the progress values, and ESP-IDF's disconnect reasons (esp_wifi_types_generic.h).
 STAT_IDLE = const(1000)
 STAT_CONNECTING = const(1001)
 STAT_GOT_IP = const(1010)
@@ -22,8 +22,14 @@ STAT_BEACON_TIMEOUT = const(200)
 STAT_NO_AP_FOUND = const(201)
 STAT_WRONG_PASSWORD = const(202)
 STAT_ASSOC_FAIL = const(203)
+STAT_CONNECT_FAIL = const(203)
 STAT_HANDSHAKE_TIMEOUT = const(204)
+STAT_NO_AP_FOUND_W_COMPATIBLE_SECURITY = const(210)
+STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD = const(211)
+STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD = const(212)
 REASON_AUTH_EXPIRE = const(2)  # the access point ended the association
+REASON_ASSOC_LEAVE = const(8)  # this station left: disconnect() or active(False)
+REASON_CONNECTION_FAIL = const(205)
 
 SECURITY = {
     "open": 0,
@@ -41,7 +47,6 @@ AUTH_OPEN = const(0)
 CHANNELS = const(13)
 SCAN_DWELL_MS = const(120)  # active scan, maximum dwell per channel
 CHANNEL_SWITCH_MS = const(30)
-PROBE_MS = const(30)  # directed probe on a known channel for a known BSSID
 HANDSHAKE_FAIL_MS = const(1200)  # 4-way handshake timeout with a wrong password
 BEACON_TIMEOUT_MS = const(6000)  # beacons missed before the station declares the link lost
 ASSOC_MS = const(500)
@@ -214,32 +219,33 @@ def load_scenario(path):
 
 
 class _Attempt:
-    # One call of connect(): where it stands follows from the clock alone.
-    def __init__(self, radio, start, ssid, key, bssid, channel):
+    # One esp_wifi_connect(): where it stands follows from the clock alone. ESP-IDF's fast scan
+    # (the port's connect() leaves sta.channel 0 and scan_method WIFI_FAST_SCAN) walks the
+    # channels from 1 and stops at the first one where the SSID (and BSSID, if set) answers.
+    def __init__(self, radio, start, ssid, key, bssid, static):
         self.start = start
+        self.ssid = ssid
+        self.key = key
+        self.bssid = bssid
         self.ap = None
         self.ended_at = -1  # link lost, or the attempt failed, at this time
-        self.reason = STAT_IDLE
+        self.reason = 0
+        self.associated_at = -1
+        self.got_ip_at = -1
+        self.ip_seen = False  # IP_EVENT_STA_GOT_IP delivered
         matches = [
             ap
             for ap in radio.scenario.access_points
             if ap.ssid == ssid and (bssid is None or ap.bssid == bssid)
         ]
-        if channel is not None:
-            # Directed probe on one channel, as ESP-IDF does with bssid and channel set.
-            found = [ap for ap in matches if ap.channel == channel]
-            search_end = start + PROBE_MS
-        else:
-            # ESP-IDF's fast scan walks the channels and stops at the first match.
-            found = []
-            search_end = start + full_scan_ms()
-            for ch in range(1, CHANNELS + 1):
-                t = start + ch * channel_ms()
-                found = [ap for ap in matches if ap.channel == ch and ap.visible(t)]
-                if found:
-                    search_end = t
-                    break
-        found = [ap for ap in found if ap.visible(search_end)]
+        found = []
+        search_end = start + full_scan_ms()
+        for ch in range(1, CHANNELS + 1):
+            t = start + ch * channel_ms()
+            found = [ap for ap in matches if ap.channel == ch and ap.visible(t)]
+            if found:
+                search_end = t
+                break
         if not found:
             self._end(search_end, STAT_NO_AP_FOUND)
             return
@@ -248,17 +254,28 @@ class _Attempt:
             if other.rssi > ap.rssi:
                 ap = other
         self.ap = ap
-        self.associated_at = search_end + ap.assoc_ms
         if ap.authmode != AUTH_OPEN and key != ap.password:
-            self.associated_at = -1
             self._end(search_end + ap.assoc_ms + HANDSHAKE_FAIL_MS, STAT_WRONG_PASSWORD)
             return
-        self.got_ip_at = self.associated_at + ap.dhcp_ms if ap.dhcp else -1
+        self.associated_at = search_end + ap.assoc_ms
+        self.address_by(static, start)
         # The first thing that ends the link after it is up: the AP vanishing or dropping us.
         if ap.vanish_at_s >= 0 and ap.vanish_at_s * 1000 >= self.associated_at:
             self._end(ap.vanish_at_s * 1000 + BEACON_TIMEOUT_MS, STAT_BEACON_TIMEOUT)
         if ap.drop_after_s >= 0:
             self._end(self.associated_at + int(ap.drop_after_s * 1000), REASON_AUTH_EXPIRE)
+
+    def address_by(self, static, now):
+        # When the address comes, from `now` or the association if later: a static one at once
+        # (esp_netif_handlers.c: esp_netif_action_connected() posts GOT_IP for it), a lease
+        # after the AP's DHCP delay.
+        if self.associated_at < 0:
+            return
+        t = self.associated_at if self.associated_at > now else now
+        if static:
+            self.got_ip_at = t
+        else:
+            self.got_ip_at = t + self.ap.dhcp_ms if self.ap.dhcp else -1
 
     def _end(self, at, reason):
         if self.ended_at < 0 or at < self.ended_at:
@@ -288,6 +305,14 @@ class Radio:
     def now(self):
         return self.clock.now_ms()
 
+    def channel(self):
+        # esp_wifi_get_channel(): the station's channel while it is linked, else the AP's.
+        now = self.now()
+        attempt = self.sta._sync(now)
+        if attempt is not None and attempt.associated(now):
+            return attempt.ap.channel
+        return self.ap._ap_config["channel"]
+
 
 _radio = None
 
@@ -303,44 +328,88 @@ def install(scenario, clock=None):
 
 
 def hostname(name=None):
+    # extmod/modnetwork.c: mod_network_hostname(); the esp32 port's default is "mpy-<chip>".
     if name is None:
         return _hostname[0]
-    if not isinstance(name, str) or not 1 <= len(name) <= 32:
-        raise ValueError("hostname must be 1 to 32 characters")
+    if not isinstance(name, str):
+        raise TypeError("hostname must be a string")
+    if len(name.encode()) > HOSTNAME_MAX_LEN:
+        raise ValueError
     _hostname[0] = name
 
 
-_hostname = ["wifimgr"]
+HOSTNAME_MAX_LEN = const(32)
+_hostname = ["mpy-esp32"]
+_ZERO = ("0.0.0.0",) * 4
+
+
+def _ipv4(text):
+    # netutils_parse_ipv4_addr(): four dotted decimals.
+    parts = text.split(".") if isinstance(text, str) else ()
+    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+        raise ValueError("invalid arguments")
+    return text
+
+
+def _netmask(mask):
+    # esp_ifconfig() takes a prefix length for the netmask as well.
+    if isinstance(mask, int):
+        bits = (0xFFFFFFFF << (32 - mask)) & 0xFFFFFFFF
+        return ".".join(str((bits >> s) & 0xFF) for s in (24, 16, 8, 0))
+    return _ipv4(mask)
 
 
 class WLAN:
+    """network.WLAN of the esp32 port (ports/esp32/network_wlan.c, network_common.c).
+
+    The station keeps the port's flags: `_reason` is wifi_sta_disconn_reason (set by every
+    STA_DISCONNECTED, cleared only by GOT_IP), `_requested` wifi_sta_connect_requested,
+    `_conf_reconnects` and `_reconnects` the port's conf_wifi_sta_reconnects and
+    wifi_sta_reconnects, `_connected` wifi_sta_connected. `_static` is the address set with
+    ifconfig(tuple) while DHCP is stopped, None while the DHCP client runs.
+    """
+
     # The radio is optional so that `network.WLAN(network.STA_IF)` works once install() ran.
     SEC_OPEN = 0
     SEC_WEP = 1
     SEC_WPA = 2
     SEC_WPA2 = 3
     SEC_WPA_WPA2 = 4
+    SEC_WPA2_ENT = 5
     SEC_WPA3 = 6
     SEC_WPA2_WPA3 = 7
     IF_STA = STA_IF
     IF_AP = AP_IF
+    PM_NONE = 0
+    PM_PERFORMANCE = 1
+    PM_POWERSAVE = 2
 
     def __new__(cls, interface=STA_IF, radio=None):
         if radio is None:
             if _radio is None:
                 raise OSError("simulated radio not installed: call wifimgr.sim.install()")
+            if interface not in (STA_IF, AP_IF):
+                raise ValueError("invalid WLAN interface identifier")
             return _radio.sta if interface == STA_IF else _radio.ap
         return object.__new__(cls)
 
     def __init__(self, interface=STA_IF, radio=None):
         if radio is None:
             return  # an existing interface, returned by __new__
-        if interface not in (STA_IF, AP_IF):
-            raise ValueError("interface must be STA_IF or AP_IF")
         self._if = interface
         self._radio = radio
         self._active = False
         self._attempt = None
+        self._reason = 0
+        self._requested = False
+        self._connected = False
+        self._conf_reconnects = 0  # 0: reconnect for ever, the port's default
+        self._reconnects = 0
+        self._static = None
+        self._sta_ssid = ""
+        self._key = ""
+        self._bssid = None
+        self.netif_hostname = None  # what the DHCP server is told: set by connect() only
         device = radio.scenario.device
         index = 1 if interface == AP_IF else 0
         mac = device.get("mac", "24:0a:c4:12:34:5%d" % (6 + index))
@@ -353,142 +422,318 @@ class WLAN:
             "hidden": False,
             "max_clients": 4,
         }
+        self._radio_config = {"txpower": 20.0, "pm": self.PM_PERFORMANCE, "protocol": 7}
         self._ap_ip = ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
 
-    def _require_active(self):
-        if not self._active:
-            raise OSError("WLAN interface is not active")
+    def _require_if(self, interface):
+        # network_wlan.c: require_if().
+        if self._if != interface:
+            raise OSError("STA required" if interface == STA_IF else "AP required")
+
+    def _require_sta_mode(self):
+        if not self._radio.sta._active:
+            raise OSError("STA must be active")
+
+    def _linked(self, now):
+        attempt = self._sync(now)
+        return attempt is not None and attempt.associated(now)
+
+    def _sync(self, now):
+        # Delivers the events of the station's attempts up to `now`, as the port's event
+        # handlers would have seen them: GOT_IP (network_wlan_ip_event_handler()) and
+        # STA_DISCONNECTED (network_wlan_wifi_event_handler(), which calls esp_wifi_connect()
+        # again while a connect is requested, `reconnects` permitting).
+        while True:
+            a = self._attempt
+            if a is None:
+                return None
+            if not a.ip_seen and 0 <= a.got_ip_at <= now and not a.over(a.got_ip_at):
+                a.ip_seen = True
+                self._connected = True
+                self._reason = 0
+            if not a.over(now):
+                return a
+            self._attempt = None
+            self._reason = a.reason
+            self._connected = False
+            if not (self._requested and self._active):
+                return None
+            if self._conf_reconnects:
+                self._reconnects += 1
+                if self._reconnects >= self._conf_reconnects:
+                    return None
+            self._attempt = _Attempt(
+                self._radio, a.ended_at, a.ssid, a.key, a.bssid, self._static is not None
+            )
+
+    def _leave(self):
+        # esp_wifi_disconnect() or esp_wifi_stop() with a link or an attempt in flight: the
+        # driver reports STA_DISCONNECTED with WIFI_REASON_ASSOC_LEAVE.
+        if self._sync(self._radio.now()) is not None:
+            self._attempt = None
+            self._reason = REASON_ASSOC_LEAVE
+            self._connected = False
 
     def active(self, on=None):
         if on is None:
             return self._active
+        if self._if == STA_IF and not on:
+            self._leave()  # the mode loses STA: the port's handler does not reconnect
+        if self._if == STA_IF and on and not self._active:
+            self._reconnects = 0  # WIFI_EVENT_STA_START
         self._active = bool(on)
-        if not on:
-            self._attempt = None
 
     # --- station ---------------------------------------------------------------------------
 
     def scan(self):
-        """Blocks for a full scan, as WLAN.scan() does on an ESP32."""
-        self._require_sta()
+        """network_wlan_scan(): blocks for a full scan; [] while a connect is in progress
+        (esp_wifi_scan_start() returns ESP_ERR_WIFI_STATE, which the port does not raise)."""
+        self._require_sta_mode()
         radio = self._radio
         start = radio.now()
+        sta = radio.sta
+        attempt = sta._sync(start)
+        if attempt is not None and not attempt.associated(start):
+            return []
         radio.clock.sleep_ms(full_scan_ms())
         radio.scans += 1
         found = []
         for ap in radio.scenario.access_points:
             if ap.visible(start + ap.channel * channel_ms()):
                 ssid = b"" if ap.hidden else ap.ssid.encode()
-                found.append((ssid, ap.bssid, ap.channel, ap.rssi, ap.authmode, ap.hidden))
+                # The port always reports hidden as False ("XXX hidden?").
+                found.append((ssid, ap.bssid, ap.channel, ap.rssi, ap.authmode, False))
         found.sort(key=lambda r: -r[3])
         return found
 
-    def _require_sta(self):
-        if self._if != STA_IF:
-            raise OSError("operation needs the station interface")
-        self._require_active()
-
-    def connect(self, ssid=None, key=None, *, bssid=None, channel=None):
-        # `channel` is not in MicroPython's signature: it is how the native radio's fast
-        # reconnect (ESP-IDF's sta.channel) is reached in the simulation.
-        self._require_sta()
-        if isinstance(ssid, bytes):
-            ssid = ssid.decode()
-        if not isinstance(ssid, str) or not 1 <= len(ssid.encode()) <= 32:
-            raise ValueError("ssid must be 1 to 32 bytes")
-        if bssid is not None and len(bssid) != 6:
-            raise ValueError("bssid must be 6 bytes")
-        if channel is not None and not 1 <= channel <= CHANNELS:
-            raise ValueError("channel must be 1 to %d" % CHANNELS)
-        if key is None:
-            key = ""
-        self._attempt = _Attempt(self._radio, self._radio.now(), ssid, key, bssid, channel)
+    def connect(self, ssid=None, key=None, *, bssid=None):
+        """network_wlan_connect(): ssid, key and bssid= only; ESP-IDF's own channel search."""
+        self._require_sta_mode()
+        if ssid is not None:
+            ssid = ssid.encode() if isinstance(ssid, str) else bytes(ssid)
+            self._sta_ssid = ssid[:32].decode()
+            key = key.encode() if isinstance(key, str) else bytes(key or b"")
+            self._key = key[:64].decode()
+            if bssid is not None and len(bssid) != 6:
+                raise ValueError
+            self._bssid = None if bssid is None else bytes(bssid)
+        if not self._sta_ssid:
+            raise OSError("ESP_ERR_WIFI_SSID")
+        self.netif_hostname = _hostname[0]
+        self._reconnects = 0
+        self._leave()  # a link or attempt in flight ends before the new one (tools/sim/README)
+        now = self._radio.now()
+        self._attempt = _Attempt(
+            self._radio, now, self._sta_ssid, self._key, self._bssid, self._static is not None
+        )
+        self._requested = True
 
     def disconnect(self):
-        self._require_sta()
-        self._attempt = None
+        self._requested = False
+        self._leave()
 
     def isconnected(self):
         if self._if == AP_IF:
             return False  # no simulated clients join the access point
-        attempt = self._attempt
-        return self._active and attempt is not None and attempt.has_ip(self._radio.now())
+        self._sync(self._radio.now())
+        return self._connected
 
     def status(self, param=None):
+        """network_wlan_status()."""
         now = self._radio.now()
-        attempt = self._attempt
         if param == "rssi":
-            if self._if != STA_IF or attempt is None or not attempt.associated(now):
-                raise OSError("not connected")
+            self._require_if(STA_IF)
+            attempt = self._sync(now)
+            if attempt is None or not attempt.associated(now):
+                raise OSError("ESP_ERR_WIFI_NOT_CONNECT")
             return attempt.ap.rssi
         if param == "stations":
+            self._require_if(AP_IF)
             return []
         if param is not None:
-            raise ValueError("unknown status parameter %r" % param)
-        if not self._active or attempt is None:
+            raise ValueError("unknown status param")
+        if self._if != STA_IF:
+            return None
+        self._sync(now)
+        reason = self._reason
+        if self._connected:
+            return STAT_GOT_IP
+        if reason in _STICKY:
+            return reason
+        if reason in (STAT_WRONG_PASSWORD, REASON_CONNECTION_FAIL):
+            return STAT_WRONG_PASSWORD
+        if reason == REASON_ASSOC_LEAVE:
             return STAT_IDLE
-        if attempt.over(now):
-            return attempt.reason
-        return STAT_GOT_IP if attempt.has_ip(now) else STAT_CONNECTING
+        if self._requested and (
+            self._conf_reconnects == 0 or self._reconnects < self._conf_reconnects
+        ):
+            return STAT_CONNECTING
+        return STAT_IDLE if reason == 0 else reason
+
+    # --- addresses (network_common.c) ------------------------------------------------------
 
     def ifconfig(self, config=None):
-        if config is not None:
-            raise OSError("static addresses are not simulated")
-        if self._if == AP_IF:
-            return self._ap_ip if self._active else ("0.0.0.0",) * 4
-        if not self.isconnected():
-            return ("0.0.0.0",) * 4
-        ap = self._attempt.ap
-        return (ap.ip, ap.netmask, ap.gateway, ap.dns)
+        """esp_ifconfig(): a tuple stops the DHCP client for good and sets the address;
+        "dhcp" starts the client again (OSError if it runs)."""
+        if config is None:
+            if self._if == AP_IF:
+                return self._ap_ip if self._active else _ZERO
+            if self._static is not None:
+                return self._static
+            attempt = self._sync(self._radio.now())
+            if attempt is None or not attempt.has_ip(self._radio.now()):
+                return _ZERO
+            ap = attempt.ap
+            return (ap.ip, ap.netmask, ap.gateway, ap.dns)
+        if isinstance(config, (tuple, list)):
+            if len(config) != 4:
+                raise ValueError("requested length 4 but object has length %d" % len(config))
+            addr = (_ipv4(config[0]), _netmask(config[1]), _ipv4(config[2]), _ipv4(config[3]))
+            if self._if == AP_IF:
+                self._ap_ip = addr
+            else:
+                self._set_static(addr)
+            return None
+        if self._if != STA_IF or config != "dhcp":
+            raise ValueError("invalid arguments")
+        if self._dhcp_running():
+            raise OSError("ESP_ERR_ESP_NETIF_DHCP_ALREADY_STARTED")
+        self._start_dhcp()
+        return None
 
-    def ipconfig(self, key):
+    def _dhcp_running(self):
+        # esp_netif_dhcpc_get_status() == ESP_NETIF_DHCP_STARTED: the client runs while the
+        # link is up (esp_netif_action_connected() starts it from INIT, esp_netif_down()
+        # returns it to INIT), unless a static address stopped it.
+        return self._static is None and self._linked(self._radio.now())
+
+    def _set_static(self, addr):
+        self._static = addr
+        now = self._radio.now()
+        attempt = self._sync(now)
+        if attempt is not None and not attempt.ip_seen:
+            attempt.address_by(True, now)
+
+    def _start_dhcp(self):
+        # esp_netif_dhcpc_start(): the address is cleared; a lease follows if the link is up.
+        self._static = None
+        now = self._radio.now()
+        attempt = self._sync(now)
+        if attempt is not None:
+            attempt.address_by(False, now)
+
+    def ipconfig(self, *args, **kwargs):
+        """esp_ipconfig(): dhcp4, addr4, gw4."""
+        if args and kwargs:
+            raise TypeError("can't specify pos and kw args")
+        if kwargs:
+            for key, value in kwargs.items():
+                if key == "dhcp4" and self._if == STA_IF:
+                    if value and not self._dhcp_running():
+                        self._start_dhcp()
+                    elif not value and self._dhcp_running():
+                        self._set_static(("0.0.0.0",) * 3 + (self.ifconfig()[3],))
+                elif key in ("addr4", "gw4"):
+                    ip, mask, gw, dns = self.ifconfig()
+                    if key == "gw4":
+                        gw = _ipv4(value)
+                    elif isinstance(value, str) and "/" in value:
+                        ip, _, bits = value.partition("/")
+                        ip, mask = _ipv4(ip), _netmask(int(bits))
+                    elif isinstance(value, str):
+                        ip = _ipv4(value)
+                    else:
+                        ip, mask = _ipv4(value[0]), _ipv4(value[1])
+                    if self._if == AP_IF:
+                        self._ap_ip = (ip, mask, gw, dns)
+                    else:
+                        self._set_static((ip, mask, gw, dns))
+                else:
+                    raise ValueError("unexpected key")
+            return None
+        if len(args) != 1:
+            raise TypeError("must query one param")
         ip, netmask, gateway, _ = self.ifconfig()
+        key = args[0]
         if key == "addr4":
             return (ip, netmask)
         if key == "gw4":
             return gateway
-        if key == "dhcp4":
-            return self._if == STA_IF
-        raise ValueError("unknown ipconfig parameter %r" % key)
+        if key == "dhcp4" and self._if == STA_IF:
+            return self._dhcp_running()
+        raise ValueError("unexpected key")
+
+    # --- configuration (network_wlan_config()) ---------------------------------------------
 
     def config(self, *args, **kwargs):
         if args and kwargs:
-            raise TypeError("either get one parameter or set some, not both")
+            raise TypeError("either pos or kw args are allowed")
         if kwargs:
-            if self._if != AP_IF:
-                raise OSError("only the access point is configured in the simulation")
             for key, value in kwargs.items():
-                key = "ssid" if key == "essid" else "key" if key == "password" else key
-                key = "security" if key == "authmode" else key
-                if key not in self._ap_config:
-                    raise ValueError("unknown config parameter %r" % key)
-                self._ap_config[key] = value
+                self._set(key, value)
             return None
         if len(args) != 1:
-            raise TypeError("config() takes one parameter name")
-        key = args[0]
+            raise TypeError("can query only one param")
+        return self._get(args[0])
+
+    def _set(self, key, value):
+        key = _ALIASES.get(key, key)
+        if key == "mac":
+            if len(value) != 6:
+                raise ValueError("invalid buffer length")
+            self._mac = bytes(value)
+        elif key in ("ssid", "hidden", "security", "key", "max_clients"):
+            self._require_if(AP_IF)
+            self._ap_config[key] = value
+        elif key == "channel":
+            if self._if == AP_IF:
+                self._ap_config["channel"] = value
+            # On the station it only seeds the next scan's first channel, and connect()
+            # writes a fresh config (sta.channel 0) before it connects.
+        elif key == "hostname":
+            hostname(value)
+        elif key == "reconnects":
+            self._require_if(STA_IF)
+            self._conf_reconnects = 0 if value == -1 else value + 1
+        elif key in self._radio_config:
+            self._radio.sta._radio_config[key] = value
+        else:
+            raise ValueError("unknown config param")
+
+    def _get(self, key):
+        key = _ALIASES.get(key, key)
         if key == "mac":
             return self._mac
-        if self._if == STA_IF:
-            attempt = self._attempt
-            now = self._radio.now()
-            linked = attempt is not None and attempt.associated(now)
-            if key in ("ssid", "essid"):
-                return attempt.ap.ssid if linked else ""
-            if key == "channel":
-                return attempt.ap.channel if linked else 1
-            if key == "hostname":
-                return _hostname[0]
-            raise ValueError("unknown config parameter %r" % key)
-        key = "ssid" if key == "essid" else "key" if key == "password" else key
-        key = "security" if key == "authmode" else key
-        if key == "key":
-            raise ValueError("the access point password cannot be read back")
+        if key == "ssid":
+            return self._sta_ssid if self._if == STA_IF else self._ap_config["ssid"]
+        if key in ("hidden", "security"):
+            self._require_if(AP_IF)
+            return self._ap_config[key]
+        if key == "max_clients":
+            return self._ap_config[key]
         if key == "channel":
-            # The access point follows the station's channel while the station is linked.
-            sta = self._radio.sta
-            if sta._attempt is not None and sta._attempt.associated(self._radio.now()):
-                return sta._attempt.ap.channel
-        if key not in self._ap_config:
-            raise ValueError("unknown config parameter %r" % key)
-        return self._ap_config[key]
+            return self._radio.channel()
+        if key == "hostname":
+            self._require_if(STA_IF)
+            return _hostname[0]
+        if key == "reconnects":
+            self._require_if(STA_IF)
+            return self._conf_reconnects - 1
+        if key in self._radio_config:
+            return self._radio.sta._radio_config[key]
+        raise ValueError("unknown config param")
+
+
+# network_wlan_status(): reasons reported as themselves even while a connect is requested.
+_STICKY = (
+    STAT_NO_AP_FOUND,
+    STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD,
+    STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD,
+    STAT_NO_AP_FOUND_W_COMPATIBLE_SECURITY,
+)
+_ALIASES = {
+    "essid": "ssid",
+    "password": "key",
+    "authmode": "security",
+    "dhcp_hostname": "hostname",
+}

@@ -158,6 +158,8 @@ def test_frozen_manifest_resolves_with_micropython_tools():
     frozen = out.stdout.split()
     for needed in ("wifimgr/__init__.py", "logging.py", "_boot.py", "asyncio/core.py"):
         assert needed in frozen, needed
+    # The simulated radio is for the unix build only (frozen/manifest_unix.py).
+    assert "wifimgr/sim.py" not in frozen and "wifimgr/platform.py" in frozen
 
 
 @pytest.mark.parametrize("build", BUILDS, ids=lambda b: b["name"])

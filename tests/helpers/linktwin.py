@@ -59,9 +59,13 @@ def run(v):
             steps.append([])
         else:
             steps.append([action_json(m, a) for a in m.step(event_of(ev), t)])
+    # Times are points on the C core's 32-bit clock: the twin's, which does not wrap, is
+    # reported modulo 2^32 as wm_link_deadline() gives it.
+    deadline = m.deadline()
     final = {"state": link.STATES[m.state], "reason": link.REASONS[m.reason],
              "ap_on": m.ap_on, "attempts": m.attempts, "trial": link.TRIALS[m.trial],
-             "trial_reason": link.REASONS[m.trial_reason], "deadline": m.deadline()}
+             "trial_reason": link.REASONS[m.trial_reason],
+             "deadline": deadline % (1 << 32) if deadline >= 0 else deadline}
     return {"steps": steps, "final": final}
 
 while True:

@@ -129,12 +129,16 @@ class LocalCA:
 _DAY = datetime.timedelta(days=1)
 
 
-def make_flash(path, running_image, chip="esp32", flash_size="4MB", slot_size=0x1D0000):
+def make_flash(
+    path, running_image, chip="esp32", flash_size="4MB", slot_size=0x1D0000, build=None
+):
     """A flash directory as a board leaves the factory: `running_image` in ota_0, otadata
-    erased (the bootloader boots ota_0)."""
+    erased (the bootloader boots ota_0); `build` is the firmware's build name (by default
+    the chip's 4 MB board, WIFIMGR_<CHIP>)."""
+    build = build or "WIFIMGR_" + chip.upper()
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    board = {"chip": chip, "flash_size": flash_size, "slot_size": slot_size}
+    board = {"chip": chip, "flash_size": flash_size, "slot_size": slot_size, "build": build}
     (path / "flash.json").write_text(json.dumps(board))
     (path / "ota_0.bin").write_bytes(running_image)
     for name in ("ota_1.bin", "otadata.bin"):

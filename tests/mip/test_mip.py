@@ -26,8 +26,9 @@ def test_package_json_lists_every_device_module_and_no_host_stand_in():
     targets = sorted(t for t, _ in pkg["urls"])
     on_disk = {str(p.relative_to(FROZEN)) for p in (FROZEN / "wifimgr").rglob("*.py")}
     # Every module of the package but the simulated radio, plus the generated page.
-    assert targets == sorted(on_disk - {"wifimgr/sim.py"} | {"wifimgr/portal/_page.py"})
-    assert mipbuild().HOST_ONLY == ("wifimgr/sim.py",)
+    host_only = {"wifimgr/sim.py", "wifimgr/partition.py"}
+    assert targets == sorted(on_disk - host_only | {"wifimgr/portal/_page.py"})
+    assert set(mipbuild().HOST_ONLY) == host_only
     assert all(src == "frozen/" + t for t, src in pkg["urls"])
     assert pkg["deps"] == [["logging", "latest"]]
     init = (FROZEN / "wifimgr" / "__init__.py").read_text()
@@ -82,8 +83,10 @@ def test_mip_installs_the_tree_and_the_portal_runs_from_it(executable, tmp_path)
     assert not [p for p in installed if p.endswith(".py")], installed
 
     # The package runs from there: imported from the .mpy files (not frozen/, not the native
-    # build's frozen copy), on the simulated radio, copied in since it is not in the package.
-    (fs / "lib" / "wifimgr" / "sim.py").write_bytes((FROZEN / "wifimgr" / "sim.py").read_bytes())
+    # build's frozen copy), on the simulated radio and the host's flash stand-in, copied in
+    # since a device needs neither.
+    for name in ("sim.py", "partition.py"):
+        (fs / "lib" / "wifimgr" / name).write_bytes((FROZEN / "wifimgr" / name).read_bytes())
     where = mp.run(
         "import wifimgr, wifimgr.portal, logging\n"
         "print(wifimgr.__file__, wifimgr.portal.__file__, logging.__file__)\n"

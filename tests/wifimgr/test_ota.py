@@ -529,9 +529,13 @@ print(json.dumps(out))
 """
 
 
-def from_manifest(micropython, tmp_path, url, chip=CHIP, flash_size="4MB", **kw):
+def from_manifest(micropython, tmp_path, url, chip=CHIP, flash_size="4MB", build=None, **kw):
     flash = make_flash(
-        tmp_path / "flash", b"\xe9" + b"\0" * 4095, chip=chip, flash_size=flash_size
+        tmp_path / "flash",
+        b"\xe9" + b"\0" * 4095,
+        chip=chip,
+        flash_size=flash_size,
+        build=build,
     )
     root = tmp_path / "fs"
     root.mkdir(exist_ok=True)
@@ -551,13 +555,19 @@ def app_image(release, board):
         ("esp32c3", "4MB", "WIFIMGR_ESP32C3"),
         ("esp32s3", "8MB", "WIFIMGR_ESP32S3"),
         ("esp32s3", "16MB", "WIFIMGR_ESP32S3-FLASH_16M"),
+        # The 8 MB build on a 16 MB module: the build name picks, not the flash chip.
+        ("esp32s3", "16MB", "WIFIMGR_ESP32S3"),
     ],
 )
 def test_manifest_update_picks_this_board_and_writes_files(
     micropython, tmp_path, release, release_server, chip, flash_size, board
 ):
+    """The image of this build (platform.build(): sys.implementation._build on a device, the
+    release's board name), whatever size the flash chip is (esp.flash_size())."""
     srv, _out = release_server
-    r, flash, root = from_manifest(micropython, tmp_path, srv.url("ota.json"), chip, flash_size)
+    r, flash, root = from_manifest(
+        micropython, tmp_path, srv.url("ota.json"), chip, flash_size, board
+    )
     assert r.get("result") == RELEASE, r
     assert r["boot"] == "ota_1" and r["status"]["board"] == board
     image = app_image(release, board)

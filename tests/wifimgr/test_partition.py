@@ -160,3 +160,46 @@ print(got[:100] == b"\\x00" * 100, got[100:] == b"\\xff" * 3996)
 """,
     )
     assert out == ["lost", "True True"]
+
+
+def test_partition_ids_and_erase_as_esp32_partition_c(micropython, tmp_path):
+    """Follows esp32_partition.c: esp32_partition_make_new() takes BOOT, RUNNING or a label
+    (ValueError for another number, OSError ENOENT for an unknown label), and
+    esp32_partition_ioctl() erases only with 4 KiB blocks (-EINVAL otherwise)."""
+    flash = make_flash(tmp_path / "f", esp_image.build("esp32", 96 * 1024))
+    out = run(
+        micropython,
+        flash,
+        """
+def err(f):
+    try:
+        f()
+        return None
+    except Exception as e:
+        return [type(e).__name__] + list(e.args[:1])
+small = Partition("ota_1", 512)
+print(json.dumps([err(lambda: Partition(7)), err(lambda: Partition("nvs_x")),
+                  small.ioctl(6, 0), Partition("ota_1").ioctl(6, 0)]))
+""",
+    )
+    assert json.loads(out[-1]) == [["ValueError"], ["OSError", 2], -22, 0]
+
+
+def test_ota_on_a_device_never_imports_the_host_stand_in(micropython):
+    """With esp32.Partition there (a device), `import wifimgr.ota` leaves the host flash
+    stand-in (and its buffers) out: the otadata records come from wifimgr.otadata, and the
+    board's chip and build from wifimgr.platform."""
+    out = micropython.run(
+        """
+import sys
+class esp32:
+    class Partition:
+        pass
+sys.modules["esp32"] = esp32
+import wifimgr.ota
+print(sorted(m for m in sys.modules if m.startswith("wifimgr.")))
+"""
+    )
+    loaded = out.strip().splitlines()[-1]
+    assert "wifimgr.partition" not in loaded
+    assert "wifimgr.otadata" in loaded and "wifimgr.platform" in loaded

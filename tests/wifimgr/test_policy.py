@@ -117,26 +117,36 @@ out([order[:2], network.hostname()])
     assert r == [[["hostname", "kitchen-sensor"], ["connect", "Home"]], "kitchen-sensor"]
 
 
-def test_static_ip_is_applied_on_association_to_that_network(micropython):
+def test_static_ip_on_its_network_and_dhcp_again_on_the_next(micropython):
+    """A static address is set on association to its network; the next network joined without
+    one gets a lease again, not the old address (network_common.c: esp_ifconfig() stops the
+    DHCP client for good, esp_ipconfig(dhcp4=True) starts it again; the simulated radio does
+    the same)."""
     r = run_json(
         micropython,
         """
-r = radio([ap("Home")])
-calls = []
-r.sta.ifconfig = lambda *a: calls.append(list(a[0])) if a else ("192.168.1.50",) * 4
+radio([ap("Home", "aa:00:00:00:00:01", 6, -50, ip="192.168.1.50", vanish_at_s=30),
+       ap("Work", "aa:00:00:00:00:02", 11, -60, ip="10.0.0.50")])
+import network
+sta = network.WLAN(network.STA_IF)
 from wifimgr.config import Config
 from wifimgr.store import Store
 from wifimgr.manager import Manager
 c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
 c.add_network("Home", "correct-horse", static_ip={"ip": "192.168.1.77",
               "netmask": "255.255.255.0", "gateway": "192.168.1.1", "dns": "1.1.1.1"})
+c.add_network("Work", "correct-horse", first=False)
 m = Manager("wifimgr.json", clock=clock, uid=UID)
 m.start(serve="never")
 until(m, lambda s: s["state"] == "connected")
-out(calls)
+home = [m.status()["ssid"], list(sta.ifconfig()), sta.ipconfig("dhcp4")]
+until(m, lambda s: s["state"] == "connected" and s["ssid"] == "Work", 120000)
+out([home, [m.status()["ssid"], sta.ifconfig()[0], sta.ipconfig("dhcp4")]])
 """,
     )
-    assert r == [["192.168.1.77", "255.255.255.0", "192.168.1.1", "1.1.1.1"]]
+    home, work = r
+    assert home == ["Home", ["192.168.1.77", "255.255.255.0", "192.168.1.1", "1.1.1.1"], False]
+    assert work == ["Work", "10.0.0.50", True]
 
 
 @pytest.mark.parametrize(

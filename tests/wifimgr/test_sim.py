@@ -46,6 +46,8 @@ def run(micropython, body):
 
 
 def test_full_scan_takes_about_two_seconds_and_lists_strongest_first(micropython):
+    """Follows network_wlan.c: network_wlan_scan(): hidden networks with an empty SSID, and the
+    sixth field always False."""
     r = run(
         micropython,
         """
@@ -60,7 +62,7 @@ out(ms=clock.now_ms(), found=[[s.decode(), c, rssi, sec, h] for s, b, c, rssi, s
     assert 1800 <= r["ms"] <= 2200
     assert r["found"] == [
         ["Near", 11, -40, 0, False],
-        ["", 6, -60, 3, True],
+        ["", 6, -60, 3, False],
         ["Far", 1, -80, 3, False],
     ]
     assert r["scans"] == 1
@@ -99,16 +101,24 @@ out(ms=clock.now_ms(), t_assoc=t_assoc, seen=seen, status=sta.status(),
     assert r["rssi"] == -50 and r["essid"] == "Home"
 
 
-def test_connect_with_bssid_and_channel_skips_the_scan(micropython):
+def test_connect_takes_ssid_key_and_bssid_only_and_searches_the_channels(micropython):
+    """Follows network_wlan.c: network_wlan_connect(), whose allowed args are ssid, key and
+    bssid=: a channel is refused, and with a BSSID ESP-IDF still walks the channels to it."""
     r = run(
         micropython,
         """
 r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 11, -50))
-sta.connect("Home", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x01", channel=11)
-out(ms=until(clock, sta, (1010,)))
+try:
+    sta.connect("Home", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x01", channel=11)
+    refused = None
+except TypeError as e:
+    refused = str(e)
+sta.connect("Home", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x01")
+out(refused=refused, ms=until(clock, sta, (1010,)))
 """,
     )
-    assert r["ms"] == 30 + 500 + 1000
+    assert r["refused"] == "unexpected keyword argument 'channel'"
+    assert r["ms"] == 11 * 150 + 500 + 1000
 
 
 def test_wrong_password_is_reported_after_the_handshake_times_out(micropython):
@@ -193,6 +203,7 @@ def test_vanishing_access_point_ends_the_link_after_the_beacon_timeout_and_retur
         micropython,
         """
 r, clock, sta = radio(ap("Flaky", "aa:00:00:00:00:01", 1, -50, vanish_at_s=10, return_at_s=40))
+sta.config(reconnects=0)
 sta.connect("Flaky", "correct-horse")
 until(clock, sta, (1010,))
 until(clock, sta, (200,))
@@ -216,6 +227,7 @@ def test_access_point_that_drops_the_link_after_n_seconds(micropython):
         micropython,
         """
 r, clock, sta = radio(ap("Drops", "aa:00:00:00:00:01", 1, -50, drop_after_s=20))
+sta.config(reconnects=0)
 sta.connect("Drops", "correct-horse")
 t_up = until(clock, sta, (1010,))
 t_drop = until(clock, sta, (2,), step=100)
@@ -237,7 +249,7 @@ r, clock, sta = radio(ap("Office", "aa:00:00:00:00:01", 1, -81),
 sta.connect("Office", "correct-horse")
 until(clock, sta, (1010,))
 first = sta.status("rssi")
-sta.connect("Office", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x02", channel=11)
+sta.connect("Office", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x02")
 until(clock, sta, (1010,))
 out(first=first, pinned=sta.status("rssi"), channel=sta.config("channel"))
 """,
@@ -288,7 +300,198 @@ except OSError as e:
 out(after_disconnect=after_disconnect, error=error)
 """,
     )
-    assert r == {"after_disconnect": 1000, "error": "WLAN interface is not active"}
+    assert r == {"after_disconnect": 1000, "error": "STA must be active"}
+
+
+def test_disconnect_reason_outlives_the_next_connect_until_got_ip(micropython):
+    """Follows network_wlan.c: network_wlan_status() reports wifi_sta_disconn_reason, which
+    only IP_EVENT_STA_GOT_IP clears (network_wlan_ip_event_handler()) and connect() leaves as
+    it is (network_wlan_connect()): a fresh attempt after a failure shows the old failure."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+sta.config(reconnects=0)
+sta.connect("Home", "not-the-password")
+until(clock, sta, (202,))
+sta.connect("Home", "correct-horse")
+at_connect = sta.status()
+ms = until(clock, sta, (1010,))
+sta.disconnect()
+out(at_connect=at_connect, ms=ms, after_disconnect=sta.status())
+""",
+    )
+    assert r == {"at_connect": 202, "ms": 150 + 500 + 1000, "after_disconnect": 1000}
+
+
+def test_driver_reconnects_for_ever_unless_reconnects_says_otherwise(micropython):
+    """Follows network_wlan.c: network_wlan_wifi_event_handler() calls esp_wifi_connect() on
+    every STA_DISCONNECTED while a connect is requested, for ever by default
+    (conf_wifi_sta_reconnects 0), `reconnects` times after config(reconnects=n); while it does,
+    network_wlan_status() says STAT_CONNECTING for reasons it does not name."""
+    r = run(
+        micropython,
+        """
+def drops(reconnects):
+    r, clock, sta = radio(ap("Drops", "aa:00:00:00:00:01", 1, -50, drop_after_s=5))
+    if reconnects is not None:
+        sta.config(reconnects=reconnects)
+    sta.connect("Drops", "correct-horse")
+    seen = []
+    while clock.now_ms() < 25000:
+        st = sta.status()
+        if not seen or seen[-1] != st:
+            seen.append(st)
+        clock.advance(50)
+    return [sta.config("reconnects"), seen]
+out(default=drops(None), none=drops(0), one=drops(1))
+""",
+    )
+    # Associated 650 ms after each connect, dropped (reason 2) 5 s later: 25 s hold five links.
+    assert r["default"] == [-1, [1001, 1010] * 5]
+    assert r["none"] == [0, [1001, 1010, 2]]
+    assert r["one"] == [1, [1001, 1010, 1001, 1010, 2]]
+
+
+def test_scan_while_connecting_finds_nothing_at_once(micropython):
+    """Follows network_wlan.c: network_wlan_scan(), which returns an empty list when
+    esp_wifi_scan_start() fails, as it does with ESP_ERR_WIFI_STATE while the station is
+    connecting (esp_wifi.h)."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 6, -50))
+sta.connect("Home", "correct-horse")
+clock.advance(300)
+during = sta.scan()
+t = clock.now_ms()
+until(clock, sta, (1010,))
+out(during=during, t=t, after=len(sta.scan()))
+""",
+    )
+    assert r == {"during": [], "t": 300, "after": 1}
+
+
+def test_static_address_stops_dhcp_until_it_is_started_again(micropython):
+    """Follows network_common.c: esp_ifconfig() with a tuple stops the DHCP client
+    (esp_netif_dhcpc_stop()) for good, so the next network joined keeps that address and
+    gets it at association (esp_netif_handlers.c: esp_netif_action_connected()); "dhcp"
+    starts it again and fails while it runs; esp_ipconfig(dhcp4=...) starts or stops it only
+    when it is not already so."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50, ip="192.168.1.50"),
+                      ap("Work", "aa:00:00:00:00:02", 1, -60, ip="10.0.0.50"))
+before = [list(sta.ifconfig()), sta.ipconfig("dhcp4")]
+sta.connect("Home", "correct-horse")
+until(clock, sta, (1010,))
+leased = [sta.ifconfig()[0], sta.ipconfig("dhcp4")]
+try:
+    sta.ifconfig("dhcp")
+    twice = None
+except OSError as e:
+    twice = str(e)
+sta.ifconfig(("192.168.1.77", 24, "192.168.1.1", "1.1.1.1"))
+static = [list(sta.ifconfig()), sta.ipconfig("dhcp4"), sta.status()]
+sta.disconnect()
+sta.connect("Work", "correct-horse", bssid=b"\\xaa\\0\\0\\0\\0\\x02")
+t_work = until(clock, sta, (1010,))
+work = [sta.ifconfig()[0], sta.ipconfig("dhcp4")]
+sta.ipconfig(dhcp4=True)
+cleared = sta.ifconfig()[0]
+t_lease = until(clock, sta, (1010,)) if sta.ifconfig()[0] == "0.0.0.0" else None
+clock.advance(1000)
+out(before=before, leased=leased, twice=twice, static=static, t_work=t_work, work=work,
+    cleared=cleared, lease=sta.ifconfig()[0], dhcp4=sta.ipconfig("dhcp4"))
+""",
+    )
+    assert r["before"] == [["0.0.0.0"] * 4, False]
+    assert r["leased"] == ["192.168.1.50", True]
+    assert r["twice"] == "ESP_ERR_ESP_NETIF_DHCP_ALREADY_STARTED"
+    assert r["static"] == [
+        ["192.168.1.77", "255.255.255.0", "192.168.1.1", "1.1.1.1"],
+        False,
+        1010,
+    ]
+    # Work still gets Home's static address, at association (no DHCP wait).
+    assert r["work"] == ["192.168.1.77", False] and r["t_work"] == 150 + 500
+    assert r["cleared"] == "0.0.0.0"
+    assert r["lease"] == "10.0.0.50" and r["dhcp4"] is True
+
+
+def test_hostname_reaches_dhcp_only_through_connect(micropython):
+    """Follows network_wlan.c: network_wlan_connect() is where esp_netif_set_hostname() gives
+    the STA netif network.hostname() (extmod/modnetwork.c: mod_network_hostname(), default
+    "mpy-esp32", at most 32 bytes)."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+import network
+default = network.hostname()
+network.hostname("kitchen")
+sta.connect("Home", "correct-horse")
+network.hostname("garage")
+told = sta.netif_hostname
+try:
+    network.hostname("x" * 33)
+    long = None
+except ValueError:
+    long = "ValueError"
+out(default=default, told=told, config=sta.config("hostname"), long=long)
+""",
+    )
+    assert r == {
+        "default": "mpy-esp32",
+        "told": "kitchen",
+        "config": "garage",
+        "long": "ValueError",
+    }
+
+
+def test_config_keys_and_interfaces_as_the_port(micropython):
+    """Follows network_wlan.c: network_wlan_config() (AP-only and STA-only keys, unknown ones,
+    `reconnects` read back as set, no password read-back) and network_wlan_status()
+    (None on the AP, `stations` on the AP only, `rssi` on the STA only)."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Home", "aa:00:00:00:00:01", 1, -50))
+import network
+apif = network.WLAN(network.AP_IF)
+def err(f):
+    try:
+        return ["ok", f()]
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+sta.connect("Home", "correct-horse")
+out(sta_essid=err(lambda: sta.config(essid="x")),
+    ap_reconnects=err(lambda: apif.config(reconnects=1)),
+    unknown=err(lambda: sta.config("colour")),
+    password=err(lambda: apif.config("password")),
+    reconnects=err(lambda: (sta.config(reconnects=3), sta.config("reconnects"))[1]),
+    forever=err(lambda: (sta.config(reconnects=-1), sta.config("reconnects"))[1]),
+    ssid=err(lambda: sta.config("ssid")),
+    both=err(lambda: sta.config("mac", pm=0)),
+    ap_status=err(lambda: apif.status()),
+    sta_stations=err(lambda: sta.status("stations")),
+    ap_rssi=err(lambda: apif.status("rssi")))
+""",
+    )
+    assert r == {
+        "sta_essid": ["OSError", "AP required"],
+        "ap_reconnects": ["OSError", "STA required"],
+        "unknown": ["ValueError", "unknown config param"],
+        "password": ["ValueError", "unknown config param"],
+        "reconnects": ["ok", 3],
+        "forever": ["ok", -1],
+        "ssid": ["ok", "Home"],
+        "both": ["TypeError", "either pos or kw args are allowed"],
+        "ap_status": ["ok", None],
+        "sta_stations": ["OSError", "AP required"],
+        "ap_rssi": ["OSError", "STA required"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -399,5 +602,7 @@ out(changes=changes, real_ms=time.ticks_diff(time.ticks_ms(), t0))
 """
         % str(SCENARIOS / "hostile.json"),
     )
-    assert [st for _, st in r["changes"]] == [1001, 1010, 200]
+    # The driver's own reconnect (on by default) looks for the repeater while it is away
+    # (STAT_CONNECTING, then STAT_NO_AP_FOUND) and rejoins it when it is back.
+    assert [st for _, st in r["changes"]] == [1001, 1010, 1001, 201, 1010]
     assert r["changes"][2][0] == 30000 + 6000

@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_JSON = ROOT / "package.json"
 PACKAGE_DIR = ROOT / "frozen" / "wifimgr"
-# Modules of frozen/wifimgr that a device never needs: the simulated radio of the tests.
-HOST_ONLY = ("wifimgr/sim.py",)
+# Modules of frozen/wifimgr that a device never needs: the simulated radio of the tests, and
+# the host's flash stand-in for esp32.Partition (wifimgr.ota imports it only without esp32).
+HOST_ONLY = ("wifimgr/sim.py", "wifimgr/partition.py")
 GENERATED = ("wifimgr/portal/_page.py",)  # made by tools/portal/mkpage.py, not in git
 
 

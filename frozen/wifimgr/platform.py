@@ -1,0 +1,82 @@
+"""What wifimgr knows about the platform it runs on, in one place.
+
+- `wlan_codes()`: the `WLAN.status()` values, read from the `network` module (`STAT_*`, as
+  the esp32 port's modnetwork_globals.h names them), grouped as the Link needs them.
+- `chip()`, `build()`: this chip as the boards spell it ("esp32c3") and the build name
+  (`sys.implementation._build`, which is the release's board name, "WIFIMGR_ESP32C3").
+- `reset()`: machine.reset().
+
+Off the device (the unix port) the host flash stand-in, `wifimgr.partition`, says which board
+it stands for and ends the process on reset; it is imported only there, and only when asked.
+"""
+
+import sys
+
+from micropython import const
+
+ON_DEVICE = sys.platform == "esp32"
+# ESP-IDF's WIFI_REASON_4WAY_HANDSHAKE_TIMEOUT (esp_wifi_types_generic.h), what a WPA2 access
+# point's wrong password usually ends in: the one reason the network module has no name for.
+_REASON_4WAY_HANDSHAKE_TIMEOUT = const(15)
+
+
+class WlanCodes:
+    """WLAN.status() values: idle, connecting, got_ip, and the reasons that mean a wrong
+    password or a network not found (anything else after association is a lost link)."""
+
+    def __init__(self, network):
+        self.idle = network.STAT_IDLE
+        self.connecting = network.STAT_CONNECTING
+        self.got_ip = network.STAT_GOT_IP
+        self.wrong_password = (
+            network.STAT_WRONG_PASSWORD,
+            network.STAT_HANDSHAKE_TIMEOUT,
+            _REASON_4WAY_HANDSHAKE_TIMEOUT,
+        )
+        self.not_found = (
+            network.STAT_NO_AP_FOUND,
+            network.STAT_CONNECT_FAIL,
+            network.STAT_NO_AP_FOUND_W_COMPATIBLE_SECURITY,
+            network.STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD,
+            network.STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD,
+        )
+
+
+def wlan_codes():
+    """The WLAN.status() values of the `network` module imported now (on the unix port that
+    is the simulated radio, once wifimgr.sim.install() ran)."""
+    import network
+
+    return WlanCodes(network)
+
+
+def _host():
+    from wifimgr import partition
+
+    return partition
+
+
+def chip():
+    """This chip's name as the boards spell it ("esp32c3")."""
+    if not ON_DEVICE:
+        return _host().board()["chip"]
+    machine = sys.implementation._machine
+    return machine[machine.rfind(" with ") + 6 :].lower().replace("-", "")
+
+
+def build():
+    """The build name, which is the release's board name ("WIFIMGR_ESP32S3-FLASH_16M"). It
+    names what was built (the partition table, the flash size it expects), not the module it
+    runs on: a 4 MB build on an 8 MB module is still the 4 MB build."""
+    if not ON_DEVICE:
+        return _host().board()["build"]
+    return sys.implementation._build
+
+
+def reset():
+    """machine.reset(); on the unix port the process ends (the next one powers on again)."""
+    if not ON_DEVICE:
+        _host().reset()
+    import machine
+
+    machine.reset()
