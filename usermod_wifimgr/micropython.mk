@@ -9,5 +9,6 @@ SRC_USERMOD_C += \
 	$(WIFIMGR_MOD_DIR)/core/link.c \
 	$(WIFIMGR_MOD_DIR)/port/link_task.c \
 	$(WIFIMGR_MOD_DIR)/port/radio_sim.c \
+	$(WIFIMGR_MOD_DIR)/port/radio_sim_mp.c \
 
 CFLAGS_USERMOD += -I$(WIFIMGR_MOD_DIR) -DWIFIMGR_VERSION='"$(WIFIMGR_VERSION)"'
