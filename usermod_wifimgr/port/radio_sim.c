@@ -82,6 +82,8 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
     sim->joined = true;
     sim->connects++;
     sim->attempt = true;
+    memcpy(sim->ssid, ssid, ssid_len);
+    sim->ssid_len = (uint8_t)ssid_len;
     sim->ap = -1;
     sim->associated_at = sim->got_ip_at = sim->ended_at = -1;
     sim->reported_assoc = sim->reported_ip = false;
@@ -237,7 +239,9 @@ static void sim_poll(void *radio, uint32_t now_ms) {
         if (reason == WM_LINK_REASON_LINK_LOST && !sim->reported_assoc) {
             reason = WM_LINK_REASON_NOT_FOUND;
         }
-        wm_link_task_post(sim->task, WM_LINK_EV_DISCONNECTED, reason);
+        // Naming the link, as ESP-IDF's event does.
+        wm_link_task_disconnected(sim->task, reason, sim->ssid, sim->ssid_len,
+            sim->ap >= 0 ? sim->aps[sim->ap].bssid : NULL);
     }
 }
 

@@ -86,6 +86,8 @@ typedef struct {
     int64_t scan_start;
     // The connect in progress: when each of its events is due (-1: never).
     bool attempt;
+    uint8_t ssid[WM_LINK_SSID_MAX];
+    uint8_t ssid_len;
     int ap; // index into aps, -1: none found
     int64_t associated_at;
     int64_t got_ip_at;
