@@ -137,8 +137,9 @@ class Manager:
         # The link's changes, handled by the _follow task: the C Link reports them from
         # MicroPython's scheduler, in the middle of whatever Python runs, so its callback only
         # queues them. The task looks every _FOLLOW_MS rather than wait on a ThreadSafeFlag:
-        # MicroPython v1.28's poller corrupts a non-fd entry (extmod/modselect.c,
-        # poll_set_add_fd() moves pollfd NULL too) once the portal's sockets grow its array.
+        # on the unix port (MICROPY_PY_SELECT_POSIX_OPTIMISATIONS) v1.28's poller corrupts a
+        # non-fd entry once the portal's sockets grow its array (extmod/modselect.c,
+        # poll_set_add_fd() rebases a NULL pollfd too) and MicroPython crashes.
         self._changes = []
         self._follower = None
         self._link.on_change(self._note)
