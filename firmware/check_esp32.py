@@ -157,8 +157,9 @@ def sources(genhdr):
     files = sorted((USERMOD / "core").glob("*.c")) + sorted((USERMOD / "port").glob("*.c"))
     if genhdr:
         files += sorted(USERMOD.glob("*.c"))
-    # radio_sim.c is the unix port's radio; it is not built for the esp32 port.
-    return [f for f in files if f.name != "radio_sim.c"]
+    # radio_sim.c and radio_sim_mp.c are the unix port's radio; the esp32 port does not build
+    # them.
+    return [f for f in files if f.name not in ("radio_sim.c", "radio_sim_mp.c")]
 
 
 def check_chip(idf, micropython, chip, build, genhdr):
