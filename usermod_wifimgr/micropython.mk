@@ -9,6 +9,7 @@ SRC_USERMOD_C += \
 	$(WIFIMGR_MOD_DIR)/core/link.c \
 	$(WIFIMGR_MOD_DIR)/port/link_task.c \
 	$(WIFIMGR_MOD_DIR)/port/radio_sim.c \
+	$(WIFIMGR_MOD_DIR)/port/radio_sim_mp.c \
 
 # The build's choices, in a generated header as micropython.cmake makes it (see port/radio.h);
 # rewritten only when they change, so a rebuild is needed only then.

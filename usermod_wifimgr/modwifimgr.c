@@ -305,7 +305,12 @@ static MP_DEFINE_CONST_OBJ_TYPE(
 // ---- Scan/connect state machine: Link, the link task of port/link_task.c around core/link.c. --
 // Same Python API as wifimgr.link.Link; wifimgr.linkspec's check_* functions validate the
 // arguments (one wording of every error for both backends). On ESP-IDF the radio is port/radio_esp32.c; on
-// unix it is port/radio_sim.c, loaded with the scenario of the wifimgr.sim radio behind `sta`.
+// unix it is port/radio_sim.c, loaded with the scenario of the wifimgr.sim radio behind `sta`
+// and shown through it (port/radio_sim_mp.c).
+
+#if WIFIMGR_LINK_SIM
+#include "port/radio_sim_mp.h"
+#endif
 
 // What the task's thread may touch when it reports a change: outside the VM heap.
 typedef struct {
@@ -323,7 +328,6 @@ typedef struct {
     mp_obj_t policy; // dict, as linkspec.check_policy() returned it
     bool stepped; // virtual clock: linkspec.pump() steps the task from an asyncio task
     bool sim;
-    bool ap_mirror; // sim: what the Python `ap` interface was last told
     wifimgr_link_notify_t *notify; // outside the VM heap
     bool listed; // in MP_STATE_PORT(wifimgr_links)
     wm_link_task_t *task; // outside the VM heap: the task's thread reads and writes it
@@ -427,44 +431,19 @@ static mp_obj_t wifimgr_link_status_dict(const wm_link_task_status_t *s) {
     return d;
 }
 
-// The simulated access point interface follows the task's AP, as the device's does by itself.
-static void wifimgr_link_mirror_ap(wifimgr_link_obj_t *self, bool on) {
-    if (!self->sim || on == self->ap_mirror) {
-        return;
-    }
-    self->ap_mirror = on;
-    mp_obj_t args[3];
-    mp_load_method(self->ap, MP_QSTR_active, args);
-    args[2] = mp_obj_new_bool(on);
-    mp_call_method_n_kw(1, 0, args);
-    mp_obj_t config = wifimgr_link_dict_get(self->policy, MP_QSTR_ap_config);
-    if (on && config != mp_const_none) {
-        mp_load_method(self->ap, MP_QSTR_config, args);
-        mp_map_t *map = mp_obj_dict_get_map(config);
-        mp_obj_t *kw = m_new(mp_obj_t, 2 + 2 * map->used);
-        kw[0] = args[0];
-        kw[1] = args[1];
-        size_t n = 0;
-        for (size_t i = 0; i < map->alloc; i++) {
-            if (mp_map_slot_is_filled(map, i)) {
-                kw[2 + 2 * n] = map->table[i].key;
-                kw[3 + 2 * n] = map->table[i].value;
-                n++;
-            }
-        }
-        mp_call_method_n_kw(0, n, kw);
-    }
-}
-
 // Delivers the status changes to the callbacks, in the VM (scheduled, or after a step).
 static mp_obj_t wifimgr_link_dispatch(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->notify != NULL) {
         self->notify->scheduled = false;
     }
+    #if WIFIMGR_LINK_SIM
+    if (self->task != NULL) {
+        wm_radio_sim_mp_show(self->radio, self->sta);
+    }
+    #endif
     wm_link_task_status_t st;
     while (self->task != NULL && wm_link_task_pop_change(self->task, &st)) {
-        wifimgr_link_mirror_ap(self, st.ap_on);
         size_t n;
         mp_obj_t *items;
         mp_obj_list_get(self->callbacks, &n, &items);
@@ -506,57 +485,6 @@ static uint32_t wifimgr_link_now(wifimgr_link_obj_t *self) {
     return (uint32_t)mp_obj_get_int_truncated(mp_call_method_n_kw(0, 0, args));
 }
 
-#if WIFIMGR_LINK_SIM
-static int64_t wifimgr_link_sim_ms(mp_obj_t ap, qstr attr) {
-    mp_float_t s = mp_obj_get_float(mp_load_attr(ap, attr));
-    return s < 0 ? -1 : (int64_t)(s * 1000);
-}
-
-// The scenario of the wifimgr.sim radio behind `sta` into port/radio_sim.c.
-static void wifimgr_link_load_sim(wm_radio_sim_t *sim, mp_obj_t sta) {
-    mp_obj_t dest[2];
-    mp_load_method_maybe(sta, MP_QSTR__radio, dest);
-    if (dest[0] == MP_OBJ_NULL) {
-        mp_raise_ValueError(MP_ERROR_TEXT(
-            "sta: this build's Link drives the simulated radio: pass wifimgr.sim's WLAN"));
-    }
-    mp_obj_t scenario = mp_load_attr(dest[0], MP_QSTR_scenario);
-    size_t n;
-    mp_obj_t *aps;
-    mp_obj_list_get(mp_load_attr(scenario, MP_QSTR_access_points), &n, &aps);
-    for (size_t i = 0; i < n; i++) {
-        wm_radio_sim_ap_t ap;
-        memset(&ap, 0, sizeof(ap));
-        size_t len;
-        const char *ssid = mp_obj_str_get_data(mp_load_attr(aps[i], MP_QSTR_ssid), &len);
-        ap.ssid_len = (uint8_t)(len > WM_LINK_SSID_MAX ? WM_LINK_SSID_MAX : len);
-        memcpy(ap.ssid, ssid, ap.ssid_len);
-        mp_buffer_info_t bssid;
-        mp_get_buffer_raise(mp_load_attr(aps[i], MP_QSTR_bssid), &bssid, MP_BUFFER_READ);
-        memcpy(ap.bssid, bssid.buf, 6);
-        ap.channel = (uint8_t)mp_obj_get_int(mp_load_attr(aps[i], MP_QSTR_channel));
-        ap.rssi = (int8_t)mp_obj_get_int(mp_load_attr(aps[i], MP_QSTR_rssi));
-        ap.authmode = (uint8_t)mp_obj_get_int(mp_load_attr(aps[i], MP_QSTR_authmode));
-        const char *key = mp_obj_str_get_data(mp_load_attr(aps[i], MP_QSTR_password), &len);
-        memcpy(ap.password, key, len > WM_LINK_PASSWORD_MAX ? WM_LINK_PASSWORD_MAX : len);
-        ap.hidden = mp_obj_is_true(mp_load_attr(aps[i], MP_QSTR_hidden));
-        ap.dhcp = mp_obj_is_true(mp_load_attr(aps[i], MP_QSTR_dhcp));
-        ap.assoc_ms = (uint32_t)mp_obj_get_int(mp_load_attr(aps[i], MP_QSTR_assoc_ms));
-        ap.dhcp_ms = (uint32_t)mp_obj_get_int(mp_load_attr(aps[i], MP_QSTR_dhcp_ms));
-        const char *ip = mp_obj_str_get_data(mp_load_attr(aps[i], MP_QSTR_ip), &len);
-        wm_dns_parse_ipv4(ip, len, ap.ip);
-        ap.vanish_at_ms = wifimgr_link_sim_ms(aps[i], MP_QSTR_vanish_at_s);
-        ap.return_at_ms = wifimgr_link_sim_ms(aps[i], MP_QSTR_return_at_s);
-        ap.drop_after_ms = wifimgr_link_sim_ms(aps[i], MP_QSTR_drop_after_s);
-        if (!wm_radio_sim_add(sim, &ap)) {
-            mp_raise_msg_varg(&mp_type_ValueError,
-                MP_ERROR_TEXT("sta: the scenario has more than %d access points"),
-                WM_RADIO_SIM_MAX_APS);
-        }
-    }
-}
-#endif
-
 static wifimgr_link_obj_t *wifimgr_link_ready(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->task == NULL) {
@@ -595,9 +523,9 @@ static mp_obj_t wifimgr_link_make_new(const mp_obj_type_t *type, size_t n_args, 
     }
     self->radio = sim;
     wm_radio_sim_init(sim, NULL);
-    wifimgr_link_load_sim(sim, self->sta);
+    mp_obj_t sim_clock = wm_radio_sim_mp_load(sim, self->sta);
     if (self->clock == mp_const_none) {
-        self->clock = mp_load_attr(mp_load_attr(self->sta, MP_QSTR__radio), MP_QSTR_clock);
+        self->clock = sim_clock;
     }
     const wm_radio_ops_t *ops = &wm_radio_sim_ops;
     #else
@@ -854,7 +782,9 @@ static mp_obj_t wifimgr_link_del(mp_obj_t self_in) {
     }
     if (task != NULL) {
         wm_link_task_stop(task);
-        #if !WIFIMGR_LINK_SIM
+        #if WIFIMGR_LINK_SIM
+        wm_radio_sim_deinit(self->radio);
+        #else
         wm_radio_esp32_deinit(self->radio);
         #endif
         wm_link_task_deinit(task);
@@ -963,19 +893,10 @@ static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_next_obj, wifimgr_link_next);
 static mp_obj_t wifimgr_link_radio(mp_obj_t self_in) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(self_in);
     mp_obj_t d = mp_obj_new_dict(2);
-    mp_obj_t calls = mp_obj_new_list(0, NULL);
     #if WIFIMGR_LINK_SIM
-    const wm_radio_sim_t *sim = self->radio;
-    for (uint32_t i = 0; i < sim->connects && i < WM_RADIO_SIM_LOG; i++) {
-        const wm_radio_sim_call_t *c = &sim->log[i];
-        mp_obj_t items[5] = {
-            mp_obj_new_int_from_uint(c->at), wifimgr_link_str(c->ssid, c->ssid_len),
-            mp_obj_new_str(c->password, strlen(c->password)),
-            c->has_bssid ? wifimgr_link_mac(c->bssid) : mp_const_none,
-            c->channel ? MP_OBJ_NEW_SMALL_INT(c->channel) : mp_const_none,
-        };
-        mp_obj_list_append(calls, mp_obj_new_list(5, items));
-    }
+    mp_obj_t calls = wm_radio_sim_mp_connects(self->radio);
+    #else
+    mp_obj_t calls = mp_obj_new_list(0, NULL);
     #endif
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_scans), mp_obj_new_int_from_uint(
         self->task->scans));

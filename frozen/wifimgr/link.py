@@ -109,6 +109,7 @@ class Machine:
 
     Events: ("start",) ("stop",) ("rescan",) ("try", ssid, hidden) ("finish",)
     ("scan_done", records) ("associated",) ("got_ip", bssid, channel) ("disconnected", reason)
+    or ("disconnected", reason, ssid, bssid) when the radio names the link (None: unknown)
     ("timer",). Actions: ("scan",) ("connect", slot, bssid, channel) ("disconnect",)
     ("ap_start",) ("ap_stop",) ("remember", slot, bssid, channel) ("status", state).
     A slot is an index into the candidates, or TRIAL_SLOT; channel 0 means unknown.
@@ -212,7 +213,9 @@ class Machine:
             if self.state in (CONNECTING, GETTING_IP):
                 self._got_ip(event[1], event[2], now)
         elif kind == "disconnected":
-            if self.state in (CONNECTING, GETTING_IP):
+            if self._stale(event):
+                pass
+            elif self.state in (CONNECTING, GETTING_IP):
                 reason = event[1]
                 self._failed(reason if WRONG_PASSWORD <= reason <= LINK_LOST else NOT_FOUND, now)
             elif self.state == CONNECTED:
@@ -236,6 +239,17 @@ class Machine:
             out.append(("status", STATES[self.state]))
         self._out = None
         return out
+
+    def _stale(self, event):
+        # A disconnect naming another network or access point than the connect in flight:
+        # the late report of the link just left (ESP-IDF sends it after the next connect has
+        # begun), not this attempt's outcome.
+        if self.cur is None or len(event) < 4:
+            return False
+        ssid, bssid = event[2], event[3]
+        if ssid is not None and ssid != self.ssid_of(self.cur[0]):
+            return True
+        return bssid is not None and self.cur[1] is not None and bssid != self.cur[1]
 
     def _ap(self, on):
         if on != self.ap_on:

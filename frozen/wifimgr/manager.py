@@ -22,6 +22,7 @@ from wifimgr.store import SETUP_KEY, Store, import_wifi_json
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
+_FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
 OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
 OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
 _OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
@@ -38,12 +39,16 @@ def _ssid_text(ssid):
         return "".join(chr(b) if 32 <= b < 127 and b != 92 else "\\x%02x" % b for b in ssid)
 
 
+# The state machine: None picks _wifimgr.Link when the firmware has it, else the Python twin;
+# "twin" picks the twin anyway (the tests run the manager on both where the build has both).
+link_backend = None
+
+
 def _link_class():
-    # On an ESP32 with _wifimgr, its Link: it drives the chip's radio, the one network.WLAN
-    # shows, and the Python twin is never imported (~6 KB). Elsewhere _wifimgr.Link drives a
-    # simulated radio of its own that the application's network.WLAN would not follow, so the
-    # manager runs the twin on wifimgr.sim's WLAN (the C Link is tested by itself there).
-    cls = native("Link") if sys.platform == "esp32" else None
+    # _wifimgr.Link when the firmware has it, and then the twin is never imported (~6 KB). On
+    # an ESP32 it drives the chip's radio, the one network.WLAN shows; on unix it drives the
+    # simulated radio of wifimgr.sim's WLAN, which shows what it does (port/radio_sim_mp.c).
+    cls = native("Link") if link_backend != "twin" else None
     if cls is None:
         from wifimgr.link import Link as cls
     return cls
@@ -134,7 +139,15 @@ class Manager:
         self._task = None
         self._guard_task = None
         self._seen = self.now_ms()
-        self._link.on_change(self._changed)
+        # The link's changes, handled by the _follow task: the C Link reports them from
+        # MicroPython's scheduler, in the middle of whatever Python runs, so its callback only
+        # queues them. The task looks every _FOLLOW_MS rather than wait on a ThreadSafeFlag:
+        # on the unix port (MICROPY_PY_SELECT_POSIX_OPTIMISATIONS) v1.28's poller corrupts a
+        # non-fd entry once the portal's sockets grow its array (extmod/modselect.c,
+        # poll_set_add_fd() rebases a NULL pollfd too) and MicroPython crashes.
+        self._changes = []
+        self._follower = None
+        self._link.on_change(self._note)
         self.apply()
 
     # --- what the portal uses ----------------------------------------------------------------
@@ -317,6 +330,7 @@ class Manager:
                 self._link.remember(last[0], last[1], last[2])
             except ValueError as e:
                 log.warning("last_good not used: %s", e)
+        self._follower = asyncio.create_task(self._follow())
         self._link.start()
         if serve == "always":
             self._start_servers()
@@ -329,10 +343,13 @@ class Manager:
     def stop(self):
         """Stops the servers and the state machine (the station disconnects, the AP closes)."""
         self._stop_servers()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        for name in ("_task", "_follower"):
+            task = getattr(self, name)
+            if task is not None:
+                setattr(self, name, None)
+                task.cancel()
         self._link.stop()
+        self._handle_changes()  # the last ones (idle, AP down), here: nothing follows them now
         self._started = False
 
     def set_override(self, override):
@@ -341,9 +358,10 @@ class Manager:
         self.apply()
 
     async def wait_for(self, predicate, timeout_ms=None):
-        """Waits until predicate(status) is true; False if `timeout_ms` passed first."""
+        """Waits until predicate(status) is true, with every change of the link handled (events
+        sent, credentials stored); False if `timeout_ms` passed first."""
         start = self.now_ms()
-        while not predicate(self._status()):
+        while self._changes or not predicate(self._status()):
             if timeout_ms is not None and ticks_diff(self.now_ms(), start) >= timeout_ms:
                 return False
             await asyncio.sleep_ms(0 if self._virtual else 50)
@@ -390,6 +408,9 @@ class Manager:
         trial = s["trial"]
         if trial is not None:
             trial = dict(trial)
+            if trial["state"] == "connected" and not self._handled(trial):
+                # Joined, but not stored and hooked yet (_follow runs next): still trying.
+                trial["state"], trial["ip"] = "trying", None
             done = trial["state"] == "connected"
             trial["url"] = "http://%s.local/" % self.hostname if done else None
             trial["hook"] = self._hook if done else None
@@ -411,6 +432,11 @@ class Manager:
             self.errors.append("setup key not saved (it holds for this boot only): %s" % e)
         print("wifimgr: setup key %s" % key)
 
+    def _handled(self, trial):
+        # True once _changed has seen this trial connected (credentials stored, hook called).
+        p = self._prev and self._prev["trial"]
+        return bool(p) and p["state"] == "connected" and p["ssid"] == trial["ssid"]
+
     def _import_provisioning(self):
         path = _dirname(self.config.path) + "wifi.json"
         try:
@@ -431,6 +457,22 @@ class Manager:
             except Exception as e:  # a user callback must not stop the manager
                 log.error("%s callback %r failed: %r", event, cb, e)
         return result
+
+    def _note(self, s):
+        # The link's callback: may run as a soft interrupt, so it only queues.
+        self._changes.append(s)
+
+    async def _follow(self):
+        while True:
+            await asyncio.sleep_ms(0 if self._virtual else _FOLLOW_MS)
+            try:
+                self._handle_changes()
+            except Exception as e:  # keep following; say what went wrong
+                log.error("manager: %r", e)
+
+    def _handle_changes(self):
+        while self._changes:
+            self._changed(self._changes.pop(0))
 
     def _changed(self, s):
         prev = self._prev or {"state": "idle", "ssid": None, "ap_active": False, "trial": None}

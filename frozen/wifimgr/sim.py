@@ -313,6 +313,34 @@ class Radio:
             return attempt.ap.channel
         return self.ap._ap_config["channel"]
 
+    def follow(self, attempt, ap):
+        """Called by the C Link's simulated radio (usermod_wifimgr/port/radio_sim_mp.c), in the
+        VM, after it connected, disconnected or switched its access point: the interfaces
+        then show that radio, so the application sees the one radio the C Link drives.
+        `attempt`: None (disconnected) or (access point index or -1, associated_at,
+        got_ip_at, ended_at, how it ended), times in ms on the clock, -1 for never; `ap`:
+        None (off) or WLAN.config() keys."""
+        a = None
+        if attempt is not None:
+            index, associated_at, got_ip_at, ended_at, end = attempt
+            a = object.__new__(_Attempt)
+            a.start = None
+            a.ap = self.scenario.access_points[index] if index >= 0 else None
+            a.associated_at, a.got_ip_at, a.ended_at = associated_at, got_ip_at, ended_at
+            a.reason = _ENDS.get(end, STAT_IDLE)
+        self.sta._attempt = a
+        self.ap.active(ap is not None)
+        if ap:
+            self.ap.config(**ap)
+
+
+# How the C radio's attempts end (radio_sim.h: WM_RADIO_SIM_END_), as WLAN.status() says it.
+_ENDS = {
+    "no_ap_found": STAT_NO_AP_FOUND,
+    "wrong_password": STAT_WRONG_PASSWORD,
+    "beacon_timeout": STAT_BEACON_TIMEOUT,
+    "auth_expire": REASON_AUTH_EXPIRE,
+}
 
 _radio = None
 

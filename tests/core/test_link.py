@@ -253,6 +253,17 @@ driver_calls = st.one_of(
     ).map(list),
 )
 reasons = st.sampled_from(linkc.REASONS[1:])
+# A disconnect as the radio reports it: bare, or naming the link left (its SSID, its BSSID, or
+# None where the radio does not say), which may be an earlier link's.
+disconnects = st.one_of(
+    st.tuples(st.just("disconnected"), reasons).map(list),
+    st.tuples(
+        st.just("disconnected"),
+        reasons,
+        st.sampled_from([None] + SSIDS + ["New"]),
+        st.sampled_from([None] + BSSIDS),
+    ).map(list),
+)
 # What a radio would say next, by state: the sequences get deep (backoff, rounds, fallback AP,
 # trials, linger) instead of dying in ignored events.
 LIKELY = {
@@ -261,18 +272,19 @@ LIKELY = {
     "connecting": st.one_of(
         st.just(["associated"]),
         st.just(["timer"]),
-        st.tuples(st.just("disconnected"), reasons).map(list),
+        disconnects,
         st.tuples(st.just("got_ip"), st.sampled_from([None] + BSSIDS), st.integers(0, 13)).map(
             list
         ),
     ),
     "getting_ip": st.one_of(
         st.just(["timer"]),
-        st.tuples(st.just("disconnected"), reasons).map(list),
+        disconnects,
         st.just(["got_ip", None, 0]),
     ),
     "connected": st.one_of(
         st.just(["disconnected", "link_lost"]),
+        disconnects,
         st.just(["timer"]),
         st.just(["finish"]),
         st.just(["rescan"]),

@@ -205,6 +205,15 @@ class Machine:
             ev.channel = event[2]
         elif kind == "disconnected":
             ev.reason = REASONS.index(event[1])
+            if len(event) > 3:
+                if event[2] is not None:
+                    raw = event[2].encode()
+                    ev.ssid = raw
+                    ev.ssid_len = len(raw)
+                    keep.append(raw)
+                if event[3] is not None:
+                    ev.has_bssid = 1
+                    ev.bssid[:] = list(mac(event[3]))
         elif kind == "try":
             raw = event[1].encode()
             ev.ssid = raw

@@ -29,7 +29,8 @@ def event_of(ev):
     if k == "got_ip":
         return ("got_ip", mac(ev[1]), ev[2])
     if k == "disconnected":
-        return ("disconnected", link.REASONS.index(ev[1]))
+        named = () if len(ev) < 4 else (None if ev[2] is None else ev[2].encode(), mac(ev[3]))
+        return ("disconnected", link.REASONS.index(ev[1])) + named
     if k == "try":
         return ("try", ev[1].encode(), ev[2])
     return tuple(ev)

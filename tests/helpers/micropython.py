@@ -5,6 +5,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN = ROOT / "frozen"
 SCENARIOS = ROOT / "tools" / "sim" / "scenarios"
@@ -20,13 +22,15 @@ class MicroPython:
     """Runs scripts on MicroPython's unix port with the wifimgr package importable.
 
     On the registry runtime the package comes from frozen/ (fallback backend); on a unix build
-    made with `make unix` it is the frozen copy inside the binary, next to _wifimgr.
+    made with `make unix` it is the frozen copy inside the binary, next to _wifimgr. `link`
+    "twin" runs the manager on the Python twin even where _wifimgr.Link is built in.
     """
 
-    def __init__(self, executable, tmp_path):
+    def __init__(self, executable, tmp_path, link=None):
         self.executable = executable
         self.tmp_path = tmp_path
         self.native = has_native_module(executable)
+        self.link = link
 
     def env(self, path=()):
         env = dict(os.environ)
@@ -38,6 +42,17 @@ class MicroPython:
         return env
 
     def command(self, script, args=()):
+        if self.link == "twin" and self.native:
+            # The script runs as __main__ after the manager's choice is set.
+            launcher = self.tmp_path / "mpy_twin.py"
+            launcher.write_text(
+                "import sys, wifimgr.manager\n"
+                'wifimgr.manager.link_backend = "twin"\n'
+                "sys.argv.pop(0)\n"
+                "with open(sys.argv[0]) as f:\n"
+                '    exec(f.read(), {"__name__": "__main__"})\n'
+            )
+            return [self.executable, str(launcher), str(script), *map(str, args)]
         return [self.executable, str(script), *map(str, args)]
 
     def run(self, code, *, args=(), path=(), timeout=60, check=True):
@@ -78,3 +93,18 @@ def has_native_module(executable):
         )
         _native_cache[executable] = proc.returncode == 0
     return _native_cache[executable]
+
+
+# The Link backends the manager runs on: the Python twin, and _wifimgr.Link where built in.
+LINKS = ("twin", "native")
+
+
+def micropython_on(link, tmp_path):
+    """MicroPython running the manager on `link`, for a test module's `micropython` fixture
+    parametrized over LINKS; skips "native" where the build has no _wifimgr.Link."""
+    if not os.access(MICROPYTHON, os.X_OK):
+        pytest.skip("no MicroPython at %s: run `make test`, which installs it" % MICROPYTHON)
+    mp = MicroPython(MICROPYTHON, tmp_path, link=link)
+    if link == "native" and not mp.native:
+        pytest.skip("no _wifimgr.Link in %s: the native tier runs it" % MICROPYTHON)
+    return mp

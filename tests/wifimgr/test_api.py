@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers.micropython import LINKS, micropython_on
 from helpers.pkg import PRELUDE, run_json
+
+
+@pytest.fixture(params=LINKS)
+def micropython(request, tmp_path):
+    return micropython_on(request.param, tmp_path)
+
 
 # A portal user, played from the loop: on the access point, give credentials; once they are
 # stored, tell the manager the page has shown success.

@@ -5,7 +5,14 @@ anything."""
 import json
 
 import pytest
+from helpers.micropython import LINKS, micropython_on
 from helpers.pkg import run_json
+
+
+@pytest.fixture(params=LINKS)
+def micropython(request, tmp_path):
+    return micropython_on(request.param, tmp_path)
+
 
 START = """
 from wifimgr.manager import Manager
@@ -178,6 +185,8 @@ out(errs)
 
 
 def test_scan_shows_a_non_utf8_ssid_escaped(micropython):
+    if micropython.link == "native":
+        pytest.skip("scenario SSIDs are text: only the twin's WLAN.scan() can be given bytes")
     r = run_json(
         micropython,
         """
@@ -337,3 +346,77 @@ out([m.status()["state"], m.status()["errors"], m.known_networks()])
     state, errors, known = r
     assert state == "connected" and known == ["Home"]
     assert errors == ["wifimgr.json: is not valid JSON"]
+
+
+def test_the_application_sees_the_radio_the_link_drives(micropython):
+    """One radio: what the application reads from network.WLAN (isconnected, ifconfig,
+    status, the access point's active and ssid) is what the manager's link did, on either
+    Link. On the C Link, wifimgr.sim's WLAN shows port/radio_sim.c (Radio.follow)."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home", vanish_at_s=60)])
+import network
+from wifimgr.manager import Manager
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Home", "correct-horse")
+sta, wap = network.WLAN(network.STA_IF), network.WLAN(network.AP_IF)
+def view():
+    up = wap.active()
+    return [sta.isconnected(), sta.ifconfig()[0], sta.status() == network.STAT_GOT_IP, up,
+            wap.config("ssid") if up else None]
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+until(m, lambda s: s["state"] == "connected")
+joined = [m.status()["ip"]] + view()
+until(m, lambda s: s["ap_active"], 600000)
+lost = [m.status()["state"]] + view()
+m.stop()
+out([joined, lost, view()])
+""",
+    )
+    joined, lost, stopped = r
+    assert joined == ["192.168.1.50", True, "192.168.1.50", True, False, None]
+    assert lost[0] != "connected" and lost[1:3] == [False, "0.0.0.0"]
+    assert lost[4:] == [True, "wifimgr-123456"]
+    assert stopped[0] is False and stopped[3] is False
+
+
+def test_link_changes_never_run_inside_the_applications_code(micropython):
+    """On the real clock the C Link reports from its thread through MicroPython's scheduler,
+    which runs the callback between any two bytecodes of whatever Python runs; the manager
+    only notes the change there and handles it (events, portal, NVS) in its own task, so an
+    event callback never interrupts the application's code between two awaits."""
+    r = run_json(
+        micropython,
+        """
+import time
+sim.install(sim.Scenario({"access_points": [ap("Home", assoc_ms=100, dhcp_ms=100)]}, "t"),
+            sim.RealClock())
+from wifimgr.manager import Manager
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Home", "correct-horse")
+busy = [False]
+seen = []
+m = Manager("wifimgr.json", uid=UID)
+m.on("connected", lambda s: seen.append(busy[0]))
+async def app():
+    m.start(serve="never", ota_guard=False)
+    t0 = time.ticks_ms()
+    while not seen and time.ticks_diff(time.ticks_ms(), t0) < 20000:
+        busy[0] = True
+        t1 = time.ticks_ms()
+        while time.ticks_diff(time.ticks_ms(), t1) < 200:
+            pass  # the application's own work between two awaits
+        busy[0] = False
+        await asyncio.sleep_ms(10)
+    m.stop()
+    return seen
+out(asyncio.run(app()))
+""",
+    )
+    assert r == [False]

@@ -85,6 +85,7 @@ out([bool(seen), m.status()["state"] == "connected"])
 
 
 def test_hostname_is_set_before_the_first_connect(micropython):
+    micropython.link = "twin"  # it watches WLAN.connect(), which only the twin calls
     r = run_json(
         micropython,
         """

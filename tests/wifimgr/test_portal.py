@@ -10,8 +10,14 @@ import time
 import urllib.parse
 
 import pytest
-from helpers.micropython import MICROPYTHON, MicroPython
+from helpers.micropython import LINKS, micropython_on
 from helpers.portal import PAGE_SOURCE, Device, build_page, free_port, raw, slow_clients
+
+
+@pytest.fixture(params=LINKS)
+def micropython(request, tmp_path):
+    return micropython_on(request.param, tmp_path)
+
 
 PROBES = {
     "/generate_204": "android",
@@ -26,11 +32,11 @@ PROBES = {
 }
 
 
-@pytest.fixture(scope="module")
-def device(tmp_path_factory):
+@pytest.fixture(scope="module", params=LINKS)
+def device(request, tmp_path_factory):
     """One first-boot device (nothing known, access point up) shared by the read-only tests."""
     tmp = tmp_path_factory.mktemp("portal")
-    with Device(MicroPython(MICROPYTHON, tmp), "first-boot") as dev:
+    with Device(micropython_on(request.param, tmp), "first-boot") as dev:
         dev.wait_status(lambda s: s["ap_active"])
         yield dev
 
@@ -132,6 +138,7 @@ def test_scan_lists_each_network_once_strongest_first(device):
 def test_hostile_ssids_arrive_intact_in_valid_json(micropython):
     """Markup, quotes, emoji and 32 bytes of UTF-8 from the air: escaped in JSON, unchanged."""
     with Device(micropython, "hostile") as dev:
+        dev.wait_status(lambda s: s["state"] not in ("idle", "scanning"))  # the scan is in
         status, headers, body = dev.get("/api/scan")
         assert headers["content-type"] == "application/json"
         names = [n["ssid"] for n in json.loads(body)["networks"]]

@@ -9,7 +9,13 @@ example that runs forever. Servers are not bound (no portal on port 80, no DNS o
 import re
 
 import pytest
-from helpers.micropython import ROOT
+from helpers.micropython import LINKS, ROOT, micropython_on
+
+
+@pytest.fixture(params=LINKS)
+def micropython(request, tmp_path):
+    return micropython_on(request.param, tmp_path)
+
 
 SECTION = "## Using wifimgr"
 

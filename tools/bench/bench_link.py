@@ -10,6 +10,8 @@ MicroPython has _wifimgr, `_wifimgr.Link` (`_native`: port/link_task.c + port/ra
   with the AP stopped afterwards (rescan_ms 15000: the bound is 17 s);
 - t_first_retry_ms: the home AP drops the link 30 s after association; from the drop to the
   next connect reaching the radio.
+The same four for the whole manager (`*_manager_python`: on the twin, `*_manager_native`: on
+`_wifimgr.Link`), configured from a wifimgr.json as a device is, timed by its events.
 On the real clock (unix build), the longest asyncio event-loop stall while the link boots
 through a full scan: vm_stall_max_ms_native (the C task scans in its thread) against
 vm_stall_max_ms_stock (the Python driver over SimWLAN's blocking scan, as stock WLAN.scan()),
@@ -27,6 +29,12 @@ import time
 from pathlib import Path
 
 CALLGRIND_ROUNDS = 2000
+MANAGER_KEYS = (
+    "t_connect_cached_s",
+    "t_ap_fallback_s",
+    "t_rejoin_after_outage_s",
+    "t_first_retry_ms",
+)
 STALL_RUNS = 3
 
 SCRIPT = r"""
@@ -111,6 +119,62 @@ if WHAT == "virtual":
     # ESP-IDF searches channels 1 to 6. Then association, then 30 s.
     drop = (30 if BACKEND == "native" else 6 * sim.channel_ms()) + 450 + 30000
     out["t_first_retry_ms"] = [t for t in r.connects() if t >= drop][0] - drop
+elif WHAT == "manager":
+    import wifimgr.manager
+    if BACKEND == "python":
+        wifimgr.manager.link_backend = "twin"
+    from wifimgr.manager import Manager
+
+    class ManagerRun:
+        def __init__(self, name, d, known, link=None, hint=None):
+            self.clock = clock = sim.VirtualClock()
+            sim.install(sim.Scenario(d, SCENARIO), clock)
+            cfg = {"schema": 2, "known_networks": known}
+            if link:
+                cfg["link"] = link
+            if hint:
+                cfg["last_good"] = list(hint)
+            with open(name, "w") as f:
+                json.dump(cfg, f)
+            import network
+            sta = network.WLAN(network.STA_IF)
+            self.calls = []
+            real = sta.connect
+            def connect(ssid, key, bssid=None, channel=None):
+                self.calls.append(clock.now_ms())
+                real(ssid, key, bssid=bssid, channel=channel)
+            sta.connect = connect
+            self.m = Manager(name, clock=clock, uid=b"\x24\x0a\xc4\x12\x34\x56")
+            self.events = []
+            for ev in ("connected", "ap_started"):
+                self.m.on(ev, lambda s, ev=ev: self.events.append((clock.now_ms(), ev)))
+
+        def run(self, until_ms):
+            async def main():
+                self.m.start(serve="never", ota_guard=False)
+                while self.clock.now_ms() < until_ms:
+                    await asyncio.sleep_ms(0)
+                self.m.stop()
+            asyncio.run(main())
+            link = self.m.link
+            self.connects = ([c[0] for c in link._radio()["connects"]]
+                             if BACKEND == "native" else self.calls)
+            return self
+
+        def first(self, event, after=0):
+            return [t for t, e in self.events if e == event and t >= after][0]
+
+    out["t_connect_cached_s"] = ManagerRun("a.json", doc(), KNOWN, hint=HINT).run(
+        10000).first("connected") / 1000
+    out["t_ap_fallback_s"] = ManagerRun(
+        "b.json", doc(), [{"ssid": "Nowhere", "password": "not-here-at-all"}]).run(
+        10000).first("ap_started") / 1000
+    r = ManagerRun("c.json", doc(vanish_at_s=60, return_at_s=360), KNOWN, {"rescan_ms": 15000},
+                   HINT).run(400000)
+    out["t_rejoin_after_outage_s"] = (r.first("connected", 360000) - 360000) / 1000
+    r = ManagerRun("d.json", doc(drop_after_s=30), KNOWN, hint=HINT).run(40000)
+    drop = 30 + 450 + 30000
+    out["t_first_retry_ms"] = [t for t in r.connects if t >= drop][0] - drop
 elif WHAT == "baseline":
     # The same ticker with no link, as long as a boot takes: the host's own scheduling noise.
     async def main():
@@ -193,6 +257,9 @@ def run(ctx):
             raise RuntimeError("bench_link %s: unexpected behaviour: %s" % (backend, virtual))
         if not virtual["outage_ap_stopped_after"]:
             raise RuntimeError("bench_link %s: the AP stayed up after the rejoin" % backend)
+        manager = on_micropython(ctx, micropython, backend, "manager")
+        for key in MANAGER_KEYS:
+            results["%s_manager_%s" % (key, backend)] = manager[key]
 
     # Real time on a shared host: the best of STALL_RUNS, next to the same ticker with no link.
     def stall(micropython, backend, what):

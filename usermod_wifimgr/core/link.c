@@ -467,6 +467,21 @@ static void try_trial(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     do_connect(l, WM_LINK_TRIAL_SLOT, false, NULL, 0, false, now);
 }
 
+// A disconnect naming another network or access point than the connect in flight: the late
+// report of the link just left (ESP-IDF sends it after the next connect has begun).
+static bool stale(const wm_link_t *l, const wm_link_event_t *ev) {
+    if (!l->st.has_cur) {
+        return false;
+    }
+    size_t len;
+    const uint8_t *cur = wm_link_ssid_of(l, l->st.cur_slot, &len);
+    if (ev->ssid != NULL && cur != NULL
+        && (ev->ssid_len != len || memcmp(ev->ssid, cur, len) != 0)) {
+        return true;
+    }
+    return ev->has_bssid && l->cur_has_bssid && memcmp(ev->bssid, l->cur_bssid, 6) != 0;
+}
+
 size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
     wm_link_action_t *out, size_t cap) {
     l->out = out;
@@ -506,6 +521,9 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                     }
                     break;
                 case WM_LINK_EV_DISCONNECTED:
+                    if (stale(l, ev)) {
+                        break;
+                    }
                     if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
                         // An unknown reason counts as not_found.
                         failed(l, ev->reason >= WM_LINK_REASON_WRONG_PASSWORD

@@ -105,11 +105,14 @@ typedef struct {
     uint8_t kind;
     uint8_t reason; // DISCONNECTED
     uint8_t hidden; // TRY
-    uint8_t has_bssid; // GOT_IP: the BSSID joined, when the radio knows it
+    // GOT_IP: the BSSID joined; DISCONNECTED: the BSSID left. When the radio knows it.
+    uint8_t has_bssid;
     uint8_t bssid[6];
     uint8_t channel; // GOT_IP: 0 when unknown
-    uint8_t ssid_len; // TRY
-    const uint8_t *ssid; // TRY: copied
+    uint8_t ssid_len; // TRY; DISCONNECTED: the SSID left
+    // TRY: copied. DISCONNECTED: NULL when the radio does not say; one naming another SSID or
+    // BSSID than the connect in flight is the late report of the link left, and is dropped.
+    const uint8_t *ssid;
     const wm_link_record_t *records; // SCAN_DONE
     size_t record_count;
 } wm_link_event_t;

@@ -301,6 +301,22 @@ void wm_link_task_post(wm_link_task_t *t, uint8_t kind, uint8_t reason) {
     enqueue(t, &ev);
 }
 
+void wm_link_task_disconnected(wm_link_task_t *t, uint8_t reason, const uint8_t *ssid,
+    size_t ssid_len, const uint8_t *bssid) {
+    wm_link_task_event_t ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = WM_LINK_EV_DISCONNECTED;
+    ev.reason = reason;
+    if (ssid != NULL) {
+        copy_ssid(ev.ssid, &ev.ssid_len, ssid, ssid_len);
+    }
+    if (bssid != NULL) {
+        ev.has_bssid = 1;
+        memcpy(ev.bssid, bssid, 6);
+    }
+    enqueue(t, &ev);
+}
+
 void wm_link_task_got_ip(wm_link_task_t *t, const uint8_t *bssid, uint8_t channel,
     const uint8_t ip[4], int8_t rssi) {
     wm_link_task_event_t ev;
@@ -394,6 +410,9 @@ static bool step_locked(wm_link_task_t *t, uint32_t now, step_out_t *o) {
         ev.ssid = qe.ssid;
         ev.ssid_len = qe.ssid_len;
         memcpy(t->trial_password, qe.password, WM_LINK_PASSWORD_BUF);
+    } else if (ev.kind == WM_LINK_EV_DISCONNECTED && qe.ssid_len > 0) {
+        ev.ssid = qe.ssid;
+        ev.ssid_len = qe.ssid_len;
     }
     uint8_t before = l->st.state;
     o->n = wm_link_step(l, &ev, now, o->acts, WM_LINK_MAX_ACTIONS);

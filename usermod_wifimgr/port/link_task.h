@@ -196,6 +196,10 @@ void wm_link_task_try(wm_link_task_t *t, const uint8_t *ssid, size_t ssid_len,
 // From the radio, any thread: an event (ASSOCIATED, DISCONNECTED with a WM_LINK_REASON_),
 // an address (bssid NULL and channel 0 when unknown), a finished scan (records copied).
 void wm_link_task_post(wm_link_task_t *t, uint8_t kind, uint8_t reason);
+// A disconnect that names the link left (ssid NULL, bssid NULL: unknown): the reducer drops
+// one that is not about the connect in flight (ESP-IDF's wifi_event_sta_disconnected_t).
+void wm_link_task_disconnected(wm_link_task_t *t, uint8_t reason, const uint8_t *ssid,
+    size_t ssid_len, const uint8_t *bssid);
 void wm_link_task_got_ip(wm_link_task_t *t, const uint8_t *bssid, uint8_t channel,
     const uint8_t ip[4], int8_t rssi);
 void wm_link_task_scan_done(wm_link_task_t *t, const wm_link_record_t *records, size_t count);

@@ -9,6 +9,27 @@ void wm_radio_sim_init(wm_radio_sim_t *sim, wm_link_task_t *task) {
     memset(sim, 0, sizeof(*sim));
     sim->task = task;
     sim->ap = -1;
+    pthread_mutex_init(&sim->lock, NULL);
+}
+
+void wm_radio_sim_deinit(wm_radio_sim_t *sim) {
+    pthread_mutex_destroy(&sim->lock);
+}
+
+void wm_radio_sim_view(wm_radio_sim_t *sim, wm_radio_sim_view_t *out) {
+    pthread_mutex_lock(&sim->lock);
+    memset(out, 0, sizeof(*out));
+    out->gen = sim->gen;
+    out->joined = sim->joined;
+    out->ap = sim->ap;
+    out->associated_at = sim->associated_at;
+    out->got_ip_at = sim->got_ip_at;
+    out->ended_at = sim->ended_at;
+    out->end = sim->end;
+    out->ap_on = sim->ap_on;
+    out->has_ap_config = sim->has_ap_config;
+    out->ap_config = sim->ap_config;
+    pthread_mutex_unlock(&sim->lock);
 }
 
 bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap) {
@@ -26,10 +47,11 @@ static bool visible(const wm_radio_sim_ap_t *ap, int64_t t) {
     return ap->return_at_ms >= 0 && t >= ap->return_at_ms;
 }
 
-static void end_at(wm_radio_sim_t *sim, int64_t at, uint8_t reason) {
+static void end_at(wm_radio_sim_t *sim, int64_t at, uint8_t reason, uint8_t end) {
     if (sim->ended_at < 0 || at < sim->ended_at) {
         sim->ended_at = at;
         sim->end_reason = reason;
+        sim->end = end;
     }
 }
 
@@ -55,8 +77,13 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
         call->channel = channel;
         strncpy(call->password, password, WM_LINK_PASSWORD_MAX);
     }
+    pthread_mutex_lock(&sim->lock);
+    sim->gen++;
+    sim->joined = true;
     sim->connects++;
     sim->attempt = true;
+    memcpy(sim->ssid, ssid, ssid_len);
+    sim->ssid_len = (uint8_t)ssid_len;
     sim->ap = -1;
     sim->associated_at = sim->got_ip_at = sim->ended_at = -1;
     sim->reported_assoc = sim->reported_ip = false;
@@ -85,39 +112,49 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
         }
     }
     if (best < 0) {
-        end_at(sim, search_end, WM_LINK_REASON_NOT_FOUND);
-        return 0;
+        end_at(sim, search_end, WM_LINK_REASON_NOT_FOUND, WM_RADIO_SIM_END_NO_AP_FOUND);
+    } else if (sim->aps[best].authmode != 0 && strcmp(password, sim->aps[best].password) != 0) {
+        sim->ap = best;
+        end_at(sim, search_end + sim->aps[best].assoc_ms + WM_RADIO_SIM_HANDSHAKE_FAIL_MS,
+            WM_LINK_REASON_WRONG_PASSWORD, WM_RADIO_SIM_END_WRONG_PASSWORD);
+    } else {
+        const wm_radio_sim_ap_t *ap = &sim->aps[best];
+        sim->ap = best;
+        sim->associated_at = search_end + ap->assoc_ms;
+        sim->got_ip_at = ap->dhcp ? sim->associated_at + ap->dhcp_ms : -1;
+        if (ap->vanish_at_ms >= 0 && ap->vanish_at_ms >= sim->associated_at) {
+            end_at(sim, ap->vanish_at_ms + WM_RADIO_SIM_BEACON_TIMEOUT_MS,
+                WM_LINK_REASON_LINK_LOST, WM_RADIO_SIM_END_BEACON_TIMEOUT);
+        }
+        if (ap->drop_after_ms >= 0) {
+            end_at(sim, sim->associated_at + ap->drop_after_ms, WM_LINK_REASON_LINK_LOST,
+                WM_RADIO_SIM_END_AUTH_EXPIRE);
+        }
     }
-    const wm_radio_sim_ap_t *ap = &sim->aps[best];
-    sim->ap = best;
-    if (ap->authmode != 0 && strcmp(password, ap->password) != 0) {
-        end_at(sim, search_end + ap->assoc_ms + WM_RADIO_SIM_HANDSHAKE_FAIL_MS,
-            WM_LINK_REASON_WRONG_PASSWORD);
-        return 0;
-    }
-    sim->associated_at = search_end + ap->assoc_ms;
-    sim->got_ip_at = ap->dhcp ? sim->associated_at + ap->dhcp_ms : -1;
-    if (ap->vanish_at_ms >= 0 && ap->vanish_at_ms >= sim->associated_at) {
-        end_at(sim, ap->vanish_at_ms + WM_RADIO_SIM_BEACON_TIMEOUT_MS, WM_LINK_REASON_LINK_LOST);
-    }
-    if (ap->drop_after_ms >= 0) {
-        end_at(sim, sim->associated_at + ap->drop_after_ms, WM_LINK_REASON_LINK_LOST);
-    }
+    pthread_mutex_unlock(&sim->lock);
     return 0;
 }
 
 static void sim_disconnect(void *radio, uint32_t now) {
     wm_radio_sim_t *sim = radio;
     (void)now;
+    pthread_mutex_lock(&sim->lock);
+    sim->gen++;
+    sim->joined = false;
     sim->attempt = false;
+    pthread_mutex_unlock(&sim->lock);
 }
 
 static int sim_ap(void *radio, bool on, const wm_link_ap_config_t *config) {
     wm_radio_sim_t *sim = radio;
+    pthread_mutex_lock(&sim->lock);
+    sim->gen++;
     sim->ap_on = on;
     if (config != NULL) {
         sim->ap_config = *config;
+        sim->has_ap_config = true;
     }
+    pthread_mutex_unlock(&sim->lock);
     return 0;
 }
 
@@ -202,7 +239,9 @@ static void sim_poll(void *radio, uint32_t now_ms) {
         if (reason == WM_LINK_REASON_LINK_LOST && !sim->reported_assoc) {
             reason = WM_LINK_REASON_NOT_FOUND;
         }
-        wm_link_task_post(sim->task, WM_LINK_EV_DISCONNECTED, reason);
+        // Naming the link, as ESP-IDF's event does.
+        wm_link_task_disconnected(sim->task, reason, sim->ssid, sim->ssid_len,
+            sim->ap >= 0 ? sim->aps[sim->ap].bssid : NULL);
     }
 }
 

@@ -4,6 +4,7 @@
 #ifndef WM_RADIO_SIM_H
 #define WM_RADIO_SIM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,6 +53,30 @@ typedef struct {
     int64_t drop_after_ms; // -1: never
 } wm_radio_sim_ap_t;
 
+// How a connect ended, as the station's WLAN.status() tells it (wifimgr.sim maps them).
+enum {
+    WM_RADIO_SIM_END_NONE,
+    WM_RADIO_SIM_END_NO_AP_FOUND,
+    WM_RADIO_SIM_END_WRONG_PASSWORD,
+    WM_RADIO_SIM_END_BEACON_TIMEOUT, // the access point vanished
+    WM_RADIO_SIM_END_AUTH_EXPIRE, // the access point dropped the station (drop_after_s)
+};
+
+// What the radio's station and access point are doing, for the owner to show (see
+// port/radio_sim_mp.c): every time on the task's clock, -1 for never.
+typedef struct {
+    uint32_t gen; // connect, disconnect and AP calls so far: a new value, something to show
+    bool joined; // a connect is the station's last call (no disconnect since)
+    int ap; // the access point of that connect (index into aps), -1: none found
+    int64_t associated_at;
+    int64_t got_ip_at;
+    int64_t ended_at;
+    uint8_t end; // WM_RADIO_SIM_END_
+    bool ap_on;
+    bool has_ap_config;
+    wm_link_ap_config_t ap_config;
+} wm_radio_sim_view_t;
+
 typedef struct {
     wm_radio_sim_ap_t aps[WM_RADIO_SIM_MAX_APS];
     size_t ap_count;
@@ -61,15 +86,23 @@ typedef struct {
     int64_t scan_start;
     // The connect in progress: when each of its events is due (-1: never).
     bool attempt;
+    uint8_t ssid[WM_LINK_SSID_MAX];
+    uint8_t ssid_len;
     int ap; // index into aps, -1: none found
     int64_t associated_at;
     int64_t got_ip_at;
     int64_t ended_at;
     uint8_t end_reason; // WM_LINK_REASON_
+    uint8_t end; // WM_RADIO_SIM_END_
     bool reported_assoc;
     bool reported_ip;
     bool ap_on;
+    bool has_ap_config;
     wm_link_ap_config_t ap_config;
+    bool joined;
+    uint32_t gen;
+    uint32_t shown_gen; // port/radio_sim_mp.c: the gen last shown to wifimgr.sim
+    pthread_mutex_t lock; // what wm_radio_sim_view() reads, written by the task's thread
     uint32_t scans; // full scans run
     uint32_t connects; // connect calls
     wm_radio_sim_call_t log[WM_RADIO_SIM_LOG];
@@ -79,6 +112,12 @@ extern const wm_radio_ops_t wm_radio_sim_ops;
 
 // An empty radio reporting to `task` (set before the task starts).
 void wm_radio_sim_init(wm_radio_sim_t *sim, wm_link_task_t *task);
+
+// Frees what init made; the task must be stopped.
+void wm_radio_sim_deinit(wm_radio_sim_t *sim);
+
+// A consistent copy of what the station and the access point are doing; any thread.
+void wm_radio_sim_view(wm_radio_sim_t *sim, wm_radio_sim_view_t *out);
 
 // Adds an access point; false when full.
 bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap);
