@@ -402,7 +402,9 @@ static mp_obj_t wifimgr_link_status_dict(const wm_link_task_status_t *s) {
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_reason),
         wifimgr_link_name(wifimgr_link_reasons, s->reason));
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_attempts), MP_OBJ_NEW_SMALL_INT(s->attempts));
-    mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_ap_active), mp_obj_new_bool(s->ap_on));
+    // Up only if the radio took its config: a refused one leaves it down (ap_error says why).
+    mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_ap_active),
+        mp_obj_new_bool(s->ap_on && s->ap_error == WM_LINK_AP_OK));
     mp_obj_dict_store(d, MP_OBJ_NEW_QSTR(MP_QSTR_ap_error), wifimgr_link_name(
         wifimgr_link_ap_errors, s->ap_error < MP_ARRAY_SIZE(wifimgr_link_ap_errors)
         ? s->ap_error : WM_LINK_AP_ERR_DRIVER));

@@ -419,6 +419,10 @@ class Manager:
         s["webrepl"] = self._webrepl
         s["servers"] = self._servers_status(up)
         s["errors"] = list(self.errors)
+        # Why the radio refused the access point (the C Link's; the twin's ap.config() raises).
+        s["ap_error"] = ap_error = s.get("ap_error")
+        if ap_error:
+            s["errors"].append("access point not started: %s" % ap_error)
         return s
 
     def _make_setup_key(self):
@@ -494,6 +498,8 @@ class Manager:
                 provisioned = self._store_trial(trial["ssid"])
         if state != was or s["ap_active"] != prev["ap_active"]:
             self._log_state(s, prev)
+        if s.get("ap_error") and s.get("ap_error") != prev.get("ap_error"):
+            log.error("access point not started: %s", s["ap_error"])
         if state == "connected" and was != "connected":
             self._remember(s)
             hook = self._emit("connected", self._status())

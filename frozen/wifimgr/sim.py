@@ -323,11 +323,14 @@ class Radio:
         a = None
         if attempt is not None:
             index, associated_at, got_ip_at, ended_at, end = attempt
-            a = object.__new__(_Attempt)
-            a.start = None
+            a = object.__new__(_Attempt)  # every field _Attempt.__init__ sets, from the C radio
+            a.start = a.key = None
             a.ap = self.scenario.access_points[index] if index >= 0 else None
+            a.ssid = a.ap.ssid if a.ap else None
+            a.bssid = a.ap.bssid if a.ap else None
             a.associated_at, a.got_ip_at, a.ended_at = associated_at, got_ip_at, ended_at
             a.reason = _ENDS.get(end, STAT_IDLE)
+            a.ip_seen = False  # the station's _sync() delivers GOT_IP when it is due
         self.sta._attempt = a
         self.ap.active(ap is not None)
         if ap:

@@ -33,7 +33,7 @@ out(m.status())
     )
     for key in (
         "state ssid bssid channel rssi ip reason attempts ap_active last_good trial "
-        "ap_ssid ap_ip hostname device_name version backend ota"
+        "ap_ssid ap_ip ap_error hostname device_name version backend ota"
     ).split():
         assert key in r, key
     assert r["ap_active"] is True and r["ap_ssid"] == "wifimgr-123456"
@@ -420,3 +420,31 @@ out(asyncio.run(app()))
 """,
     )
     assert r == [False]
+
+
+def test_an_access_point_the_radio_refuses_is_in_errors(micropython):
+    """The C Link keeps the access point down when its config cannot be offered (link_task.c:
+    ap_error) instead of leaving the driver's open default up; the manager names it in
+    status()["errors"] and on the log. config.py refuses such a config before it gets that far,
+    so the test swaps policy.ap_config for one whose passphrase is too short for WPA2, as a
+    driver refusing a channel would be reported."""
+    if micropython.link != "native":
+        pytest.skip("the twin's ap.config() raises instead: only the C Link reports ap_error")
+    r = run_json(
+        micropython,
+        """
+radio([])
+from wifimgr import policy
+policy.ap_config = lambda cfg: {"ssid": "Setup", "key": "short", "security": 3}
+"""
+        + START
+        + """
+seen = []
+until(m, lambda s: s["ap_error"] and not seen.append(s), 30000)
+out(seen[0])
+""",
+    )
+    assert r["ap_active"] is False, json.dumps(r)
+    assert (
+        "access point not started: ap_config: password does not fit the security" in r["errors"]
+    ), r["errors"]

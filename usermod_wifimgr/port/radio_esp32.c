@@ -101,7 +101,14 @@ static void on_wifi(void *arg, esp_event_base_t base, int32_t id, void *data) {
                 radio->leaving = false; // the end of the link we gave up
                 break;
             }
-            wm_link_task_post(radio->task, WM_LINK_EV_DISCONNECTED, reason_of(ev->reason, was));
+            // The event names the link it ends: the reducer drops the late report of a link
+            // already left (wm_link_task_disconnected). A failed search (NO_AP_FOUND) names no
+            // BSSID (all zeros), and then only the SSID counts.
+            static const uint8_t none[6];
+            size_t ssid_len = ev->ssid_len <= sizeof(ev->ssid) ? ev->ssid_len : 0;
+            wm_link_task_disconnected(radio->task, reason_of(ev->reason, was),
+                ssid_len ? ev->ssid : NULL, ssid_len,
+                memcmp(ev->bssid, none, 6) != 0 ? ev->bssid : NULL);
             break;
         }
         default:
