@@ -267,3 +267,20 @@ $(PORTAL_PAGE): frozen/wifimgr/portal/www/index.html tools/portal/mkpage.py
 	$(PYTHON) tools/portal/mkpage.py
 
 test sim bench $(abspath $(UNIX_BUILD))/micropython: $(PORTAL_PAGE)
+
+# ---- Improv Wi-Fi serial (frozen/wifimgr/improv.py) ----------------------------------------------
+# The client ESP Web Tools uses, from npm at the version tools/improv/package.json pins, for the
+# tests and the bench (tools/improv/client.mjs drives it under Node).
+IMPROV_NODE := $(BUILD)/improv
+IMPROV_SDK := $(IMPROV_NODE)/node_modules/improv-wifi-serial-sdk/dist/serial.js
+
+.PHONY: improv-sdk
+improv-sdk: $(IMPROV_SDK) ## Install the Improv serial SDK (npm) into build/improv for the tests.
+
+$(IMPROV_SDK): tools/improv/package.json $(STAMP_SYSTEM)
+	@mkdir -p $(IMPROV_NODE)
+	cp tools/improv/package.json $(IMPROV_NODE)/package.json
+	cd $(IMPROV_NODE) && npm install --no-audit --no-fund --ignore-scripts --no-package-lock --loglevel=error
+	touch $@
+
+test bench: $(IMPROV_SDK)
