@@ -62,7 +62,7 @@ GET_NETWORKS = const(4)
 
 PACKET_MS = const(1000)  # from the header to the checksum
 TRIAL_MS = const(60000)  # longest wait for a trial's outcome
-_POLL_MS = const(20)
+SCAN_MS = const(5000)  # longest wait for a scan when none was made yet
 _CTRL_A = const(1)
 _CTRL_C = const(3)
 
@@ -240,17 +240,11 @@ class Improv:
             self.send(ERROR_STATE, bytes([UNKNOWN_RPC]))
 
     async def networks(self):
-        import asyncio
-
         m = self.manager
-        records = m.scan_results()
-        if not records:
+        if not m.scan_results():
             m.rescan()
-            for _ in range(5000 // _POLL_MS):
-                await asyncio.sleep_ms(_POLL_MS)
-                records = m.scan_results()
-                if records and m.status()["state"] != "scanning":
-                    break
+            await m.wait_for(lambda s: s["state"] != "scanning" and m.scan_results(), SCAN_MS)
+        records = m.scan_results()
         best = {}
         for r in records:
             if r["ssid"] and not r["hidden"]:
@@ -268,8 +262,6 @@ class Improv:
         self.send(RPC_RESULT, bytes([GET_NETWORKS, 0]))
 
     async def provision(self, payload):
-        import asyncio
-
         try:
             ssid, password = parse_wifi(payload)
         except ValueError as e:
@@ -291,21 +283,24 @@ class Improv:
         self.busy = True
         self.send(ERROR_STATE, bytes([NO_ERROR]))
         self.send_state(PROVISIONING)
-        outcome = None
-        trying = False
+        # status() goes on showing the previous trial until the state machine takes this one:
+        # its outcome is the first after "trying" was seen for it.
+        seen = []
+
+        def over(s):
+            t = s["trial"]
+            if t is None or t["ssid"] != ssid:
+                return False
+            if t["state"] == "trying":
+                seen.append(t)
+                return False
+            return bool(seen)
+
         try:
-            for _ in range(TRIAL_MS // _POLL_MS):
-                await asyncio.sleep_ms(_POLL_MS)
-                trial = m.status()["trial"]
-                if trial is None or trial["ssid"] != ssid:
-                    continue
-                if trial["state"] == "trying":
-                    trying = True
-                elif trying:
-                    outcome = trial
-                    break
+            done = await m.wait_for(over, TRIAL_MS)
         finally:
             self.busy = False
+        outcome = m.status()["trial"] if done else None
         if outcome is not None and outcome["state"] == "connected":
             log.info("improv: %r joined, provisioned", ssid)
             m.finish_provisioning()
