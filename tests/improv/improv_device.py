@@ -21,6 +21,12 @@ def main():
     if "wifimgr.json" not in os.listdir():
         with open("wifimgr.json", "w") as f:
             json.dump({"schema": 3, "improv": True}, f)
+    try:
+        import logging  # frozen into the unix build: its log lines need a handler on stderr
+
+        logging.basicConfig(level=logging.INFO)
+    except ImportError:
+        pass
     wifimgr.log_level(20)
     wifimgr.start(config_path="wifimgr.json", http=("127.0.0.1", port), dns=None, serve="always")
     print("device: started", file=sys.stderr)
