@@ -375,6 +375,13 @@ class Portal:
         st["portal"] = stats
         return _json(st)
 
+    def captive(self, req):
+        # RFC 8908, the Captive Portal API (the URI the AP's DHCP offers as option 114, RFC
+        # 8910): captive until the device has joined a network.
+        st = self.manager.status()
+        doc = {"captive": st.get("state") != "connected", "user-portal-url": self.url()}
+        return Response(200, json.dumps(doc), "application/captive+json", [_NO_STORE])
+
     def data(self, req):
         data = self.manager.data
         return _json({str(k): _jsonable(v) for k, v in data.items()})
@@ -479,6 +486,7 @@ _ROUTES = {
     "/api/session": ("GET", "session"),
     "/api/scan": ("GET", "scan"),
     "/api/status": ("GET", "status"),
+    "/api/captive": ("GET", "captive"),
     "/data": ("GET", "data"),
     "/api/networks": ("GET", "known"),
     "/api/connect": ("POST", "connect"),
