@@ -315,59 +315,63 @@ class Improv:
         self.send_state(self.current())
 
 
-_running = None  # (task, restore) of the reader started by start()
+_task = None  # the reader started by start()
+
+
+class _Console:
+    # The REPL stream taken over while the reader runs: raw terminal (unix), no keyboard
+    # interrupt; given back as it was by restore(), however the reader ends.
+    def __init__(self):
+        self.saved = None
+
+    def take(self):
+        import micropython
+
+        if sys.platform != "esp32":
+            try:
+                import termios
+
+                self.saved = termios.tcgetattr(0)
+                termios.setraw(0)
+            except (ImportError, OSError):
+                self.saved = None  # not a terminal (a pipe): bytes pass as they are
+        micropython.kbd_intr(-1)
+
+    def restore(self):
+        import micropython
+
+        micropython.kbd_intr(_CTRL_C)
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(0, termios.TCSANOW, self.saved)
+            self.saved = None
 
 
 def start(manager):
-    """Starts answering Improv packets on the REPL stream (inside or before a running loop), if
-    the configuration wants it; returns the task or None."""
-    global _running
+    """Starts answering Improv packets on the REPL stream, if the configuration wants it; call
+    it inside or before a running loop. The console is taken over only while the loop runs the
+    reader, so a REPL used between start() and run() keeps its Ctrl-C. Returns the task or
+    None."""
+    global _task
     import asyncio
 
-    import micropython
-
-    if _running is not None or not wanted(manager):
+    if _task is not None or not wanted(manager):
         return None
-    rx = getattr(sys.stdin, "buffer", sys.stdin)
-    tx = getattr(sys.stdout, "buffer", sys.stdout)
-    saved = None
-    if sys.platform != "esp32":
-        try:
-            import termios
-
-            saved = termios.tcgetattr(0)
-            termios.setraw(0)
-        except (ImportError, OSError):
-            saved = None  # not a terminal (a pipe): bytes pass as they are
-    micropython.kbd_intr(-1)
-
-    def restore():
-        micropython.kbd_intr(_CTRL_C)
-        if saved is not None:
-            import termios
-
-            termios.tcsetattr(0, termios.TCSANOW, saved)
-
-    improv = Improv(manager, rx, tx)
+    improv = Improv(
+        manager, getattr(sys.stdin, "buffer", sys.stdin), getattr(sys.stdout, "buffer", sys.stdout)
+    )
 
     async def main():
-        global _running
+        global _task
+        console = _Console()
+        console.take()
+        log.info("improv: answering on the serial console")
         try:
             await improv.run()
         finally:
-            _running = None
-            restore()
+            _task = None
+            console.restore()
 
-    log.info("improv: answering on the serial console")
-    _running = (asyncio.create_task(main()), restore)
-    return _running[0]
-
-
-def stop():
-    """Stops the reader and gives the console back to the keyboard interrupt."""
-    global _running
-    if _running is not None:
-        task, restore = _running
-        _running = None
-        task.cancel()
-        restore()
+    _task = asyncio.create_task(main())
+    return _task
