@@ -45,13 +45,18 @@ class SerialDevice:
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("device did not start:\n%s" % self.output())
+                out = self.output()
+                self.stop()
+                raise AssertionError("device did not start:\n%s" % out)
             try:
                 self.status()
                 break
             except OSError:
                 time.sleep(0.1)
-        assert "improv: answering" in self.output(), self.output()
+        if "improv: answering" not in self.output():
+            out = self.output()
+            self.stop()
+            raise AssertionError("the device does not answer Improv:\n%s" % out)
 
     def output(self):
         self.log.flush()
