@@ -174,7 +174,11 @@ class Improv:
         reader = asyncio.StreamReader(self.rx)
         matched = 0
         while True:
-            b = (await reader.read(1))[0]
+            b = await reader.read(1)
+            if not b:
+                log.info("improv: the console closed")
+                return
+            b = b[0]
             if b in (_CTRL_C, _CTRL_A):
                 raise KeyboardInterrupt
             if b == HEADER[matched]:
@@ -190,7 +194,9 @@ class Improv:
                 log.debug("improv: truncated packet dropped")
                 continue
             if frame is not None:
-                await self.handle(*frame)
+                # a task of its own: the reader goes on reading while a scan or a trial runs,
+                # so a Ctrl-C then still interrupts
+                asyncio.create_task(self.handle(*frame))
 
     async def _rest(self, reader):
         # version, type, length, data, checksum after the header; None if it is not ours.

@@ -133,6 +133,15 @@ def test_mpremote_sequence_leaves_the_raw_repl_request_unread(micropython):
         dev.stop()
 
 
+def test_ctrl_c_while_credentials_are_tried_interrupts_at_once(device):
+    ssid, password = b"Meadowbrook", b"not-it-at-all"  # fails 1.65 s after the request
+    payload = bytes([len(ssid)]) + ssid + bytes([len(password)]) + password
+    device.write(frame(3, [1, len(payload)] + list(payload)))
+    assert frame(1, [PROVISIONING]) in device.read(0.5)
+    _interrupted(device, b"\x03")
+    assert "not joined" not in device.output()  # not left waiting for the outcome
+
+
 def test_ctrl_c_inside_a_frame_is_data(device):
     # 0x03 is the RPC type byte and may be any data byte: inside a frame it interrupts nothing
     device.write(frame(3, [3, 0]))  # request device info
