@@ -278,3 +278,20 @@ MIP_DIR := $(BUILD)/mip
 .PHONY: mip
 mip: $(STAMP_VENV) ## Build build/mip/: the tree `mip install` installs (package.json + .mpy).
 	$(VENV)/bin/python tools/mip/build.py $(MIP_DIR)
+
+# ---- Improv Wi-Fi serial (frozen/wifimgr/improv.py) ----------------------------------------------
+# The client ESP Web Tools uses, from npm at the versions tools/improv/package-lock.json pins (its
+# own dependencies too), for the tests and the bench (tools/improv/client.mjs drives it under Node).
+IMPROV_NODE := $(BUILD)/improv
+IMPROV_SDK := $(IMPROV_NODE)/node_modules/improv-wifi-serial-sdk/dist/serial.js
+
+.PHONY: improv-sdk
+improv-sdk: $(IMPROV_SDK) ## Install the Improv serial SDK (npm) into build/improv for the tests.
+
+$(IMPROV_SDK): tools/improv/package.json tools/improv/package-lock.json $(STAMP_SYSTEM)
+	@mkdir -p $(IMPROV_NODE)
+	cp tools/improv/package.json tools/improv/package-lock.json $(IMPROV_NODE)/
+	cd $(IMPROV_NODE) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test bench: $(IMPROV_SDK)

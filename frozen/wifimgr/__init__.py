@@ -67,10 +67,17 @@ def start(
     access point is up (`serve="ap"`), all the time (`"always"`) or never (`"never"`).
     Call it before or inside a running loop; `run()` runs the loop. On an ESP32 (or with
     ota_guard=True) a freshly updated firmware is kept only once it is back on WiFi
-    (wifimgr.ota). `clock` is for the simulator. Returns the Manager."""
+    (wifimgr.ota). Improv Wi-Fi answers on the serial console as the configuration's "improv"
+    key says (wifimgr.improv). `clock` is for the simulator. Returns the Manager."""
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
+    try:
+        from wifimgr import improv
+    except ImportError:  # a package installed without it
+        improv = None
+    if improv is not None:
+        improv.start(m)
     return m
 
 

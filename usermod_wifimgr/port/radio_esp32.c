@@ -7,6 +7,7 @@
 // network_wlan_wifi_event_handler) is turned off by the bindings when the link starts.
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,8 +205,39 @@ static int ap_check(const wm_link_ap_config_t *c) {
     return WM_LINK_AP_OK;
 }
 
+// RFC 8910: the AP's DHCP server offers the URI of the Captive Portal API (option 114), which
+// Android 11+ and iOS 14+ read before any probe, even with their own DNS resolver. It is the
+// portal's route /api/captive (frozen/wifimgr/portal: Portal.captive) on the AP's address.
+// ESP-IDF keeps the pointer, not a copy (esp_netif.h: esp_netif_dhcps_option,
+// ESP_NETIF_CAPTIVEPORTAL_URI), and refuses to set an option while the server runs
+// (esp_netif_lwip.c: esp_netif_dhcps_option_api, ESP_ERR_ESP_NETIF_DHCP_ALREADY_STARTED): it
+// is stopped, set and started again; one that was not running yet starts with it later.
+static char captive_uri[sizeof("http://255.255.255.255/api/captive")];
+
+static esp_err_t offer_captive_uri(void) {
+    esp_netif_t *netif = esp_netif_get_handle_from_ifkey("WIFI_AP_DEF");
+    esp_netif_ip_info_t ip;
+    if (netif == NULL) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    esp_err_t err = esp_netif_get_ip_info(netif, &ip);
+    if (err != ESP_OK) {
+        return err;
+    }
+    snprintf(captive_uri, sizeof(captive_uri), "http://" IPSTR "/api/captive", IP2STR(&ip.ip));
+    bool was_running = esp_netif_dhcps_stop(netif) == ESP_OK;
+    err = esp_netif_dhcps_option(netif, ESP_NETIF_OP_SET, ESP_NETIF_CAPTIVEPORTAL_URI,
+        captive_uri, strlen(captive_uri));
+    if (was_running) {
+        esp_err_t started = esp_netif_dhcps_start(netif);
+        err = err != ESP_OK ? err : started;
+    }
+    return err;
+}
+
 // The AP on or off; the configured one starts from the driver's own configuration (what
-// WLAN(AP_IF).config() set, ESP-IDF's defaults otherwise) with our fields over it.
+// WLAN(AP_IF).config() set, ESP-IDF's defaults otherwise) with our fields over it, and its
+// DHCP server offers the captive portal's URI.
 static int esp32_ap(void *arg, bool on, const wm_link_ap_config_t *c) {
     (void)arg;
     wifi_auth_mode_t authmode = WIFI_AUTH_OPEN;
@@ -242,6 +274,9 @@ static int esp32_ap(void *arg, bool on, const wm_link_ap_config_t *c) {
         esp_wifi_set_mode(WIFI_MODE_STA); // not the driver's default AP under our name
         return err == ESP_ERR_WIFI_PASSWORD ? WM_LINK_AP_ERR_PASSWORD : WM_LINK_AP_ERR_DRIVER;
     }
+    // Without option 114 the phone still finds the portal through the captive DNS and its
+    // probes: the AP stays up.
+    offer_captive_uri();
     return WM_LINK_AP_OK;
 }
 

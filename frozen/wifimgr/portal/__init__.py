@@ -485,6 +485,13 @@ class Portal:
         st["portal"] = stats
         return _json(st)
 
+    def captive(self, req):
+        # RFC 8908, the Captive Portal API (the URI the AP's DHCP offers as option 114, RFC
+        # 8910): captive until the device has joined a network.
+        st = self.manager.status()
+        doc = {"captive": st.get("state") != "connected", "user-portal-url": self.url()}
+        return Response(200, json.dumps(doc), "application/captive+json", [_NO_STORE])
+
     def data(self, req):
         data = self.manager.data
         return _json({str(k): _jsonable(v) for k, v in data.items()})
@@ -608,6 +615,7 @@ _ROUTES = {
     "/api/session": ("GET", "session", None),
     "/api/scan": ("GET", "scan", None),
     "/api/status": ("GET", "status", None),
+    "/api/captive": ("GET", "captive", None),
     "/data": ("GET", "data", None),
     "/api/networks": ("GET", "known", "provisioned"),
     "/api/connect": ("POST", "connect", "provisioned"),
