@@ -57,6 +57,10 @@ class SerialDevice:
             out = self.output()
             self.stop()
             raise AssertionError("the device does not answer Improv:\n%s" % out)
+        # What the console showed at boot: the setup key line (printed at every boot), read
+        # here so that the tests see only what answers what they send.
+        self.boot = self.read(0.3)
+        assert b"wifimgr: setup key " in self.boot, self.boot
 
     def output(self):
         self.log.flush()
