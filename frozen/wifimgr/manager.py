@@ -254,7 +254,8 @@ class Manager:
         is verified with the configured ota_ca / ota_pin; `sha256` (of the image, or of the
         manifest) is what lets an http:// URL be used. Progress is in status()["ota"]; the
         device restarts into the new image when it is installed.
-        ValueError for a bad URL, OSError if one is running or there is no OTA module."""
+        ValueError for a bad URL; OSError if one is running, there is no OTA module or
+        the firmware cannot update over the air (ota.unavailable())."""
         self._touch()
         url = url or self.config.get("ota_url")
         if not url:
@@ -267,6 +268,8 @@ class Manager:
         if ota is None:
             self._ota = {"state": "failed", "url": shown, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
+        if ota.unavailable():  # ota.status() says why; nothing is started
+            raise OSError("ota_update: %s" % ota.unavailable())
         self._ota = {"state": "running", "url": shown, "error": None}
         asyncio.create_task(self._run_ota(ota, url, sha256))
 
@@ -741,7 +744,7 @@ class Manager:
                     ca=self.config.get("ota_ca"),
                     pin=self.config.get("ota_pin"),
                 )
-                if r != "not_pending":
+                if r not in ("not_pending", "unavailable"):  # unavailable: in ota.status()
                     log.info("OTA health check: the new firmware is %s", r)
             except Exception as e:
                 log.error("OTA health check failed: %r", e)

@@ -7,6 +7,7 @@
 #              sha256=None, ca=None, pin=None)
 #   await ota.aupdate(...), await ota.aupdate_from_manifest(...)   (same, inside asyncio)
 #   ota.status()                    progress and boot state, JSON-able
+#   ota.unavailable()               None, or why this firmware cannot update over the air
 #   await ota.guard(is_healthy, deadline_ms=120000, health_url=None, ca=None, pin=None)
 #   ota.reset()                     machine.reset(), or the end of the process on the unix port
 #
@@ -82,13 +83,41 @@ class OTAError(Exception):
 
 
 _status = {"state": "idle"}
+_NO_SLOTS = "this firmware's partition table has no OTA slots"
+_unavailable = []  # [reason or None] once known
+
+
+def unavailable():
+    """None when this firmware can update over the air, else the reason (a stock image whose
+    partition table has a factory app only: there esp32.Partition's get_next_update() and
+    Partition("otadata") raise ENOENT, esp32_partition.c: esp32_partition_new())."""
+    if not _unavailable:
+        if _host and not _host.ready():
+            return None  # a host without a flash directory: nothing to look at (or create)
+        try:
+            Partition(Partition.RUNNING).get_next_update()
+            Partition("otadata")
+            _unavailable.append(None)
+        except OSError:
+            _unavailable.append(_NO_SLOTS)
+    return _unavailable[0]
+
+
+def _refuse_if_unavailable():
+    reason = unavailable()
+    if reason:
+        raise OTAError("unavailable", reason)
 
 
 def status():
-    """Progress of the current or last update plus what the bootloader will do, JSON-able."""
+    """Progress of the current or last update plus what the bootloader will do, JSON-able;
+    {"state": "unavailable", "reason": ...} on firmware that cannot update over the air."""
     out = dict(_status)
     if _host and not _host.ready():
         return out
+    reason = unavailable()
+    if reason:
+        return {"state": "unavailable", "reason": reason}
     try:
         out["running"] = Partition(Partition.RUNNING).info()[4]
         entries = _read_otadata()
@@ -743,6 +772,7 @@ async def _download(url, sha256, length, progress, timeout_ms, aio, trust, vouch
 
 
 async def _update(url, sha256, length, reboot, progress, timeout_ms, aio, ca, pin):
+    _refuse_if_unavailable()
     try:
         trust = _Trust(ca, pin)
         target = await _download(
@@ -1009,6 +1039,7 @@ def settle_files(fs_root=None):
 async def _update_from_manifest(
     url, reboot, progress, board, timeout_ms, aio, force, fs_root, sha256, ca, pin
 ):
+    _refuse_if_unavailable()
     _set("checking", url=url)
     fs_root = _root(fs_root)
     settle_files(fs_root)
@@ -1173,7 +1204,8 @@ async def guard(
     is_healthy() says the device is back on WiFi; with health_url, that URL must also answer
     200. Then the image is marked valid (returns "valid"); at the deadline the device reboots
     into the previous image. On a boot that is not pending verification it returns at once
-    ("not_pending"), so a WiFi outage never causes a reboot loop. It first settles the
+    ("not_pending"), so a WiFi outage never causes a reboot loop; on firmware without OTA
+    slots it returns "unavailable". It first settles the
     filesystem files of the last manifest update under fs_root (settle_files()). `clock`
     (with now_ms(), e.g. the simulator's) measures the deadline and the polls instead of
     time.ticks_ms. An https:// health_url is verified with ca and/or pin when given."""
@@ -1181,6 +1213,8 @@ async def guard(
 
     if _host and not _host.ready():
         return "not_pending"
+    if unavailable():
+        return "unavailable"
     settle_files(fs_root)
     if not pending_verify():
         return "not_pending"

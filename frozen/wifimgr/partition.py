@@ -9,6 +9,12 @@
 # the highest valid sequence wins; NEW becomes PENDING_VERIFY when booted; an image still
 # PENDING_VERIFY at the next boot becomes ABORTED and the other slot boots.
 #
+# flash.json's "layout" is the partition table: "ota" (the default: ota_0, ota_1, otadata, as
+# the wifimgr boards' tables) or "factory" (one factory app and no otadata, as the esp32 port's
+# partitions-4MiBplus.csv that ESP32_GENERIC ships): there esp32.Partition("otadata"),
+# Partition(BOOT) and get_next_update() raise ENOENT (esp32_partition.c: esp32_partition_new()
+# of the NULL that esp_ota_get_boot_partition() / esp_ota_get_next_update_partition() return).
+#
 # One process is one power-on: setup() (called by the first use) runs boot(). Tests call boot()
 # again to power-cycle in-process and power_fail_after(n) to cut power after n more bytes
 # are programmed (PowerLoss is raised from inside the write, which is left torn).
@@ -34,6 +40,7 @@ BOOT = 0
 RUNNING = 1
 TYPE_APP = 0
 TYPE_DATA = 1
+SUBTYPE_FACTORY = const(0x00)
 SUBTYPE_OTA_0 = const(0x10)
 SUBTYPE_OTADATA = const(0x00)
 
@@ -42,7 +49,13 @@ _ERASE_CMD = const(6)
 
 # The board the flash stands for: chip, build name (sys.implementation._build on a device, the
 # release's board name), flash size and app slot size.
-DEFAULTS = {"chip": "esp32", "build": "WIFIMGR_ESP32", "flash_size": "4MB", "slot_size": 0x1D0000}
+DEFAULTS = {
+    "chip": "esp32",
+    "build": "WIFIMGR_ESP32",
+    "flash_size": "4MB",
+    "slot_size": 0x1D0000,
+    "layout": "ota",
+}
 
 
 class PowerLoss(BaseException):
@@ -103,6 +116,14 @@ def board():
     if _dir is None:
         setup()
     return _board
+
+
+def _factory():
+    return board()["layout"] == "factory"
+
+
+def _enoent(what):
+    return OSError(2, "no partition %s" % what)  # ENOENT, as esp32.Partition
 
 
 def power_fail_after(nbytes):
@@ -189,6 +210,8 @@ def _write_entry(sector, seq, state):
 def boot():
     """Power-on: the bootloader picks the slot to run and updates otadata; returns the slot."""
     global _running
+    if _factory():
+        return None  # no otadata: the bootloader runs the factory app
     entries = _otadata()
     active = active_entry(entries)
     if active >= 0 and entries[active][1] == STATE_PENDING_VERIFY:
@@ -246,18 +269,21 @@ class Partition:
     TYPE_DATA = TYPE_DATA
 
     def __init__(self, id, block_size=_BLOCK):
+        factory = _factory()
         if id == RUNNING:
-            name = "ota_%d" % running_slot()
+            name = "factory" if factory else "ota_%d" % running_slot()
         elif id == BOOT:
+            if factory:
+                raise _enoent("to boot: no otadata")
             entries = _otadata()
             active = active_entry(entries)
             name = "ota_%d" % ((entries[active][0] - 1) % 2 if active >= 0 else 0)
         elif isinstance(id, int):
             raise ValueError  # esp32_partition_make_new(): only BOOT and RUNNING
-        elif id in ("ota_0", "ota_1", "otadata"):
+        elif id in (("factory",) if factory else ("ota_0", "ota_1", "otadata")):
             name = id
         else:
-            raise OSError(2, "no partition %r" % (id,))  # ENOENT, as esp32.Partition
+            raise _enoent(repr(id))
         self.name = name
         self.block_size = block_size
         slot_size = board()["slot_size"]
@@ -268,6 +294,13 @@ class Partition:
                 0xD000,
                 0x2000,
             )
+        elif name == "factory":
+            self.type, self.subtype, self.addr, self.size = (
+                TYPE_APP,
+                SUBTYPE_FACTORY,
+                0x10000,
+                slot_size,
+            )
         else:
             slot = int(name[-1])
             self.type, self.subtype = TYPE_APP, SUBTYPE_OTA_0 + slot
@@ -275,7 +308,10 @@ class Partition:
 
     @staticmethod
     def find(type=TYPE_APP, subtype=0xFF, label=None, block_size=_BLOCK):
-        names = ("ota_0", "ota_1") if type == TYPE_APP else ("otadata",)
+        if _factory():
+            names = ("factory",) if type == TYPE_APP else ()
+        else:
+            names = ("ota_0", "ota_1") if type == TYPE_APP else ("otadata",)
         out = []
         for n in names:
             p = Partition(n, block_size)
@@ -333,6 +369,8 @@ class Partition:
     def set_boot(self):
         if self.type != TYPE_APP:
             raise OSError(22, "set_boot on a data partition")
+        if self.name == "factory":
+            raise _enoent("otadata to record the boot in")
         if _read(self.name, 0, 1) != b"\xe9":
             raise OSError(22, "ESP_ERR_OTA_VALIDATE_FAILED: %s holds no app image" % self.name)
         slot = self.subtype - SUBTYPE_OTA_0
@@ -345,10 +383,14 @@ class Partition:
         _write_entry((~active) & 1 if active >= 0 else 0, new_seq, STATE_NEW)
 
     def get_next_update(self):
+        if _factory():
+            raise _enoent("to update: no OTA slots")
         return Partition("ota_%d" % (1 - (self.subtype - SUBTYPE_OTA_0)))
 
     @classmethod
     def mark_app_valid_cancel_rollback(cls):
+        if _factory():
+            raise _enoent("otadata")  # esp_ota_current_ota_is_workable(): ESP_ERR_NOT_FOUND
         entries = _otadata()
         active = active_entry(entries)
         if active < 0:

@@ -130,19 +130,30 @@ _DAY = datetime.timedelta(days=1)
 
 
 def make_flash(
-    path, running_image, chip="esp32", flash_size="4MB", slot_size=0x1D0000, build=None
+    path,
+    running_image,
+    chip="esp32",
+    flash_size="4MB",
+    slot_size=0x1D0000,
+    build=None,
+    layout="ota",
 ):
     """A flash directory as a board leaves the factory: `running_image` in ota_0, otadata
     erased (the bootloader boots ota_0); `build` is the firmware's build name (by default
-    the chip's 4 MB board, WIFIMGR_<CHIP>)."""
+    the chip's 4 MB board, WIFIMGR_<CHIP>). layout="factory" is a stock image's table instead
+    (the esp32 port's partitions-4MiBplus.csv: one factory app of 0x1F0000 bytes, no OTA slots,
+    no otadata), the image in factory.bin."""
     build = build or "WIFIMGR_" + chip.upper()
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     board = {"chip": chip, "flash_size": flash_size, "slot_size": slot_size, "build": build}
+    board["layout"] = layout
     (path / "flash.json").write_text(json.dumps(board))
-    (path / "ota_0.bin").write_bytes(running_image)
-    for name in ("ota_1.bin", "otadata.bin"):
-        (path / name).unlink(missing_ok=True)
+    app = "factory.bin" if layout == "factory" else "ota_0.bin"
+    (path / app).write_bytes(running_image)
+    for name in ("ota_0.bin", "ota_1.bin", "otadata.bin", "factory.bin"):
+        if name != app:
+            (path / name).unlink(missing_ok=True)
     return path
 
 

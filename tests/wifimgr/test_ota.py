@@ -1260,3 +1260,101 @@ except ota.OTAError as e:
     print(json.dumps([str(e), partition.Partition(partition.BOOT).info()[4]]))
 """ % (str(flash), bad_servers[which].url("esp32c3.bin"), CA["pem"])
     assert json.loads(micropython.run(code)) == ["tls: 127.0.0.1: %s" % error, "ota_0"]
+
+
+# ---- firmware without OTA slots (a stock image's partition table) ------------------------------
+
+NO_SLOTS = "this firmware's partition table has no OTA slots"
+
+FACTORY_BOOT = """
+from wifimgr import partition, ota
+partition.setup(%(flash)r)
+P = partition.Partition
+table = {}
+for name, make in [("otadata", lambda: P("otadata")), ("boot", lambda: P(P.BOOT)),
+                   ("next", lambda: P(P.RUNNING).get_next_update())]:
+    try:
+        make()
+        table[name] = "found"
+    except OSError as e:
+        table[name] = e.args[0]
+table["running"] = P(P.RUNNING).info()[4]
+radio([ap("Home")])
+with open("wifimgr.json", "w") as f:
+    json.dump({"known_networks": [{"ssid": "Home", "password": "correct-horse"}],
+               "ota_ca": %(ca)r}, f)
+import wifimgr
+m = wifimgr.start("wifimgr.json", serve="never", clock=clock, ota_guard=True)
+
+async def main():
+    for _ in range(400):
+        clock.advance(50)
+        await asyncio.sleep_ms(0)
+        if m._guard_task.done() and m._status()["state"] == "connected":
+            break
+
+asyncio.run(main())
+refused = {}
+for name, call in [("update", lambda: ota.update(%(url)r, reboot=False, ca=%(ca)r)),
+                   ("manifest", lambda: ota.update_from_manifest(%(url)r, reboot=False)),
+                   ("manager", lambda: m.ota_update(%(url)r))]:
+    try:
+        call()
+        refused[name] = None
+    except ota.OTAError as e:
+        refused[name] = [e.cause, str(e)]
+    except OSError as e:
+        refused[name] = ["OSError", str(e)]
+out({"table": table, "status": ota.status(), "manager": m.status()["ota"], "refused": refused,
+     "connected": m._status()["state"] == "connected"})
+"""
+
+
+def test_firmware_without_ota_slots_says_so_once_and_logs_no_error(micropython, tmp_path, server):
+    """A factory-only table (the esp32 port's partitions-4MiBplus.csv, ESP32_GENERIC's): the
+    stand-in raises ENOENT for otadata, BOOT and get_next_update() as esp32_partition.c's
+    esp32_partition_new() does for the NULL of esp_ota_get_boot_partition() and
+    esp_ota_get_next_update_partition(). Booted with the OTA guard (an ESP32's default), the
+    manager logs no error, ota.status() says the firmware cannot update over the air, and
+    every way of starting an update is refused with that reason; the flash is untouched."""
+    from helpers.pkg import PRELUDE
+
+    image = b"\xe9" + b"\0" * 4095
+    flash = make_flash(tmp_path / "flash", image, chip=CHIP, slot_size=0x1F0000, layout="factory")
+    code = PRELUDE + FACTORY_BOOT % {
+        "flash": str(flash),
+        "url": server.url("esp32c3.bin"),
+        "ca": CA["pem"],
+    }
+    proc = micropython.run(code, check=False)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["table"] == {"otadata": 2, "boot": 2, "next": 2, "running": "factory"}, r
+    assert "ERROR" not in proc.stderr and "OTA" not in proc.stderr, proc.stderr
+    assert r["connected"], r
+    unavailable = {"state": "unavailable", "reason": NO_SLOTS}
+    assert r["status"] == unavailable and r["manager"] == unavailable, r
+    assert r["refused"] == {
+        "update": ["unavailable", "unavailable: " + NO_SLOTS],
+        "manifest": ["unavailable", "unavailable: " + NO_SLOTS],
+        "manager": ["OSError", "ota_update: " + NO_SLOTS],
+    }, r
+    assert sorted(p.name for p in flash.iterdir()) == ["factory.bin", "flash.json"]
+    assert (flash / "factory.bin").read_bytes() == image
+
+
+def test_portal_shows_an_update_card_without_ota_slots_as_unavailable(micropython, tmp_path):
+    """Over HTTP: the update form's POST /api/ota is refused (409) with the reason, and
+    /api/status then carries ota.status()'s "unavailable" for the page's update card."""
+    from helpers.portal import Device
+
+    state = tmp_path / "device"
+    make_flash(state / "flash", b"\xe9" + b"\0" * 4095, chip=CHIP, layout="factory")
+    with Device(micropython, "first-boot", state=state) as dev:
+        owner = dev.client()
+        assert owner.unlock(dev.setup_key())[0] == 200
+        status, doc = owner.post("/api/ota", {"url": "https://updates.example/ota.json"})
+        assert (status, doc["error"]) == (409, "update not started: ota_update: " + NO_SLOTS)
+        st = dev.json("/api/status")
+        assert st["ota"] == {"state": "unavailable", "reason": NO_SLOTS}, st
+        assert "ERROR" not in dev.output(), dev.output()
