@@ -104,10 +104,10 @@ def test_manifests_follow_esp_web_tools_format_and_name_the_dist_files(site):
             assert len(data) == merged["length"]
             assert hashlib.sha256(data).hexdigest() == merged["sha256"]
             # a merged image starts with the bootloader where the chip's ROM looks for it
-            boot = boards.find(name)["bootloader_offset"]
-            assert data[boot] == 0xE9 and struct.unpack_from("<H", data, boot + 12)[0] == (
-                boards.find(name)["chip_id"]
-            )
+            board = boards.find(name)
+            boot = board["bootloader_offset"]
+            assert data[boot] == 0xE9
+            assert struct.unpack_from("<H", data, boot + 12)[0] == board["chip_id"]
 
 
 def test_release_and_page_manifests_are_one_format(site, tmp_path):
