@@ -84,6 +84,7 @@ def test_manifests_follow_esp_web_tools_format_and_name_the_dist_files(site):
     families = re.findall(r'"([^"]+)"', build_fields["chipFamily"])
     names = build_names()
     assert sorted(p.stem for p in page.glob("*.json")) == sorted(names)
+    assert "Apache" in (page / "esp-web-tools" / "LICENSE").read_text()
     for name in names:
         web = json.loads((page / ("%s.json" % name)).read_text())
         recorded = json.loads((dist_dir / name / "manifest.json").read_text())

@@ -7,8 +7,8 @@ Reads DIST_DIR/<build>/manifest.json (firmware/dist.py) and writes OUT_DIR/index
 directory's index.html with one choice per build), OUT_DIR/<build>.json (ESP Web Tools manifests
 from ci/release_manifest.py: webflash(), Improv on), the merged images they name
 (<build>-<version>.bin, as the release calls them) and ESP_WEB_TOOLS_DIR (the npm package's
-dist/web bundle) as OUT_DIR/esp-web-tools/. A static directory: serve it over HTTPS or from
-localhost, where Chromium allows Web Serial.
+dist/web bundle), with the package's LICENSE, as OUT_DIR/esp-web-tools/. A static directory:
+serve it over HTTPS or from localhost, where Chromium allows Web Serial.
 """
 
 import html
@@ -31,6 +31,7 @@ def build(dist, tools, out):
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(tools, out / "esp-web-tools")
+    shutil.copyfile(tools.parent.parent / "LICENSE", out / "esp-web-tools" / "LICENSE")
     options = []
     for m in manifests:
         board, image = m["board"], release_manifest.merged_name(m)
