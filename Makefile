@@ -295,3 +295,25 @@ $(IMPROV_SDK): tools/improv/package.json tools/improv/package-lock.json $(STAMP_
 	touch $@
 
 test bench: $(IMPROV_SDK)
+
+# ---- Browser flashing page (tools/webflash) ------------------------------------------------------
+# build/webflash/: ESP Web Tools' install button (npm, at the versions tools/webflash/package-lock.json
+# pins, copied into the page: no CDN) over the boards built into WEBFLASH_DIST (make firmware).
+WEBFLASH_NODE := $(BUILD)/webflash-npm
+ESP_WEB_TOOLS := $(WEBFLASH_NODE)/node_modules/esp-web-tools/dist/web
+WEBFLASH_DIST ?= firmware/dist
+WEBFLASH_OUT ?= $(BUILD)/webflash
+
+.PHONY: webflash esp-web-tools
+esp-web-tools: $(ESP_WEB_TOOLS)/install-button.js ## Install ESP Web Tools (npm) into build/webflash-npm.
+
+$(ESP_WEB_TOOLS)/install-button.js: tools/webflash/package.json tools/webflash/package-lock.json $(STAMP_SYSTEM)
+	@mkdir -p $(WEBFLASH_NODE)
+	cp tools/webflash/package.json tools/webflash/package-lock.json $(WEBFLASH_NODE)/
+	cd $(WEBFLASH_NODE) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+webflash: $(ESP_WEB_TOOLS)/install-button.js ## Build build/webflash/: the flashing page (WEBFLASH_DIST=firmware/dist).
+	$(PYTHON) tools/webflash/build.py $(WEBFLASH_DIST) $(ESP_WEB_TOOLS) $(WEBFLASH_OUT)
+
+test: $(ESP_WEB_TOOLS)/install-button.js

@@ -5,7 +5,8 @@
 
 Writes DIST_DIR/ota.json (one entry per board: the app image for wifimgr.ota with its URL,
 SHA-256 and length) and DIST_DIR/webflash/<build>.json, an ESP Web Tools manifest per board
-(the merged image at offset 0) for flashing from the browser.
+(the merged image at offset 0, Improv enabled) for flashing from the browser;
+tools/webflash/build.py makes the page around them (make webflash).
 
 With --files DIR, every file under DIR is also listed in ota.json under "filesystem" (path on
 the device, URL BASE_URL/files/<path>, SHA-256, length): wifimgr.ota writes them to the
@@ -48,6 +49,32 @@ def role(manifest, name):
     return next(f for f in manifest["files"] if f["role"] == name)
 
 
+def merged_name(manifest):
+    """The release file name of a build's merged image (ci/release.sh collect)."""
+    return "%s-%s.bin" % (manifest["board"], manifest["version"])
+
+
+def webflash(manifest, path):
+    """The ESP Web Tools manifest of one build: its merged image, at the offset dist.py gave it,
+    found at `path` (a URL, or relative to the manifest). Every build freezes wifimgr.improv,
+    which answers Improv Wi-Fi on the serial console, so ESP Web Tools asks for WiFi after
+    flashing. ESP Web Tools 10 tries Improv after every install (new_install_improv_wait_time,
+    not set, is how long); "improv" is the key its earlier releases read."""
+    merged = role(manifest, "merged")
+    return {
+        "name": "wifimgr for %s" % manifest["board"],
+        "version": manifest["version"],
+        "new_install_prompt_erase": True,
+        "improv": True,
+        "builds": [
+            {
+                "chipFamily": CHIP_FAMILY[manifest["chip"]],
+                "parts": [{"path": path, "offset": merged["offset"]}],
+            }
+        ],
+    }
+
+
 def filesystem(files_dir, base):
     """The --files entries: every regular file under files_dir, sorted by device path."""
     root = Path(files_dir)
@@ -87,7 +114,6 @@ def main(argv):
     (dist / "webflash").mkdir(exist_ok=True)
     for m in manifests:
         board, app = m["board"], role(m, "app")
-        role(m, "merged")  # StopIteration here: a build without a merged image
         entry = ota["boards"][board] = {
             "chip": m["chip"],
             "flash_size": m["flash_size"],
@@ -97,17 +123,7 @@ def main(argv):
         }
         if "chip_id" in m:
             entry["chip_id"] = m["chip_id"]
-        web = {
-            "name": "wifimgr for %s" % board,
-            "version": version,
-            "new_install_prompt_erase": True,
-            "builds": [
-                {
-                    "chipFamily": CHIP_FAMILY[m["chip"]],
-                    "parts": [{"path": "%s/%s-%s.bin" % (base, board, version), "offset": 0}],
-                }
-            ],
-        }
+        web = webflash(m, "%s/%s" % (base, merged_name(m)))
         (dist / "webflash" / ("%s.json" % board)).write_text(json.dumps(web, indent=2) + "\n")
     if files_dir is not None:
         ota["filesystem"] = filesystem(files_dir, base)

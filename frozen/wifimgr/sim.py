@@ -455,6 +455,10 @@ class WLAN:
         }
         self._radio_config = {"txpower": 20.0, "pm": self.PM_PERFORMANCE, "protocol": 7}
         self._ap_ip = ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
+        # The URI the AP's DHCP server offers as option 114 (RFC 8910) while it runs: set by
+        # the C Link's radio (radio_sim_mp.c, as port/radio_esp32.c: offer_captive_uri() sets
+        # it on ESP-IDF); network.WLAN has no way to set it, so the twin's AP offers None.
+        self.dhcp_captive_uri = None
 
     def _require_if(self, interface):
         # network_wlan.c: require_if().
@@ -512,6 +516,8 @@ class WLAN:
             self._leave()  # the mode loses STA: the port's handler does not reconnect
         if self._if == STA_IF and on and not self._active:
             self._reconnects = 0  # WIFI_EVENT_STA_START
+        if not on:
+            self.dhcp_captive_uri = None  # the DHCP server stops with the AP
         self._active = bool(on)
 
     # --- station ---------------------------------------------------------------------------

@@ -113,11 +113,25 @@ void wm_radio_sim_mp_show(wm_radio_sim_t *sim, mp_obj_t sta) {
             }
         }
     }
+    mp_obj_t radio = radio_of(sta);
     mp_obj_t args[4];
-    mp_load_method(radio_of(sta), MP_QSTR_follow, args);
+    mp_load_method(radio, MP_QSTR_follow, args);
     args[2] = attempt;
     args[3] = ap;
     mp_call_method_n_kw(2, 0, args);
+    if (v.ap_on && v.has_ap_config) {
+        // The configured AP's DHCP server offers option 114 on the AP's address, as
+        // radio_esp32.c: offer_captive_uri() sets it; the AP's WLAN records it.
+        mp_obj_t apif = mp_load_attr(radio, MP_QSTR_ap);
+        mp_obj_t call[2];
+        mp_load_method(apif, MP_QSTR_ifconfig, call);
+        mp_obj_t ip = mp_obj_subscr(mp_call_method_n_kw(0, 0, call), MP_OBJ_NEW_SMALL_INT(0),
+            MP_OBJ_SENTINEL);
+        vstr_t uri;
+        vstr_init(&uri, sizeof("http://255.255.255.255/api/captive"));
+        vstr_printf(&uri, "http://%s/api/captive", mp_obj_str_get_str(ip));
+        mp_store_attr(apif, MP_QSTR_dhcp_captive_uri, mp_obj_new_str_from_vstr(&uri));
+    }
 }
 
 mp_obj_t wm_radio_sim_mp_connects(const wm_radio_sim_t *sim) {
