@@ -140,9 +140,9 @@ elif WHAT == "manager":
             sta = network.WLAN(network.STA_IF)
             self.calls = []
             real = sta.connect
-            def connect(ssid, key, bssid=None, channel=None):
+            def connect(ssid, key, bssid=None):  # network_wlan.c takes no channel
                 self.calls.append(clock.now_ms())
-                real(ssid, key, bssid=bssid, channel=channel)
+                real(ssid, key, bssid=bssid)
             sta.connect = connect
             self.m = Manager(name, clock=clock, uid=b"\x24\x0a\xc4\x12\x34\x56")
             self.events = []
