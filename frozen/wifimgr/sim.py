@@ -10,6 +10,8 @@ import time
 
 from micropython import const
 
+from wifimgr.linkspec import parse_mac
+
 STA_IF = const(0)
 AP_IF = const(1)
 
@@ -121,13 +123,10 @@ def _fail(source, where, problem):
 
 
 def _parse_bssid(text, source, where):
-    parts = text.split(":")
     try:
-        if len(parts) != 6:
-            raise ValueError
-        return bytes(int(p, 16) for p in parts)
+        return parse_mac(text, where)
     except ValueError:
-        _fail(source, where, "not a MAC address like aa:bb:cc:dd:ee:ff: %r" % text)
+        _fail(source, where, "not a MAC address like aa:bb:cc:dd:ee:ff: %r" % (text,))
 
 
 class AccessPoint:
