@@ -451,8 +451,13 @@ out(seen[0])
 
 
 LOGGED = """
+try:  # a firmware with micropython-lib logging frozen in logs through it
+    import logging
+    logging.basicConfig(level=logging.INFO)
+except ImportError:
+    pass  # without it wifimgr prints "INFO:wifimgr:..." on stderr itself
 import wifimgr
-wifimgr.log_level(20)  # INFO: without micropython-lib logging, printed on stderr
+wifimgr.log_level(20)
 from wifimgr.config import Config
 from wifimgr.store import Store
 c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
