@@ -27,6 +27,13 @@ OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rej
 OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
 _OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
 _AP_DEFAULT_IP = "192.168.4.1"
+_BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
+_FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
+    "wrong_password": "%s refused the password",
+    "not_found": "%s is not on the air",
+    "no_ip": "%s gave no address",
+    "link_lost": "lost the link to %s",
+}
 _RETRY_MIN_MS = const(2000)  # a server that failed to start: first retry, doubling up to
 _RETRY_MAX_MS = const(60000)
 
@@ -499,8 +506,7 @@ class Manager:
         if trial is not None and trial["state"] == "connected":
             if ptrial is None or ptrial["state"] != "connected" or ptrial["ssid"] != trial["ssid"]:
                 provisioned = self._store_trial(trial["ssid"])
-        if state != was or s["ap_active"] != prev["ap_active"]:
-            self._log_state(s, prev)
+        self._log_state(s, prev)
         if s.get("ap_error") and s.get("ap_error") != prev.get("ap_error"):
             log.error("access point not started: %s", s["ap_error"])
         if state == "connected" and was != "connected":
@@ -524,18 +530,26 @@ class Manager:
             self._emit("ap_stopped", self._status())
 
     def _log_state(self, s, prev):
-        # One line per state change at INFO (wifimgr.log_level(20)): what a serial console shows.
-        state = s["state"]
-        if state == "connected":
-            log.info("connected to %s: %s, %s dBm, channel %s", s["ssid"], s["ip"], s["rssi"],
-                     s["channel"])  # fmt: skip
-        elif state in ("connecting", "getting_ip"):
-            log.info("%s %s", "joining" if state == "connecting" else "asking DHCP of", s["ssid"])
-        elif state == "waiting":
-            log.info("no known network to join (last: %s)", s["reason"])
+        # One line per change at INFO (wifimgr.log_level(20)): what a serial console shows.
+        state, ssid, reason = s["state"], s["ssid"], s["reason"]
+        was, left = prev["state"], prev["ssid"]
+        if reason and left and was in _BUSY and (reason != prev.get("reason") or ssid != left):
+            # The attempt on `left` ended: say why before what comes next.
+            log.info(_FAILED.get(reason, "%s failed"), left)
+        if state != was or ssid != left:
+            if state == "connected":
+                ch = s["channel"]
+                log.info("connected to %s: %s, %s dBm%s", ssid, s["ip"], s["rssi"],
+                         ", channel %s" % ch if ch is not None else "")  # fmt: skip
+            elif state in ("connecting", "getting_ip"):
+                log.info("%s %s", "joining" if state == "connecting" else "asking DHCP of", ssid)
+            elif state == "waiting" and reason in (None, "not_found"):
+                log.info("none of the known networks is on the air")
+            elif state == "waiting":
+                log.info("no known network joined (last: %s): trying again later", reason)
         if s["ap_active"] != prev["ap_active"]:
-            ssid = policy.ap_config(self.config)["ssid"]
-            log.info("access point %s %s", ssid, "up" if s["ap_active"] else "down")
+            ap = policy.ap_config(self.config)["ssid"]
+            log.info("access point %s %s", ap, "up" if s["ap_active"] else "down")
 
     def _store_trial(self, ssid):
         if self._trial is None or self._trial[0] != ssid:

@@ -1,5 +1,5 @@
 """The provisioning page as a person uses it: Debian's Chromium driven by Playwright, at a
-phone's 360 x 740, against `make sim` for each scenario. Screenshots of every step go to
+phone's 390 x 844, against `make sim` for each scenario. Screenshots of every step go to
 build/screenshots/ and are checked (size, not blank)."""
 
 import os
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"
-VIEWPORT = {"width": 360, "height": 740}
+VIEWPORT = {"width": 390, "height": 844}
 HOSTILE = [
     "<script>alert(1)</script>",
     '"><img src=x onerror=alert(2)>',
@@ -49,14 +49,14 @@ def page(browser):
 
 
 def shot(page, name):
-    """Saves a screenshot and checks it is a 360 px wide PNG with something on it."""
+    """Saves a screenshot and checks it is a phone-sized PNG with something on it."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / (name + ".png")
     png = page.screenshot(path=str(path))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert struct.unpack(">II", png[16:24]) == (360, 740), name
+    assert struct.unpack(">II", png[16:24]) == (VIEWPORT["width"], VIEWPORT["height"]), name
     # no element wider than the phone: nothing to scroll sideways
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, name
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"], name
     return path
 
 
@@ -151,6 +151,47 @@ def test_home_joins_the_guest_network(page, tmp_path):
             key=sim.setup_key(),
         )
         assert known(sim) == ["Meadowbrook-Guest", "Meadowbrook"]
+        # Already on WiFi: there is no setup network to close, and the page does not name one.
+        check = expect(page)
+        check(page.locator("#rn")).to_contain_text("Use the address above")
+        check(page.locator("#rn")).not_to_contain_text("setup network")
+
+
+def test_home_marks_the_current_network_and_forgets_only_when_confirmed(page, tmp_path):
+    check = expect(page)
+    with Sim("home", tmp_path) as sim:
+        sim.api.wait_status(lambda s: s["state"] == "connected")
+        page.goto(sim.url)
+        unlock(page, sim.setup_key())
+        check(network_button(page, "Meadowbrook")).to_have_attribute(
+            "aria-label", re.compile(", connected$"), timeout=15000
+        )
+        check(network_button(page, "Meadowbrook-Guest")).not_to_have_attribute(
+            "aria-label", re.compile("connected")
+        )
+        page.click("#st summary")
+        check(page.locator("#sd")).to_contain_text("Connected")
+        check(page.get_by_role("heading", name="Data")).to_be_hidden()  # no data: no heading
+        page.locator("#st summary").click()
+        page.click("#kn summary")
+        row = page.locator("#known li").first
+        check(row).to_contain_text("Meadowbrook")
+        name, whole = row.locator("span").bounding_box(), row.bounding_box()
+        # the name has the room, on one line: the buttons are compact
+        assert name["width"] > whole["width"] * 0.6, (name, whole)
+        assert name["height"] < 30, name
+        shot(page, "home-6-saved-networks")
+        page.get_by_role("button", name="Forget Meadowbrook").click()
+        check(row).to_contain_text("Forget Meadowbrook?")
+        shot(page, "home-7-forget-confirm")
+        assert known(sim) == ["Meadowbrook"], "forgotten before it was confirmed"
+        page.get_by_role("button", name="Keep").click()
+        check(page.get_by_role("button", name="Forget Meadowbrook")).to_be_visible()
+        assert known(sim) == ["Meadowbrook"]
+        page.get_by_role("button", name="Forget Meadowbrook").click()
+        page.get_by_role("button", name="Yes, forget Meadowbrook").click()
+        check(page.locator("#known")).to_contain_text("None yet.")
+        assert known(sim) == []
 
 
 def test_roaming_lists_one_entry_per_ssid_and_joins_an_open_network(page, tmp_path):
@@ -217,6 +258,33 @@ def test_hostile_ssids_render_as_text_and_the_emoji_network_joins(page, tmp_path
         shot(page, "hostile-7-hidden-connected")
 
 
+def test_hostile_no_dhcp_shows_the_phases_and_scan_again_lists_afresh(page, tmp_path):
+    """A router that gives no address: the page says it joined and waits for an address (the
+    link's status()["state"] getting_ip), then offers Scan again, which lists afresh."""
+    check = expect(page)
+    with Sim("hostile", tmp_path) as sim:
+        page.goto(sim.url)
+        unlock(page, sim.setup_key())
+        check(network_button(page, "NoDHCP-Lab")).to_be_visible(timeout=15000)
+        network_button(page, "NoDHCP-Lab").click()
+        page.fill("#pw", "static-only-99")
+        page.click("#go")
+        check(page.locator("#pt")).to_have_text(
+            "Joined NoDHCP-Lab; getting an address from the router…", timeout=15000
+        )
+        shot(page, "hostile-8-getting-address")
+        check(page.locator("#rh")).to_have_text("No address from the router", timeout=30000)
+        shot(page, "hostile-9-no-address")
+        page.get_by_role("button", name="Scan again").click()
+        check(page.locator("#pick")).to_be_visible()
+        check(page.locator("#scanning")).to_have_text("Scanning…")
+        check(network_button(page, "NoDHCP-Lab")).to_be_visible(timeout=15000)
+        page.click("#st summary")
+        check(page.locator("#sd")).not_to_contain_text("waiting")
+        page.locator("#st").scroll_into_view_if_needed()
+        shot(page, "hostile-10-status")
+
+
 def test_empty_air_offers_the_hidden_entry_and_says_not_found(page, tmp_path):
     check = expect(page)
     with Sim("empty", tmp_path) as sim:
@@ -232,6 +300,8 @@ def test_empty_air_offers_the_hidden_entry_and_says_not_found(page, tmp_path):
         check(page.locator("#rh")).to_have_text("Network not found", timeout=20000)
         check(page.locator("#retry")).to_be_visible()
         shot(page, "empty-1-not-found")
+        page.click("#st summary")
+        check(page.locator("#sd")).to_contain_text("Not connected, retrying", timeout=15000)
 
 
 def test_hook_result_data_and_diagnostics_are_shown(page, tmp_path):
@@ -261,6 +331,13 @@ def test_hook_result_data_and_diagnostics_are_shown(page, tmp_path):
         # taken (without it, it would stop at once as insecure).
         check(page.locator("#ut")).to_contain_text("Update failed", timeout=15000)
         check(page.locator("#ut")).not_to_contain_text("SHA-256")
+        # A new URL's rejection stays: the status poll does not bring back the last error.
+        page.fill("#url", "ftp://updates.example/firmware.bin")
+        page.click("#uf button")
+        check(page.locator("#ut")).to_contain_text("https:// or http://")
+        page.wait_for_timeout(3500)  # one 3-second status poll
+        check(page.locator("#ut")).to_contain_text("https:// or http://")
+        check(page.locator("#dh")).to_be_visible()  # there is data, under its heading
         page.locator("#st").scroll_into_view_if_needed()
         shot(page, "device-1-status")
         page.locator("#probes").scroll_into_view_if_needed()
@@ -272,3 +349,12 @@ def test_hook_result_data_and_diagnostics_are_shown(page, tmp_path):
         check(page.locator("#rh")).to_have_text("Connected", timeout=20000)
         check(page.locator("#rd")).to_contain_text("mqtt topic home/")
         shot(page, "device-3-connected")
+        # The next visitor sees the failed update as the last one, with its URL, not as theirs.
+        other = page.context.browser.new_context(viewport=VIEWPORT).new_page()
+        other.goto(dev.url)
+        other.click("#up summary")
+        check(other.locator("#ul")).to_contain_text(
+            "Last update (http://127.0.0.1:9/firmware.bin): Update failed", timeout=10000
+        )
+        check(other.locator("#ut")).to_have_text("")
+        other.context.close()

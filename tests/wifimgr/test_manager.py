@@ -6,7 +6,7 @@ import json
 
 import pytest
 from helpers.micropython import LINKS, micropython_on
-from helpers.pkg import run_json
+from helpers.pkg import PRELUDE, run_json
 
 
 @pytest.fixture(params=LINKS)
@@ -448,3 +448,83 @@ out(seen[0])
     assert (
         "access point not started: ap_config: password does not fit the security" in r["errors"]
     ), r["errors"]
+
+
+LOGGED = """
+try:  # a firmware with micropython-lib logging frozen in logs through it
+    import logging
+    logging.basicConfig(level=logging.INFO)
+except ImportError:
+    pass  # without it wifimgr prints "INFO:wifimgr:..." on stderr itself
+import wifimgr
+wifimgr.log_level(20)
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+"""
+
+
+def console(micropython, body):
+    """The INFO lines the manager printed (what a serial console shows) running `body`."""
+    proc = micropython.run(PRELUDE + LOGGED + body, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return [x[len("INFO:wifimgr:") :] for x in proc.stderr.splitlines() if x.startswith("INFO:")]
+
+
+def test_the_console_says_why_an_attempt_ended(micropython):
+    """A router that refuses the stored password and a link that drops are named on the log,
+    not only the next "joining"; "connected" never ends in "channel None"."""
+    lines = console(
+        micropython,
+        """
+radio([ap("Home", drop_after_s=5), ap("Attic", bssid="aa:00:00:00:00:02", rssi=-40)])
+c.add_network("Home", "correct-horse")
+c.add_network("Attic", "not-the-password")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+lost = []
+until(m, lambda s: s["reason"] == "link_lost" and lost.append(s)
+      or lost and s["state"] == "connected")
+""",
+    )
+    assert "Attic refused the password" in lines, lines
+    assert "lost the link to Home" in lines, lines
+    assert not [x for x in lines if "None" in x], lines
+
+
+def test_the_console_says_no_known_network_is_on_the_air(micropython):
+    lines = console(
+        micropython,
+        """
+radio([ap("Neighbour")])
+c.add_network("Home", "correct-horse")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+until(m, lambda s: s["state"] == "waiting")
+""",
+    )
+    assert "none of the known networks is on the air" in lines, lines
+    assert not [x for x in lines if x.startswith("no known network")], lines
+
+
+def test_a_portal_success_logs_connected_once(micropython):
+    """The access point closing after a portal success is one line of its own: "connected
+    to" is not printed again with it."""
+    lines = console(
+        micropython,
+        """
+radio([ap("Home")])
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+until(m, lambda s: s["ap_active"])
+m.try_credentials("Home", "correct-horse")
+until(m, lambda s: s["trial"] and s["trial"]["state"] == "connected")
+m.finish_provisioning()
+until(m, lambda s: not s["ap_active"])
+""",
+    )
+    assert len([x for x in lines if x.startswith("connected to Home")]) == 1, lines
+    assert "access point wifimgr-123456 down" in lines, lines
