@@ -10,7 +10,7 @@ import termios
 import time
 
 from helpers.micropython import ROOT, SCENARIOS
-from helpers.portal import build_page, free_port
+from helpers.portal import build_page, end_process, free_port
 
 DEVICE = ROOT / "tests" / "improv" / "improv_device.py"
 SDK = ROOT / "build" / "improv" / "node_modules" / "improv-wifi-serial-sdk" / "dist" / "serial.js"
@@ -103,13 +103,7 @@ class SerialDevice:
         return termios.tcgetattr(self.master)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         os.close(self.master)
         self.log.close()
 

@@ -39,6 +39,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def end_process(proc):
+    """Ends a device process: SIGTERM, and SIGKILL if it is still there after 3 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Device:
     """MicroPython running tests/helpers/portal_device.py: the portal on 127.0.0.1:port."""
 
@@ -84,13 +95,7 @@ class Device:
         return self.log.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.log.close()
 
     def __enter__(self):
