@@ -44,4 +44,12 @@ collect() {
     cp -r "$dist/webflash" "$out/"
 }
 
+# The browser flashing page (make webflash) over the boards in DIST, written to OUT, and the same
+# page as OUT.zip for hosting elsewhere: it carries its images and ESP Web Tools, no CDN.
+webflash() {
+    local dist=$1 out=$2
+    make webflash WEBFLASH_DIST="$dist" WEBFLASH_OUT="$out"
+    python3 -c 'import shutil, sys; shutil.make_archive(sys.argv[1], "zip", sys.argv[1])' "$out"
+}
+
 "$@"

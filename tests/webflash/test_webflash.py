@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+import zipfile
 
 import dist
 import pytest
@@ -61,12 +62,26 @@ def site(tmp_path_factory):
         (build / "bootloader" / "bootloader.bin").write_bytes(boot)
         dist.assemble(name, build, tmp / "dist" / name, version="7.7.7", esptool=ESPTOOL)
     page = tmp / "page"
-    subprocess.run(
-        ["make", "-s", "webflash", "WEBFLASH_DIST=%s" % (tmp / "dist"), "WEBFLASH_OUT=%s" % page],
-        cwd=ROOT,
-        check=True,
-    )
+    # the release's own step (.github/workflows/release.yml publishes what it writes)
+    subprocess.run([ROOT / "ci" / "release.sh", "webflash", tmp / "dist", page], check=True)
     return tmp / "dist", page
+
+
+def test_the_release_publishes_the_page_and_its_zip(site):
+    """The release job builds the page with ci/release.sh webflash, uploads that directory as the
+    GitHub Pages artifact the pages job deploys, and attaches the same page as a zip."""
+    _, page = site
+    with zipfile.ZipFile(str(page) + ".zip") as z:
+        zipped = {n for n in z.namelist() if not n.endswith("/")}
+    assert zipped == {str(p.relative_to(page)) for p in page.rglob("*") if p.is_file()}
+    assert {"index.html", "esp-web-tools/install-button.js"} <= zipped
+    flow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    release = flow[flow.index("\n  release:") : flow.index("\n  pages:")]
+    assert "ci/release.sh webflash firmware/dist release/site" in release
+    assert "actions/upload-pages-artifact" in release and "path: release/site" in release
+    assert "release/site.zip" in release.split("gh release create", 1)[1]
+    pages = flow[flow.index("\n  pages:") :]
+    assert "needs: [release]" in pages and "actions/deploy-pages" in pages
 
 
 def ts_interface(name):
