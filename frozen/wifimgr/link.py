@@ -4,7 +4,7 @@
 perform and touches no radio and no clock. Both pass the vectors in tests/link_vectors.json.
 `Link` drives it on asyncio over `network.WLAN` (or the simulated radio, `wifimgr.sim`) by
 polling `status()` and `status('rssi')`, the only way stock MicroPython reports progress.
-`select()` returns `_wifimgr.Link` when the firmware has it, else `Link`.
+`wifimgr.link_class()` says which of `_wifimgr.Link` and `Link` to use.
 
 What it does:
 - With a remembered (ssid, bssid, channel) of a known network it connects straight to that
@@ -46,7 +46,7 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 from micropython import const
 
 from wifimgr import _log as log
-from wifimgr import native, platform
+from wifimgr import platform
 from wifimgr.linkspec import (
     AP_POLICIES,
     check_candidates,
@@ -769,8 +769,3 @@ class Link:
             self._sta.connect(ssid, key, bssid=bssid)
         except OSError:
             self._feed(("disconnected", NOT_FOUND))
-
-
-def select():
-    """The Link class to use: `_wifimgr.Link` when the firmware has it, else this module's."""
-    return native("Link") or Link
