@@ -91,12 +91,15 @@ def start(
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
-    try:
-        from wifimgr import improv
-    except ImportError:  # a package installed without it
-        improv = None
-    if improv is not None:
-        improv.start(m)
+    from wifimgr import policy
+
+    if policy.wants_improv(m.config):  # the module is imported only where it answers
+        try:
+            from wifimgr import improv
+        except ImportError:  # a package installed without it
+            improv = None
+        if improv is not None:
+            improv.start(m)
     return m
 
 
