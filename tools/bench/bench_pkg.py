@@ -240,7 +240,8 @@ def _phone(port, dns_port, deadline_s=30):
 
 
 def _flow(micropython, root, tree, heap):
-    """(True if the phone's flow completed with `-X heapsize=heap`, the simulator's bytes)."""
+    """(True if the phone's flow completed with `-X heapsize=heap`, the simulator's bytes, the
+    device's console)."""
     with tempfile.TemporaryDirectory() as state:
         _simulator(root, state, _mpy_cross())
         port, dns_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
@@ -266,19 +267,19 @@ def _flow(micropython, root, tree, heap):
                     proc.wait()
             log.seek(0)
             text = log.read()
-            if os.environ.get("BENCH_PKG_LOG"):
-                print(text[-3000:])
-            sim = re.search(r"^sim (\d+)$", text, re.M)
-    return ok, int(sim.group(1)) if sim else None
+    sim = re.search(r"^sim (\d+)$", text, re.M)
+    return ok, int(sim.group(1)) if sim else None, text
 
 
 def _heap_min(micropython, root, tree, lo=16 * 1024, hi=256 * 1024):
-    ok, sim = _flow(micropython, root, tree, hi)
+    ok, sim, console = _flow(micropython, root, tree, hi)
     if not ok:
-        raise RuntimeError("bench_pkg: the phone's flow fails even with a %d-byte heap" % hi)
+        raise RuntimeError(
+            "bench_pkg: the phone's flow fails even with a %d-byte heap:\n%s" % (hi, console)
+        )
     while hi - lo > STEP:
         mid = (lo + hi) // 2 // STEP * STEP
-        passed, _ = _flow(micropython, root, tree, mid)
+        passed, _, _ = _flow(micropython, root, tree, mid)
         if passed:
             hi = mid
         else:
