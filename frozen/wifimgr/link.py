@@ -663,7 +663,7 @@ class Link:
             # Still the code the last attempt left, but the link this one made is gone, or its
             # time is up with no sign of progress: it ended the same way.
             self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
-        elif self._stale is None and code not in (codes.connecting, codes.idle):
+        elif self._stale is None and not codes.progressing(code):
             self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
         elif associated and state == CONNECTING:
             self._associated = True
@@ -762,7 +762,7 @@ class Link:
         # until the status moves, a failure code is the last attempt's, not this one's.
         code = self._sta.status()
         codes = self._codes
-        self._stale = None if code in (codes.got_ip, codes.connecting, codes.idle) else code
+        self._stale = None if code == codes.got_ip or codes.progressing(code) else code
         try:
             # ssid, key and bssid= are all WLAN.connect() takes: ESP-IDF then searches the
             # channels for that BSSID itself (the channel is the C Link's fast reconnect).
