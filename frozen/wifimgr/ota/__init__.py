@@ -35,17 +35,20 @@ from wifimgr import otadata
 from wifimgr.config import safe_url
 from wifimgr.platform import reset  # noqa: F401 (ota.reset())
 
+ON_HOST = False
 try:
     from esp32 import Partition
+except ImportError:
+    try:  # the unix port: the host's flash stand-in, which no device has
+        from wifimgr.partition import Partition
 
-    ON_HOST = False
-except ImportError:  # the unix port: the host's flash stand-in
-    from wifimgr.partition import Partition
-
-    ON_HOST = True
+        ON_HOST = True
+    except ImportError:  # another port (rp2, ...): nothing to update
+        Partition = None
 
 TIMEOUT_MS = 10000
 _NO_SLOTS = "this firmware's partition table has no OTA slots"
+_NO_PARTITIONS = "this port has no esp32.Partition: updates over the air are for ESP32s"
 _SUBTYPE_OTA_0 = 0x10
 
 # What wifimgr.ota.<module>.<name> the package offers as wifimgr.ota.<name>.
@@ -97,12 +100,16 @@ def no_flash():
 
 
 def unavailable():
-    """None when this firmware can update over the air, else the reason (a stock image whose
-    partition table has a factory app only: there esp32.Partition's get_next_update() and
-    Partition("otadata") raise ENOENT, esp32_partition.c: esp32_partition_new())."""
+    """None when this firmware can update over the air, else the reason: a port without
+    esp32.Partition, or a stock image whose partition table has a factory app only (there
+    esp32.Partition's get_next_update() and Partition("otadata") raise ENOENT,
+    esp32_partition.c: esp32_partition_new())."""
     if not _unavailable:
         if no_flash():
             return None
+        if Partition is None:
+            _unavailable.append(_NO_PARTITIONS)
+            return _NO_PARTITIONS
         try:
             Partition(Partition.RUNNING).get_next_update()
             Partition("otadata")
