@@ -37,6 +37,9 @@ def _package_files(package, exclude):
 _portal_page()
 metadata(version=_package_version(), description="WiFi manager for MicroPython on ESP32.")
 require("logging")
-# Every module of the package but the simulated radio, which only the unix build freezes
-# (manifest_unix.py).
-package("wifimgr", files=_package_files("wifimgr", exclude=("sim.py",)), opt=3)  # noqa: F821
+# Every module of the package but the host's: the simulated radio and the flash stand-in for
+# esp32.Partition, which only the unix build freezes (manifest_unix.py). The same modules as
+# package.json lists for mip (tools/mip/build.py: HOST_ONLY).
+package(  # noqa: F821
+    "wifimgr", files=_package_files("wifimgr", exclude=("sim.py", "partition.py")), opt=3
+)

@@ -26,6 +26,25 @@ def native(name):
     return getattr(_wifimgr, name, None)
 
 
+def link_class():
+    """The scan/connect state machine to use: `_wifimgr.Link` when the firmware has it, else
+    the Python twin, `wifimgr.link.Link` (imported only then: it costs heap a board with the C
+    module does not spend)."""
+    cls = native("Link")
+    if cls is None:
+        from wifimgr.link import Link as cls
+    return cls
+
+
+def dns_class():
+    """The captive DNS responder to use: `_wifimgr.DNSServer` when the firmware has it, else
+    the Python twin, `wifimgr.dns.DNSServer` (imported only then)."""
+    cls = native("DNSServer")
+    if cls is None:
+        from wifimgr.dns import DNSServer as cls
+    return cls
+
+
 DEFAULT_CONFIG = "/wifimgr.json"
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 
@@ -72,12 +91,15 @@ def start(
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
-    try:
-        from wifimgr import improv
-    except ImportError:  # a package installed without it
-        improv = None
-    if improv is not None:
-        improv.start(m)
+    from wifimgr import policy
+
+    if policy.wants_improv(m.config):  # the module is imported only where it answers
+        try:
+            from wifimgr import improv
+        except ImportError:  # a package installed without it
+            improv = None
+        if improv is not None:
+            improv.start(m)
     return m
 
 

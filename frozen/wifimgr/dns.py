@@ -3,15 +3,14 @@
 Every A (or ANY) query gets the device's address; AAAA and other types get NOERROR with no
 answer; names on the `nxdomain`/`refused` lists get that rcode; `overrides` maps names to their
 own address. Names may start with "*." to cover every subdomain. Both implementations pass the
-vectors in tests/dns_vectors.json. `select()` returns the C one when the firmware has it.
+vectors in tests/dns_vectors.json. `wifimgr.dns_class()` returns the C one when the firmware has
+it.
 """
 
 import asyncio
 import socket
 
 from micropython import const
-
-from wifimgr import native
 
 _HEADER = const(12)
 _MAX_PACKET = const(512)
@@ -323,8 +322,3 @@ class DNSServer:
                 except Exception:
                     # Nothing a client sends may stop the responder.
                     self._drops += 1
-
-
-def select():
-    """The DNSServer class to use: `_wifimgr.DNSServer` when the firmware has it."""
-    return native("DNSServer") or DNSServer

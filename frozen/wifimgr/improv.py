@@ -29,7 +29,8 @@
 # Credentials are tried through the Manager (try_credentials, status, finish_provisioning) as
 # the portal tries them: with the access point up, stored encrypted only once they work.
 #
-# Configuration key "improv": true (on), false (off), unset: on on an ESP32 only.
+# Configuration key "improv": true (on), false (off), unset: on on an ESP32 only
+# (policy.wants_improv(); wifimgr.start() imports this module only then).
 
 import sys
 
@@ -123,17 +124,6 @@ def chip_family():
         return sys.platform.upper()
     chip = machine[i:].split()[0]
     return chip if chip == "ESP32" else "ESP32-" + chip[5:]
-
-
-def wanted(manager):
-    """Whether this device should speak Improv (the configuration's "improv" key)."""
-    on = manager.config.get("improv")
-    if on is None:
-        return sys.platform == "esp32"
-    if not isinstance(on, bool):
-        log.error("improv: the improv key must be true or false, not %r: off", on)
-        return False
-    return on
 
 
 class Improv:
@@ -355,14 +345,15 @@ class _Console:
 
 
 def start(manager):
-    """Starts answering Improv packets on the REPL stream, if the configuration wants it; call
-    it inside or before a running loop. The console is taken over only while the loop runs the
+    """Starts answering Improv packets on the REPL stream (wifimgr.start() does, when
+    policy.wants_improv() says the configuration wants it); call it inside or before a running
+    loop. The console is taken over only while the loop runs the
     reader, so a REPL used between start() and run() keeps its Ctrl-C. Returns the task or
     None."""
     global _task
     import asyncio
 
-    if _task is not None or not wanted(manager):
+    if _task is not None:
         return None
     improv = Improv(
         manager, getattr(sys.stdin, "buffer", sys.stdin), getattr(sys.stdout, "buffer", sys.stdout)

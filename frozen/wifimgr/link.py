@@ -4,7 +4,7 @@
 perform and touches no radio and no clock. Both pass the vectors in tests/link_vectors.json.
 `Link` drives it on asyncio over `network.WLAN` (or the simulated radio, `wifimgr.sim`) by
 polling `status()` and `status('rssi')`, the only way stock MicroPython reports progress.
-`select()` returns `_wifimgr.Link` when the firmware has it, else `Link`.
+`wifimgr.link_class()` says which of `_wifimgr.Link` and `Link` to use.
 
 What it does:
 - With a remembered (ssid, bssid, channel) of a known network it connects straight to that
@@ -46,7 +46,7 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 from micropython import const
 
 from wifimgr import _log as log
-from wifimgr import native, platform
+from wifimgr import platform
 from wifimgr.linkspec import (
     AP_POLICIES,
     check_candidates,
@@ -663,7 +663,7 @@ class Link:
             # Still the code the last attempt left, but the link this one made is gone, or its
             # time is up with no sign of progress: it ended the same way.
             self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
-        elif self._stale is None and code not in (codes.connecting, codes.idle):
+        elif self._stale is None and not codes.progressing(code):
             self._feed(("disconnected", self._reason_of(code, was_associated or associated)))
         elif associated and state == CONNECTING:
             self._associated = True
@@ -762,15 +762,10 @@ class Link:
         # until the status moves, a failure code is the last attempt's, not this one's.
         code = self._sta.status()
         codes = self._codes
-        self._stale = None if code in (codes.got_ip, codes.connecting, codes.idle) else code
+        self._stale = None if code == codes.got_ip or codes.progressing(code) else code
         try:
             # ssid, key and bssid= are all WLAN.connect() takes: ESP-IDF then searches the
             # channels for that BSSID itself (the channel is the C Link's fast reconnect).
             self._sta.connect(ssid, key, bssid=bssid)
         except OSError:
             self._feed(("disconnected", NOT_FOUND))
-
-
-def select():
-    """The Link class to use: `_wifimgr.Link` when the firmware has it, else this module's."""
-    return native("Link") or Link

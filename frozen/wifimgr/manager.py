@@ -14,7 +14,7 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, backend, native, policy
+from wifimgr import __version__, backend, dns_class, link_class, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.store import SETUP_KEY, Store, import_wifi_json
@@ -52,21 +52,14 @@ link_backend = None
 
 
 def _link_class():
-    # _wifimgr.Link when the firmware has it, and then the twin is never imported (~6 KB). On
-    # an ESP32 it drives the chip's radio, the one network.WLAN shows; on unix it drives the
-    # simulated radio of wifimgr.sim's WLAN, which shows what it does (port/radio_sim_mp.c).
-    cls = native("Link") if link_backend != "twin" else None
-    if cls is None:
-        from wifimgr.link import Link as cls
-    return cls
+    # wifimgr.link_class(): _wifimgr.Link when the firmware has it. On an ESP32 it drives the
+    # chip's radio, the one network.WLAN shows; on unix it drives the simulated radio of
+    # wifimgr.sim's WLAN, which shows what it does (port/radio_sim_mp.c).
+    if link_backend == "twin":
+        from wifimgr.link import Link
 
-
-def _dns_class():
-    # _wifimgr.DNSServer when the firmware has it, and then the twin is never imported.
-    cls = native("DNSServer")
-    if cls is None:
-        from wifimgr.dns import DNSServer as cls
-    return cls
+        return Link
+    return link_class()
 
 
 def _mac(bssid):
@@ -621,7 +614,7 @@ class Manager:
                 failed.append(("portal", "portal on %s:%d" % tuple(self._http), e))
         if self._dns and self._dns_server is None:
             try:
-                server = _dns_class()(self._servers_ip(), self._dns[1], bind=self._dns[0])
+                server = dns_class()(self._servers_ip(), self._dns[1], bind=self._dns[0])
                 server.start()
                 self._dns_server = server
                 self._server_error("dns", None)

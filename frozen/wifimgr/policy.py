@@ -11,7 +11,11 @@ static addresses and WebREPL.
 - `set_hostname(name, sta)`: before the first connect, so DHCP and mDNS use it.
 - `webrepl(cfg, status)`: starts WebREPL when the joined network (or the access point) has
   `enables_webrepl` and a WebREPL password is configured; never without a password.
+- `wants_improv(cfg)`: whether Improv Wi-Fi answers on the serial console (wifimgr.improv,
+  imported only then).
 """
+
+import sys
 
 from micropython import const
 
@@ -156,3 +160,15 @@ def webrepl(cfg, status, module=None):
         log.error("policy: WebREPL did not start: %s", e)
         return "unavailable"
     return "started"
+
+
+def wants_improv(cfg):
+    """Whether this device speaks Improv on its serial console: the configuration's "improv"
+    key, true or false; unset, on an ESP32 only."""
+    on = cfg.get("improv")
+    if on is None:
+        return sys.platform == "esp32"
+    if not isinstance(on, bool):
+        log.error("improv: the improv key must be true or false, not %r: off", on)
+        return False
+    return on

@@ -183,6 +183,7 @@ def otadata(path):
 HEAP_SCRIPT = """
 import gc, json, time
 from wifimgr import partition, ota
+from wifimgr.ota import download  # the machinery is imported before the baseline
 partition.setup(%(flash)r)
 P = partition.Partition
 peak = 0
@@ -205,7 +206,7 @@ class Sampling(P):
     def get_next_update(self):
         return Sampling(P.get_next_update(self).name)
 
-ota.Partition = Sampling
+download.Partition = Sampling  # the slots the download writes
 gc.collect()
 gc.threshold(2048)
 base = gc.mem_alloc()

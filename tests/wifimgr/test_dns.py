@@ -83,7 +83,7 @@ for cls in classes:
 
 
 SERVE = """
-import asyncio, socket, sys
+import asyncio, socket, sys, wifimgr
 from wifimgr import dns
 
 PORT = int(sys.argv[1])
@@ -99,7 +99,7 @@ async def ask(sock, q):
     return None
 
 async def main():
-    cls = dns.select() if IMPL == "select" else dns.DNSServer
+    cls = wifimgr.dns_class() if IMPL == "select" else dns.DNSServer
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     c.setblocking(False)
     with cls("192.168.4.1", port=PORT, ttl=30, bind="127.0.0.1", nxdomain=["no.test"]) as srv:
@@ -133,25 +133,25 @@ def test_server_answers_over_udp_and_counts(micropython, impl):
     assert out[3] == "3 2 1 True False"
 
 
-def test_select_prefers_the_native_class(micropython):
-    """dns.select() is _wifimgr.DNSServer when the firmware has it, else the Python twin."""
+def test_dns_class_prefers_the_native_class(micropython):
+    """wifimgr.dns_class() is _wifimgr.DNSServer when the firmware has it, and then the twin
+    is never imported; else the Python twin."""
     code = """
-from wifimgr import dns
-try:
-    import _wifimgr
-    print(dns.select() is _wifimgr.DNSServer)
-except ImportError:
-    print(dns.select() is dns.DNSServer)
+import sys, wifimgr
+cls = wifimgr.dns_class()
+c = wifimgr.native("DNSServer")
+twin = "wifimgr.dns" in sys.modules
+print(cls is (c or sys.modules["wifimgr.dns"].DNSServer), twin != bool(c))
 """
-    assert micropython.run(code).strip() == "True"
+    assert micropython.run(code).split() == ["True", "True"]
 
 
 def test_bind_conflict_raises_oserror(micropython):
     code = """
-import asyncio, socket, sys
+import asyncio, socket, sys, wifimgr
 from wifimgr import dns
 async def main():
-    a = dns.select()("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1")
+    a = wifimgr.dns_class()("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1")
     a.start()
     try:
         dns.DNSServer("10.0.0.1", port=int(sys.argv[1]), bind="127.0.0.1").start()

@@ -494,15 +494,18 @@ print(json.dumps({"seen": seen, "scans": asyncio.run(main())}))
     assert r["scans"] >= 4
 
 
-def test_select_picks_the_python_link_without_the_c_module(micropython):
+def test_link_class_is_the_c_link_and_the_twin_only_without_it(micropython):
+    """wifimgr.link_class(): _wifimgr.Link where the firmware has it, and then the twin module
+    is never imported (asking which class to use costs nothing); the twin elsewhere."""
     out = micropython.run(
-        "from wifimgr import link\n"
-        "try:\n    import _wifimgr\n    has = hasattr(_wifimgr, 'Link')\n"
-        "except ImportError:\n    has = False\n"
-        "print(link.select() is link.Link, has)\n"
+        "import sys, wifimgr\n"
+        "cls = wifimgr.link_class()\n"
+        "twin = 'wifimgr.link' in sys.modules\n"
+        "c = wifimgr.native('Link')\n"
+        "print(c is not None, twin, cls is (c or sys.modules['wifimgr.link'].Link))\n"
     )
-    a, has = out.split()
-    assert a == ("False" if has == "True" else "True")
+    has, twin, same = out.split()
+    assert same == "True" and twin == ("False" if has == "True" else "True"), out
 
 
 def test_native_link_runs_beside_the_event_loop_on_the_real_clock(micropython):
@@ -514,13 +517,14 @@ def test_native_link_runs_beside_the_event_loop_on_the_real_clock(micropython):
     out = micropython.run(
         r"""
 import asyncio, json, time
-from wifimgr import sim, link
+import wifimgr
+from wifimgr import sim
 import _wifimgr
 radio = sim.install(sim.Scenario({"access_points": [
     {"ssid": "Home", "bssid": "aa:00:00:00:00:01", "channel": 6, "rssi": -50,
      "password": "correct-horse", "assoc_ms": 100, "dhcp_ms": 100}]}, "t"), sim.RealClock())
 import network
-L = link.select()(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
+L = wifimgr.link_class()(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
 L.configure([{"ssid": "Home", "password": "correct-horse"}], {})
 seen = []
 L.on_change(lambda s: seen.append(s["state"]))

@@ -1006,6 +1006,19 @@ def test_update_form_installs_an_image_then_restarts(micropython, flash, server)
     assert percents == sorted(percents) and len(set(percents)) >= 2, seen
 
 
+def test_update_progress_moves_in_small_steps(micropython, flash, server):
+    """The percentage the portal polls grows with every 4 KiB block written (issue 17: it
+    jumped 2 % -> 35 % -> 68 %, one step per 64 KiB of a 160 KiB image), so a slow download
+    shows that it is alive."""
+    r, seen, error, _boot, _ = update_form(
+        micropython, flash, server.url("esp32c3.bin", rate=200000)
+    )
+    assert r == "reset 3" and error is None, (r, error)
+    percents = [p for s, p in seen[1:] if s == "downloading"]
+    steps = [b - a for a, b in zip(percents, percents[1:], strict=False)]
+    assert len(set(percents)) >= 10 and max(steps) <= 5, percents
+
+
 def test_update_form_reports_a_bad_image_and_keeps_running(micropython, flash, server):
     r, seen, error, boot, _ = update_form(
         micropython, flash, server.url("esp32c3.bin", corrupt=5000)
