@@ -286,6 +286,38 @@ static mp_obj_t wifimgr_link_make_new(const mp_obj_type_t *type, size_t n_args, 
     return MP_OBJ_FROM_PTR(self);
 }
 
+// ValueError naming what port/link_task.c refused. linkspec checked the arguments before, so
+// this is the C side disagreeing with linkspec (wm_link_ranges against _INT_RANGES).
+static MP_NORETURN void wifimgr_link_refused(int err, const wm_link_policy_t *p) {
+    int row = wm_link_policy_out_of_range(p);
+    if (row >= 0) {
+        const wm_link_range_t *r = &wm_link_ranges[row];
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("configure: policy.%s must be %d..%d"),
+            r->key, (int)r->low, (int)r->high);
+    }
+    switch (err) {
+        case WM_LINK_ERR_SSID:
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("configure: a candidate's ssid must be 1..%d bytes"),
+                WM_LINK_SSID_MAX);
+        case WM_LINK_ERR_PASSWORD:
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("configure: a candidate's password must be empty or 8..%d bytes"),
+                WM_LINK_PASSWORD_MAX);
+        case WM_LINK_ERR_FULL:
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("configure: at most %d candidates"), WM_LINK_MAX_CANDIDATES);
+        case WM_LINK_ERR_AP_POLICY:
+            mp_raise_ValueError(
+                MP_ERROR_TEXT("configure: policy.ap_policy must be always, fallback or never"));
+        case WM_LINK_ERR_BACKOFF:
+            mp_raise_ValueError(
+                MP_ERROR_TEXT("configure: policy.backoff_max_ms must not be below backoff_min_ms"));
+        default:
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("configure: core/link.h error %d"), err);
+    }
+}
+
 // Link.configure(candidates, policy=None)
 static mp_obj_t wifimgr_link_configure(size_t n_args, const mp_obj_t *args) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(args[0]);
@@ -366,7 +398,7 @@ static mp_obj_t wifimgr_link_configure(size_t n_args, const mp_obj_t *args) {
     int err = wm_link_task_configure(self->task, &p, cs, passwords, n,
         config != mp_const_none ? &apc : NULL);
     if (err != WM_LINK_OK) {
-        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("configure: refused (%d)"), err);
+        wifimgr_link_refused(err, &p);
     }
     self->policy = policy;
     return mp_const_none;
