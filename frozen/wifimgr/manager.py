@@ -17,7 +17,9 @@ from micropython import const
 from wifimgr import __version__, backend, native, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr.store import SETUP_KEY, Store, import_wifi_json
+from wifimgr.platform import AP_DEFAULT_IP
+from wifimgr.provision import import_wifi_json
+from wifimgr.store import SETUP_KEY, Store
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
@@ -26,7 +28,6 @@ _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
 OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
 OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
 _OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
-_AP_DEFAULT_IP = "192.168.4.1"
 _BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
 _FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
     "wrong_password": "%s refused the password",
@@ -405,7 +406,7 @@ class Manager:
             try:
                 s["ap_ip"] = self._ap.ifconfig()[0]
             except OSError:
-                s["ap_ip"] = _AP_DEFAULT_IP
+                s["ap_ip"] = AP_DEFAULT_IP
             try:  # what the radio runs (network_wlan.c: config("security")), 0 when open
                 s["ap_security"] = self._ap.config("security")
             except (OSError, ValueError):
@@ -593,9 +594,9 @@ class Manager:
             return host
         try:
             ip = self._ap.ifconfig()[0]
-            return ip if ip != "0.0.0.0" else _AP_DEFAULT_IP
+            return ip if ip != "0.0.0.0" else AP_DEFAULT_IP
         except OSError:
-            return _AP_DEFAULT_IP
+            return AP_DEFAULT_IP
 
     def _start_servers(self):
         # A server that cannot start (a port in use, MemoryError on a small heap, a package

@@ -23,6 +23,8 @@ from micropython import const
 
 from wifimgr import linkspec
 from wifimgr.config import safe_url
+from wifimgr.platform import AP_DEFAULT_IP
+from wifimgr.store import same as _same
 
 from .http import HTTPError, Response, Server
 
@@ -306,7 +308,7 @@ class Portal:
         port = "" if self.port == 80 else ":%d" % self.port
         host = self.host
         if host in ("0.0.0.0", ""):
-            host = self.manager.status().get("ap_ip") or "192.168.4.1"
+            host = self.manager.status().get("ap_ip") or AP_DEFAULT_IP
         return "http://%s%s/" % (host, port)
 
     # --- dispatch --------------------------------------------------------------------------
@@ -668,13 +670,3 @@ def _token():
     import os
 
     return "".join("%02x" % b for b in os.urandom(16))
-
-
-def _same(a, b):
-    # compares in time independent of where the strings differ
-    if not isinstance(a, str) or len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= ord(a[i]) ^ ord(b[i])
-    return diff == 0
