@@ -56,14 +56,19 @@ _MAX_DEPTH = const(8)
 
 
 class ConfigError(ValueError):
-    """A configuration problem; the message names the file or key and what is wrong."""
+    """A configuration problem; the message names the file or key and what is wrong, `key`
+    the key (None when the message names a file)."""
+
+    def __init__(self, message, key=None):
+        super().__init__(message)
+        self.key = key
 
 
 # --- validation --------------------------------------------------------------------------------
 
 
 def _err(key, problem):
-    raise ConfigError("%s: %s" % (key, problem))
+    raise ConfigError("%s: %s" % (key, problem), key)
 
 
 def check_ssid(ssid, key="ssid"):
@@ -72,7 +77,7 @@ def check_ssid(ssid, key="ssid"):
     try:
         return linkspec.check_ssid(linkspec.check_text(ssid, key, 255), key).decode()
     except ValueError as e:
-        raise ConfigError(str(e))
+        raise ConfigError(str(e), key)
 
 
 def check_password(password, key="password"):
@@ -81,7 +86,7 @@ def check_password(password, key="password"):
     try:
         return linkspec.check_password(password, key)
     except ValueError as e:
-        raise ConfigError(str(e))
+        raise ConfigError(str(e), key)
 
 
 def _check_bool(value, key):

@@ -134,6 +134,7 @@ class Manager:
         self._deferred = False
         self._prev = None
         self._trial = None  # (ssid, password, hidden) of the credentials being tried
+        self._asked = None  # (ssid, the link's trial before): until the link reports this one
         self._hook = None
         self._ota = None
         self._webrepl = None
@@ -221,9 +222,22 @@ class Manager:
         password = _config.check_password(password)
         if not isinstance(hidden, bool):
             raise ValueError("hidden: must be True or False")
-        self._trial = (ssid, password, hidden)
-        self._hook = None
+        before = self._link.status()["trial"]
         self._link.try_credentials(ssid, password, hidden)
+        self._trial = (ssid, password, hidden)
+        self._asked = (ssid, before)
+        self._hook = None
+
+    async def trial_outcome(self, ssid, timeout_ms):
+        """The outcome of the trial of `ssid` that try_credentials() began: status()["trial"]
+        once it is no longer "trying" (on "connected" the credentials are stored and the
+        connected callbacks ran); None if `timeout_ms` passed first."""
+
+        def over(s):
+            t = s["trial"]
+            return t is not None and t["ssid"] == ssid and t["state"] != "trying"
+
+        return self._status()["trial"] if await self.wait_for(over, timeout_ms) else None
 
     def finish_provisioning(self):
         self._touch()
@@ -417,6 +431,10 @@ class Manager:
         s["version"] = __version__
         s["backend"] = backend
         trial = s["trial"]
+        if self._asked is not None:
+            # try_credentials() returns before the link takes the request: until it reports
+            # this trial, its status shows the previous one (a wrong password just corrected).
+            trial = {"ssid": self._asked[0], "state": "trying", "reason": None, "ip": None}
         if trial is not None:
             trial = dict(trial)
             if trial["state"] == "connected" and not self._handled(trial):
@@ -500,6 +518,10 @@ class Manager:
                 # Before association: with DHCP stopped the address comes with it.
                 policy.apply_static_ip(self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
+        asked = self._asked
+        if asked and trial and trial["ssid"] == asked[0]:
+            if trial["state"] == "trying" or trial != asked[1]:
+                self._asked = None  # the link took the request: its trial is this one
         if trial is not None and (ptrial is None or ptrial["state"] != trial["state"]):
             log.info("portal: %s on %s%s", trial["state"], trial["ssid"],
                      " (%s)" % trial["reason"] if trial["reason"] else "")  # fmt: skip
