@@ -14,11 +14,10 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, backend, native, policy
+from wifimgr import __version__, _fs, backend, native, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
-from wifimgr.provision import import_wifi_json
 from wifimgr.store import SETUP_KEY, Store
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
@@ -472,6 +471,10 @@ class Manager:
 
     def _import_provisioning(self):
         path = _dirname(self.config.path) + "wifi.json"
+        if not _fs.exists(path):
+            return
+        from wifimgr.provision import import_wifi_json  # only when there is a file to import
+
         try:
             if import_wifi_json(self.config, path):
                 log.info("provisioned from %s", path)
