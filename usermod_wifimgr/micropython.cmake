@@ -21,6 +21,8 @@ endif()
 
 target_sources(usermod_wifimgr INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modwifimgr.c
+    ${CMAKE_CURRENT_LIST_DIR}/wifimgr_dns_server.c
+    ${CMAKE_CURRENT_LIST_DIR}/wifimgr_link.c
     ${CMAKE_CURRENT_LIST_DIR}/core/dns.c
     ${CMAKE_CURRENT_LIST_DIR}/port/dns_task.c
     ${CMAKE_CURRENT_LIST_DIR}/core/link.c

@@ -4,6 +4,8 @@ WIFIMGR_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' $(WIFIMGR_MOD
 
 SRC_USERMOD_C += \
 	$(WIFIMGR_MOD_DIR)/modwifimgr.c \
+	$(WIFIMGR_MOD_DIR)/wifimgr_dns_server.c \
+	$(WIFIMGR_MOD_DIR)/wifimgr_link.c \
 	$(WIFIMGR_MOD_DIR)/core/dns.c \
 	$(WIFIMGR_MOD_DIR)/port/dns_task.c \
 	$(WIFIMGR_MOD_DIR)/core/link.c \

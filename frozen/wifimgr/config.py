@@ -44,112 +44,31 @@ import os
 
 from micropython import const
 
+from wifimgr import _fs, linkspec
 from wifimgr import _log as log
-from wifimgr import linkspec
+from wifimgr.platform import unique_id
 
 DEFAULT_PATH = "/wifimgr.json"
 SCHEMA = const(3)
 START_POLICIES = ("always", "fallback", "never")
 _MAX_NETWORKS = const(16)
 _MAX_DEPTH = const(8)
-_STAT_DIR = const(0x4000)
 
 
 class ConfigError(ValueError):
-    """A configuration problem; the message names the file or key and what is wrong."""
+    """A configuration problem; the message names the file or key and what is wrong, `key`
+    the key (None when the message names a file)."""
 
-
-# --- atomic files, shared with wifimgr.store ---------------------------------------------------
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def is_dir(path):
-    try:
-        return bool(os.stat(path)[0] & _STAT_DIR)
-    except OSError:
-        return False
-
-
-def _write(path, data):
-    # Replaced by the torn-write test with a writer that stops after n bytes.
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        fsync = getattr(os, "fsync", None)
-        if fsync is not None:
-            fsync(f.fileno())
-
-
-def _step(name):
-    # Hook for the power-loss test: called between the steps of write_atomic().
-    pass
-
-
-def read_bytes(path):
-    """The file's bytes, or None if it does not exist; OSError naming it if it cannot be read."""
-    if is_dir(path):
-        raise OSError("%s: is a directory, not a file" % path)
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        if e.args and e.args[0] == 2:  # ENOENT
-            return None
-        raise OSError("%s: cannot read: %s" % (path, e))
-
-
-def write_atomic(path, data):
-    """Writes `data` (bytes) to `path` so that a crash at any point leaves either the old file
-    (at `path`, else `path`.bak) or the new one. The previous version is kept as `path`.bak."""
-    if is_dir(path):
-        raise OSError("%s: is a directory, not a file" % path)
-    tmp = path + ".tmp"
-    bak = path + ".bak"
-    _write(tmp, data)
-    _step("written")
-    if read_bytes(tmp) != data:
-        raise OSError("%s: read back differs from what was written" % tmp)
-    if _exists(path):
-        if _exists(bak):
-            os.remove(bak)
-        _step("bak_removed")
-        os.rename(path, bak)
-        _step("old_moved")
-    os.rename(tmp, path)
-    _step("renamed")
-
-
-def read_atomic(path, parse):
-    """Returns (value, used_path, error) from `path`, or from `path`.bak when `path` is missing
-    or `parse` rejects it. value is None when neither gives one; error says why `path` was not
-    used (None if it was, or if neither file exists)."""
-    error = None
-    for p in (path, path + ".bak"):
-        try:
-            data = read_bytes(p)
-            if data is None:
-                continue
-            value = parse(data, p)
-        except (OSError, ValueError) as e:
-            if error is None:
-                error = str(e)
-            continue
-        return value, p, error
-    return None, None, error
+    def __init__(self, message, key=None):
+        super().__init__(message)
+        self.key = key
 
 
 # --- validation --------------------------------------------------------------------------------
 
 
 def _err(key, problem):
-    raise ConfigError("%s: %s" % (key, problem))
+    raise ConfigError("%s: %s" % (key, problem), key)
 
 
 def check_ssid(ssid, key="ssid"):
@@ -158,7 +77,7 @@ def check_ssid(ssid, key="ssid"):
     try:
         return linkspec.check_ssid(linkspec.check_text(ssid, key, 255), key).decode()
     except ValueError as e:
-        raise ConfigError(str(e))
+        raise ConfigError(str(e), key)
 
 
 def check_password(password, key="password"):
@@ -167,7 +86,7 @@ def check_password(password, key="password"):
     try:
         return linkspec.check_password(password, key)
     except ValueError as e:
-        raise ConfigError(str(e))
+        raise ConfigError(str(e), key)
 
 
 def _check_bool(value, key):
@@ -434,22 +353,6 @@ def parse(data, source="config"):
     return doc
 
 
-def unique_id():
-    """The chip's unique id as bytes: machine.unique_id(), else the station MAC, else None."""
-    try:
-        import machine
-
-        return bytes(machine.unique_id())
-    except (ImportError, AttributeError, OSError):
-        pass
-    try:
-        import network
-
-        return bytes(network.WLAN(network.STA_IF).config("mac"))
-    except (ImportError, AttributeError, OSError, ValueError, TypeError):
-        return None
-
-
 def default_device_name(uid=None):
     uid = uid if uid is not None else unique_id()
     if not uid:
@@ -489,7 +392,7 @@ class Config:
     # --- loading and saving ----------------------------------------------------------------
 
     def load(self):
-        doc, used, error = read_atomic(self.path, parse)
+        doc, used, error = _fs.read_atomic(self.path, parse)
         self.error = error
         self.source = used
         self._refused = error is not None
@@ -533,19 +436,19 @@ class Config:
             self.store.save()
         self._doc["schema"] = SCHEMA
         data = _dumps_without(self._doc, moved)
-        if self._refused and _exists(self.path) and not is_dir(self.path):
+        if self._refused and _fs.exists(self.path) and not _fs.is_dir(self.path):
             bad = self.path + ".bad"
-            if _exists(bad):
+            if _fs.exists(bad):
                 os.remove(bad)
             os.rename(self.path, bad)
             log.error("config: kept the refused %s as %s", self.path, bad)
-        write_atomic(self.path, data)
+        _fs.write_atomic(self.path, data)
         for _, _, holder, key in moved:
             del holder[key]
-        if moved and read_bytes(self.path) == data:
+        if moved and _fs.read_bytes(self.path) == data:
             # The migrated file reads back: the previous version held the passwords in
             # plaintext and goes now.
-            _step("migrated")
+            _fs.step("migrated")
             os.remove(self.path + ".bak")
         self._refused = False
         self.error = None

@@ -70,7 +70,7 @@ def _rule(name, action, addr):
     return (bytes(wire), wildcard, action, addr)
 
 
-class Config:
+class Answers:
     """What the responder answers; the same fields as wm_dns_config_t."""
 
     def __init__(self, ip, ttl=60, overrides=None, nxdomain=(), refused=()):
@@ -253,7 +253,7 @@ class DNSServer:
     def __init__(
         self, ip, port=53, ttl=60, *, bind="0.0.0.0", overrides=None, nxdomain=(), refused=()
     ):
-        self._cfg = Config(ip, ttl, overrides, nxdomain, refused)
+        self._cfg = Answers(ip, ttl, overrides, nxdomain, refused)
         if not isinstance(port, int) or port < 0 or port > 65535:
             raise ValueError("port: must be an int from 0 to 65535, not %r" % (port,))
         _ipv4(bind, "bind")

@@ -26,8 +26,9 @@
 # On the unix port the terminal is put in raw mode (termios.setraw) while it runs, as a UART is:
 # no line editing, no SIGINT from the terminal.
 #
-# Credentials are tried through the Manager (try_credentials, status, finish_provisioning) as
-# the portal tries them: with the access point up, stored encrypted only once they work.
+# Credentials are tried through the Manager (try_credentials, trial_outcome,
+# finish_provisioning) as the portal tries them: with the access point up, stored encrypted
+# only once they work.
 #
 # Configuration key "improv": true (on), false (off), unset: on on an ESP32 only
 # (policy.wants_improv(); wifimgr.start() imports this module only then).
@@ -144,6 +145,13 @@ class Improv:
         self.state = state
         self.send(CURRENT_STATE, bytes([state]))
 
+    def send_error(self, error):
+        self.send(ERROR_STATE, bytes([error]))
+
+    def send_result(self, command, items):
+        # ValueError, and nothing sent, when the strings do not fit one packet.
+        self.send(RPC_RESULT, strings(command, items))
+
     def current(self):
         if self.busy:
             return PROVISIONING
@@ -213,27 +221,27 @@ class Improv:
             command, payload = parse_rpc(data)
         except ValueError as e:
             log.warning("improv: invalid RPC packet: %s", e)
-            self.send(ERROR_STATE, bytes([INVALID_RPC]))
+            self.send_error(INVALID_RPC)
             return
         if command == GET_STATE:
-            self.send(ERROR_STATE, bytes([NO_ERROR]))
+            self.send_error(NO_ERROR)
             self.send_state(self.current())
             if self.state == PROVISIONED:
-                self.send(RPC_RESULT, strings(GET_STATE, self.urls()))
+                self.send_result(GET_STATE, self.urls())
         elif command == GET_INFO:
-            self.send(ERROR_STATE, bytes([NO_ERROR]))
+            self.send_error(NO_ERROR)
             impl = sys.implementation
             info = ["wifimgr", __version__, chip_family(), self.manager.device_name]
             info += [impl.name, ".".join(str(v) for v in impl.version[:3])]
-            self.send(RPC_RESULT, strings(GET_INFO, info))
+            self.send_result(GET_INFO, info)
         elif command == GET_NETWORKS:
-            self.send(ERROR_STATE, bytes([NO_ERROR]))
+            self.send_error(NO_ERROR)
             await self.networks()
         elif command == SEND_WIFI:
             await self.provision(payload)
         else:
             log.warning("improv: unknown RPC command %d", command)
-            self.send(ERROR_STATE, bytes([UNKNOWN_RPC]))
+            self.send_error(UNKNOWN_RPC)
 
     async def networks(self):
         m = self.manager
@@ -249,24 +257,23 @@ class Improv:
                     best[r["ssid"]] = r
         for r in sorted(best.values(), key=lambda r: -r["rssi"]):
             try:
-                data = strings(
+                self.send_result(
                     GET_NETWORKS, [r["ssid"], str(r["rssi"]), "YES" if r["secure"] else "NO"]
                 )
             except ValueError:
-                continue
-            self.send(RPC_RESULT, data)
-        self.send(RPC_RESULT, bytes([GET_NETWORKS, 0]))
+                continue  # an SSID too long for a packet
+        self.send_result(GET_NETWORKS, [])
 
     async def provision(self, payload):
         try:
             ssid, password = parse_wifi(payload)
         except ValueError as e:
             log.warning("improv: invalid WiFi settings: %s", e)
-            self.send(ERROR_STATE, bytes([INVALID_RPC]))
+            self.send_error(INVALID_RPC)
             return
         if self.busy:
             log.warning("improv: WiFi settings for %r while a trial runs: refused", ssid)
-            self.send(ERROR_STATE, bytes([UNABLE_TO_CONNECT]))
+            self.send_error(UNABLE_TO_CONNECT)
             return
         m = self.manager
         try:
@@ -274,40 +281,26 @@ class Improv:
         except (ValueError, OSError) as e:
             msg = str(e).replace(password, "***") if password else str(e)
             log.warning("improv: %r not tried: %s", ssid, msg)
-            self.send(ERROR_STATE, bytes([UNABLE_TO_CONNECT]))
+            self.send_error(UNABLE_TO_CONNECT)
             return
         self.busy = True
-        self.send(ERROR_STATE, bytes([NO_ERROR]))
+        self.send_error(NO_ERROR)
         self.send_state(PROVISIONING)
-        # status() goes on showing the previous trial until the state machine takes this one:
-        # its outcome is the first after "trying" was seen for it.
-        seen = []
-
-        def over(s):
-            t = s["trial"]
-            if t is None or t["ssid"] != ssid:
-                return False
-            if t["state"] == "trying":
-                seen.append(t)
-                return False
-            return bool(seen)
-
         try:
-            done = await m.wait_for(over, TRIAL_MS)
+            outcome = await m.trial_outcome(ssid, TRIAL_MS)
         finally:
             self.busy = False
-        outcome = m.status()["trial"] if done else None
         if outcome is not None and outcome["state"] == "connected":
             log.info("improv: %r joined, provisioned", ssid)
             m.finish_provisioning()
             self.send_state(PROVISIONED)
-            self.send(RPC_RESULT, strings(SEND_WIFI, self.urls()))
+            self.send_result(SEND_WIFI, self.urls())
             return
         reason = (
             outcome["reason"] if outcome is not None else "no outcome in %d s" % (TRIAL_MS // 1000)
         )
         log.warning("improv: %r not joined: %s", ssid, reason)
-        self.send(ERROR_STATE, bytes([UNABLE_TO_CONNECT]))
+        self.send_error(UNABLE_TO_CONNECT)
         self.send_state(self.current())
 
 

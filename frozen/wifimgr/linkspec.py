@@ -1,7 +1,7 @@
 """What both Link backends share: the policy's defaults and ranges, the argument checks, and
 the pump that steps a `_wifimgr.Link` on a virtual clock.
 
-`wifimgr.link.Link` (the Python twin) and `_wifimgr.Link` (C, modwifimgr.c) both call these, so
+`wifimgr.link.Link` (the Python twin) and `_wifimgr.Link` (C, wifimgr_link.c) both call these, so
 the two word every error alike and the C Link never imports the twin.
 """
 

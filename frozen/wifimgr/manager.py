@@ -14,10 +14,11 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, backend, dns_class, link_class, policy
+from wifimgr import __version__, _fs, backend, dns_class, link_class, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr.store import SETUP_KEY, Store, import_wifi_json
+from wifimgr.platform import AP_DEFAULT_IP
+from wifimgr.store import SETUP_KEY, Store
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
@@ -26,7 +27,6 @@ _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
 OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
 OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
 _OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
-_AP_DEFAULT_IP = "192.168.4.1"
 _BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
 _FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
     "wrong_password": "%s refused the password",
@@ -126,6 +126,7 @@ class Manager:
         self._deferred = False
         self._prev = None
         self._trial = None  # (ssid, password, hidden) of the credentials being tried
+        self._asked = None  # (ssid, the link's trial before): until the link reports this one
         self._hook = None
         self._ota = None
         self._webrepl = None
@@ -213,9 +214,22 @@ class Manager:
         password = _config.check_password(password)
         if not isinstance(hidden, bool):
             raise ValueError("hidden: must be True or False")
-        self._trial = (ssid, password, hidden)
-        self._hook = None
+        before = self._link.status()["trial"]
         self._link.try_credentials(ssid, password, hidden)
+        self._trial = (ssid, password, hidden)
+        self._asked = (ssid, before)
+        self._hook = None
+
+    async def trial_outcome(self, ssid, timeout_ms):
+        """The outcome of the trial of `ssid` that try_credentials() began: status()["trial"]
+        once it is no longer "trying" (on "connected" the credentials are stored and the
+        connected callbacks ran); None if `timeout_ms` passed first."""
+
+        def over(s):
+            t = s["trial"]
+            return t is not None and t["ssid"] == ssid and t["state"] != "trying"
+
+        return self._status()["trial"] if await self.wait_for(over, timeout_ms) else None
 
     def finish_provisioning(self):
         self._touch()
@@ -398,7 +412,7 @@ class Manager:
             try:
                 s["ap_ip"] = self._ap.ifconfig()[0]
             except OSError:
-                s["ap_ip"] = _AP_DEFAULT_IP
+                s["ap_ip"] = AP_DEFAULT_IP
             try:  # what the radio runs (network_wlan.c: config("security")), 0 when open
                 s["ap_security"] = self._ap.config("security")
             except (OSError, ValueError):
@@ -409,6 +423,10 @@ class Manager:
         s["version"] = __version__
         s["backend"] = backend
         trial = s["trial"]
+        if self._asked is not None:
+            # try_credentials() returns before the link takes the request: until it reports
+            # this trial, its status shows the previous one (a wrong password just corrected).
+            trial = {"ssid": self._asked[0], "state": "trying", "reason": None, "ip": None}
         if trial is not None:
             trial = dict(trial)
             if trial["state"] == "connected" and not self._handled(trial):
@@ -446,6 +464,10 @@ class Manager:
 
     def _import_provisioning(self):
         path = _dirname(self.config.path) + "wifi.json"
+        if not _fs.exists(path):
+            return
+        from wifimgr.provision import import_wifi_json  # only when there is a file to import
+
         try:
             if import_wifi_json(self.config, path):
                 log.info("provisioned from %s", path)
@@ -492,6 +514,10 @@ class Manager:
                 # Before association: with DHCP stopped the address comes with it.
                 policy.apply_static_ip(self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
+        asked = self._asked
+        if asked and trial and trial["ssid"] == asked[0]:
+            if trial["state"] == "trying" or trial != asked[1]:
+                self._asked = None  # the link took the request: its trial is this one
         if trial is not None and (ptrial is None or ptrial["state"] != trial["state"]):
             log.info("portal: %s on %s%s", trial["state"], trial["ssid"],
                      " (%s)" % trial["reason"] if trial["reason"] else "")  # fmt: skip
@@ -586,9 +612,9 @@ class Manager:
             return host
         try:
             ip = self._ap.ifconfig()[0]
-            return ip if ip != "0.0.0.0" else _AP_DEFAULT_IP
+            return ip if ip != "0.0.0.0" else AP_DEFAULT_IP
         except OSError:
-            return _AP_DEFAULT_IP
+            return AP_DEFAULT_IP
 
     def _start_servers(self):
         # A server that cannot start (a port in use, MemoryError on a small heap, a package

@@ -5,6 +5,9 @@
 - `chip()`, `build()`: this chip as the boards spell it ("esp32c3") and the build name
   (`sys.implementation._build`, which is the release's board name, "WIFIMGR_ESP32C3").
 - `reset()`: machine.reset().
+- `AP_DEFAULT_IP`: the access point's address when its interface says none.
+- `unique_id()`: the chip's unique id, which the credential store's keys and the default
+  device name come from.
 
 Off the device (the unix port) the host flash stand-in, `wifimgr.partition`, says which board
 it stands for and ends the process on reset; it is imported only there, and only when asked.
@@ -15,6 +18,9 @@ import sys
 from micropython import const
 
 ON_DEVICE = sys.platform == "esp32"
+# The access point's address when its interface gives none: ESP-IDF's default for the soft AP
+# (esp_netif/esp_netif_defaults.c: _g_esp_netif_soft_ap_ip).
+AP_DEFAULT_IP = "192.168.4.1"
 # ESP-IDF's WIFI_REASON_4WAY_HANDSHAKE_TIMEOUT (esp_wifi_types_generic.h), what a WPA2 access
 # point's wrong password usually ends in on the esp32 port: network_wlan.c:
 # network_wlan_status() passes reasons it has no name for through, and this one has none.
@@ -97,3 +103,19 @@ def reset():
     import machine
 
     machine.reset()
+
+
+def unique_id():
+    """The chip's unique id as bytes: machine.unique_id(), else the station MAC, else None."""
+    try:
+        import machine
+
+        return bytes(machine.unique_id())
+    except (ImportError, AttributeError, OSError):
+        pass
+    try:
+        import network
+
+        return bytes(network.WLAN(network.STA_IF).config("mac"))
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return None

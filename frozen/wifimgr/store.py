@@ -24,15 +24,20 @@ import os
 
 from micropython import const
 
+from wifimgr import _fs
 from wifimgr import _log as log
-from wifimgr import config as _config
+from wifimgr.platform import unique_id
 
 _MAGIC = b"WMS1"  # AES-256-CBC
 _MAGIC_STREAM = b"WMH1"  # HMAC-SHA256 counter mode, where cryptolib is missing
 _SALT = const(16)
 _IV = const(16)
 _TAG = const(32)
-_HEADER = const(68)  # magic + salt + iv + tag
+# Where each part of the record starts (see "Record layout" above): magic, salt, iv, tag, body.
+_SALT_AT = const(4)
+_IV_AT = const(_SALT_AT + _SALT)
+_TAG_AT = const(_IV_AT + _IV)
+_HEADER = const(_TAG_AT + _TAG)
 _NVS_NAMESPACE = "wifimgr"
 _NVS_KEY = "store"
 _MAX_RECORD = const(8192)
@@ -90,8 +95,13 @@ def _keys(uid, salt):
     return hmac_sha256(prk, b"\x01aes-256-cbc"), hmac_sha256(prk, b"\x02hmac-sha256")
 
 
-def _same(a, b):
-    # Compares without stopping at the first difference.
+def same(a, b):
+    """Whether `a` and `b`, both bytes or both str, are equal, compared in a time that does not
+    depend on where they differ (tags here, the portal's tokens). False for anything else."""
+    if isinstance(a, str) and isinstance(b, str):
+        a, b = a.encode(), b.encode()
+    if not isinstance(a, (bytes, bytearray)) or not isinstance(b, (bytes, bytearray)):
+        return False
     if len(a) != len(b):
         return False
     diff = 0
@@ -138,17 +148,17 @@ def seal(uid, salt, plaintext):
 
 def open_record(uid, record):
     """(salt, plaintext) of a record; StoreError if it is not one of this device's records."""
-    magic = bytes(record[:4])
+    magic = bytes(record[:_SALT_AT])
     if len(record) < _HEADER or magic not in (_MAGIC, _MAGIC_STREAM):
         raise StoreError("not a wifimgr credential record (bad header)")
     if magic == _MAGIC and (len(record) - _HEADER) % 16:
         raise StoreError("not a wifimgr credential record (bad length)")
-    salt = bytes(record[4:20])
-    iv = bytes(record[20:36])
-    tag = bytes(record[36:68])
-    body = bytes(record[68:])
+    salt = bytes(record[_SALT_AT:_IV_AT])
+    iv = bytes(record[_IV_AT:_TAG_AT])
+    tag = bytes(record[_TAG_AT:_HEADER])
+    body = bytes(record[_HEADER:])
     enc_key, mac_key = _keys(uid, salt)
-    if not _same(hmac_sha256(mac_key, magic + salt + iv + body), tag):
+    if not same(hmac_sha256(mac_key, magic + salt + iv + body), tag):
         raise StoreError("record does not authenticate: another device's, or damaged")
     if magic == _MAGIC_STREAM:
         return salt, _stream(enc_key, iv, body)
@@ -169,17 +179,17 @@ class FileBackend:
         self.path = path
 
     def read(self):
-        record, _, error = _config.read_atomic(self.path, _check_record)
+        record, _, error = _fs.read_atomic(self.path, _check_record)
         if record is None and error:
             raise StoreError(error)
         return record
 
     def write(self, record):
-        _config.write_atomic(self.path, record)
+        _fs.write_atomic(self.path, record)
 
     def keep_damaged(self):
         for p in (self.path, self.path + ".bak"):
-            if _config.read_bytes(p) is not None:
+            if _fs.read_bytes(p) is not None:
                 os.rename(p, p + ".bad")
 
     def erase(self):
@@ -194,7 +204,7 @@ class FileBackend:
 
 
 def _check_record(data, source):
-    if len(data) < _HEADER or data[:4] not in (_MAGIC, _MAGIC_STREAM):
+    if len(data) < _HEADER or data[:_SALT_AT] not in (_MAGIC, _MAGIC_STREAM):
         raise StoreError("%s: not a wifimgr credential record" % source)
     return data
 
@@ -262,7 +272,7 @@ class Store:
 
     def __init__(self, backend, uid=None):
         self.backend = backend
-        self.uid = uid if uid is not None else _config.unique_id()
+        self.uid = uid if uid is not None else unique_id()
         self.error = None
         self._salt = None
         self._secrets = {}
@@ -335,48 +345,3 @@ class Store:
         self._salt = None
         self._aside = False
         self.backend.erase()
-
-
-def _position(text, ssid):
-    for form in (json.dumps(ssid), '"%s"' % ssid):
-        i = text.find(form)
-        if i >= 0:
-            return i
-    return len(text)
-
-
-def import_wifi_json(cfg, path):
-    """Imports a mipy-esp style provisioning file {"SSID": "PASSWORD", ...} into `cfg` (a
-    Config with a store); deletes the file only once a fresh read of the configuration and of
-    the store gives back every network and password. Returns the SSIDs imported; raises
-    ValueError/OSError naming the file and the entry when it cannot be used (the file stays)."""
-    data = _config.read_bytes(path)
-    if data is None:
-        return []
-    try:
-        nets = json.loads(data.decode())
-    except (UnicodeError, ValueError):
-        raise ValueError("%s: is not valid UTF-8 JSON" % path)
-    if not isinstance(nets, dict):
-        raise ValueError('%s: must be an object {"SSID": "PASSWORD", ...}' % path)
-    items = list(nets.items())
-    text = data.decode()
-    # MicroPython's dicts forget the file's order: it is the order of preference, so the
-    # entries are sorted by where their SSID first appears in the text.
-    items.sort(key=lambda kv: _position(text, kv[0]))
-    for ssid, password in items:
-        _config.check_ssid(ssid, "%s: %r" % (path, ssid))
-        _config.check_password(password, "%s: password of %r" % (path, ssid))
-    known = cfg.ssids()
-    for ssid, password in items:
-        cfg.add_network(ssid, password, first=None, save=False)
-    cfg.save()
-    # Verify from what is on disk (or in NVS) now, not from memory.
-    store = Store(cfg.store.backend, cfg.store.uid)
-    check = _config.Config(cfg.path, store)
-    for ssid, password in items:
-        if ssid not in check.ssids() or check.password(ssid) != password:
-            raise OSError("%s: %r did not read back after import; file kept" % (path, ssid))
-    os.remove(path)
-    log.info("imported %d network(s) from %s (%d already known)", len(items), path, len(known))
-    return [ssid for ssid, _ in items]

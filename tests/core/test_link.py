@@ -9,6 +9,7 @@ all examples) and must produce the same actions, step by step.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[2]
 DOC = json.loads((ROOT / "tests" / "link_vectors.json").read_text())
 VECTORS = {v["name"]: v for v in DOC["vectors"]}
+LINK_H = (ROOT / "usermod_wifimgr" / "core" / "link.h").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,25 @@ def test_policy_errors_name_the_field(lib):
     p.ap_policy = 3
     assert lib.wm_link_set_policy(m.buf, p) == -5
     assert m.set_policy({"rescan_ms": 1000}) == 0
+
+
+def test_policy_ranges_are_the_shared_table(lib):
+    """core/link.c wm_link_ranges is tests/link_vectors.json "policy_ranges", row for row, and
+    set_policy() takes each bound and refuses one past it with the key's error."""
+    count = int(re.search(r"#define WM_LINK_RANGE_COUNT (\d+)", LINK_H).group(1))
+    table = (linkc.Range * count).in_dll(lib, "wm_link_ranges")
+    assert [[r.key.decode(), r.low, r.high] for r in table] == DOC["policy_ranges"]
+    m = linkc.Machine(lib)
+    base = {"backoff_min_ms": 100, "backoff_max_ms": 86400000}
+    for row in table:
+        key = row.key.decode()
+        for value, err in (
+            (row.low, 0),
+            (row.high, 0),
+            (row.low - 1, row.err),
+            (row.high + 1, row.err),
+        ):
+            assert m.set_policy(dict(base, **{key: value})) == err, (key, value)
 
 
 def test_candidate_and_hint_errors(lib):

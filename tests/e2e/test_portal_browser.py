@@ -88,14 +88,16 @@ def unlock(page, key):
     check(page.locator("#lock")).to_be_hidden()
 
 
-def provision(page, sim, name, ssid, wrong, right, ip, key=None):
+def provision(page, sim, name, ssid, wrong, right, ip, key=None, heading=None):
     """Picks `ssid`, gives a wrong password, then the right one without reloading; unlocks the
-    page with `key` first (a provisioned device)."""
+    page with `key` first (a provisioned device). `heading`: what the list's heading says."""
     check = expect(page)
     page.goto(sim.url)
     if key:
         unlock(page, key)
     check(network_button(page, ssid)).to_be_visible(timeout=15000)
+    if heading:
+        check(page.locator("#h-n")).to_have_text(heading, timeout=15000)
     shot(page, name + "-1-networks")
     network_button(page, ssid).click()
     page.fill("#pw", wrong)
@@ -131,6 +133,7 @@ def test_first_boot_wrong_then_right_password_and_the_ap_closes_after(page, tmp_
             "wrong-password",
             "tulip-garden-42",
             "192.168.1.57",
+            heading="Choose a network",
         )
         assert up, "the access point closed before the page showed success"
         # the page lets it close only after showing success
@@ -149,6 +152,7 @@ def test_home_joins_the_guest_network(page, tmp_path):
             "welcome-guests",
             "192.168.2.23",
             key=sim.setup_key(),
+            heading="Connected to Meadowbrook",
         )
         assert known(sim) == ["Meadowbrook-Guest", "Meadowbrook"]
         # Already on WiFi: there is no setup network to close, and the page does not name one.
@@ -247,8 +251,14 @@ def test_hostile_ssids_render_as_text_and_the_emoji_network_joins(page, tmp_path
             key=sim.setup_key(),
         )
         check(page.locator("#rt")).to_contain_text(HOSTILE[2])
-        # a hidden network, typed in by hand
+        # the list's heading names the network joined, as text, and the list marks it
         page.goto(sim.url)
+        check(page.locator("#h-n")).to_have_text("Connected to " + HOSTILE[2], timeout=15000)
+        check(network_button(page, HOSTILE[2])).to_have_attribute(
+            "aria-label", re.compile(", connected$")
+        )
+        shot(page, "hostile-5b-current-network")
+        # a hidden network, typed in by hand
         page.get_by_role("button", name=re.compile("^Other network")).click()
         page.fill("#ssid", "Backroom")
         page.fill("#pw", "nobody-sees-me")

@@ -40,7 +40,7 @@ def test_check_esp32_on_risc_v_chips(tmp_path):
     header = (tmp_path / "esp32c3" / "sdkconfig.h").read_text()
     assert '#define CONFIG_IDF_TARGET "esp32c3"' in header
     assert "#define CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE 1" in header
-    # genhdr/ comes from the qstr pass over modwifimgr.c itself.
+    # genhdr/ comes from the qstr pass over the bindings themselves (modwifimgr.c, wifimgr_*.c).
     genhdr = tmp_path / "esp32c6" / "genhdr"
     assert "DNSServer" in (genhdr / "qstrdefs.generated.h").read_text()
     assert "wifimgr_links" in (genhdr / "root_pointers.h").read_text()

@@ -90,6 +90,15 @@ class Status(ctypes.Structure):
     ]
 
 
+class Range(ctypes.Structure):
+    _fields_ = [
+        ("key", ctypes.c_char_p),
+        ("low", ctypes.c_int32),
+        ("high", ctypes.c_int32),
+        ("err", ctypes.c_int),
+    ]
+
+
 def bind(lib):
     lib.wm_link_size.restype = ctypes.c_size_t
     lib.wm_link_init.argtypes = [ctypes.c_void_p]

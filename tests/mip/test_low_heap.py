@@ -95,7 +95,13 @@ def test_a_heap_too_small_for_the_portal_is_reported_and_retried(
             break
         assert st["ap"], st
         gone = [name for name, v in st["servers"].items() if v != "serving"]
-        assert gone, (heap, st)  # the bisection found the smallest heap that serves
+        heap -= 8192
+        if not gone:
+            # The bisection's heap is not a sharp edge: MicroPython's heap fragments
+            # differently at each size, so a smaller one may still fit every server (a
+            # buffer needs one free run of its size). What does not start must be said.
+            assert not st["errors"], st
+            continue
         assert all(st["servers"][n] == "missing" for n in gone), st
         names = {"portal": "portal on 127.0.0.1:", "dns": "DNS on 127.0.0.1:"}
         for name in gone:
@@ -105,8 +111,7 @@ def test_a_heap_too_small_for_the_portal_is_reported_and_retried(
         # Tried again after 2, 4, 8 and 16 s (of the 30 s the access point was up).
         for ms in (2000, 4000, 8000, 16000):
             assert "(trying again in %d ms)" % ms in proc.stderr, proc.stderr
-        missing.append((heap, gone))
-        heap -= 8192
+        missing.append((heap + 8192, gone))
     assert missing and "portal" in missing[0][1], (hi, missing)
 
 

@@ -255,7 +255,7 @@ out([order, c2.ssids(), c2.networks()[1], c2.password("Attic"), c2.password("Caf
 TORN = (
     VIEW
     + r"""
-from wifimgr import config
+from wifimgr import _fs
 
 OLD = read("networks.json")
 
@@ -277,7 +277,7 @@ def change():
 class PowerCut(OSError):
     pass
 
-real_write = config._write
+real_write = _fs._write
 budget = [0]
 steps = [0]
 
@@ -306,7 +306,7 @@ for name in os.listdir():
 total = len(read("networks.json")) + len(read("networks.store"))
 
 results = {"old": 0, "new": 0, "cuts": 0, "bytes": total}
-config._write = torn_write
+_fs._write = torn_write
 for n in range(total + 1):
     reset()
     budget[0] = n
@@ -314,17 +314,17 @@ for n in range(total + 1):
         change()
     except PowerCut:
         results["cuts"] += 1
-    config._write = real_write
+    _fs._write = real_write
     v = view("networks.json")
-    config._write = torn_write
+    _fs._write = torn_write
     if v == old:
         results["old"] += 1
     elif v == new:
         results["new"] += 1
     else:
         raise AssertionError("neither old nor new after %d bytes: %r" % (n, v))
-config._write = real_write
-config._step = step_cut
+_fs._write = real_write
+_fs.step = step_cut
 k = 0
 while True:
     reset()

@@ -24,7 +24,7 @@ import json, sys
 from wifimgr import dns
 data = json.load(open(sys.argv[1]))
 c = data["config"]
-cfg = dns.Config(c["ip"], c["ttl"], c["overrides"], c["nxdomain"], c["refused"])
+cfg = dns.Answers(c["ip"], c["ttl"], c["overrides"], c["nxdomain"], c["refused"])
 out = []
 for v in data["vectors"]:
     r = dns.answer(cfg, bytes.fromhex(v["query"]))

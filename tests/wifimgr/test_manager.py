@@ -96,6 +96,38 @@ out([scan, failed, ok, m.known_networks(), c2.ssids(), c2.password("Home"), even
     assert "correct-horse" not in text and "office-pass" not in text
 
 
+def test_a_trial_is_trying_from_the_request_until_the_link_reports_its_outcome(micropython):
+    """try_credentials() returns before the link takes the request; status() says "trying"
+    from then on, not the previous outcome of the same network (the same wrong password again),
+    and trial_outcome() gives this trial's outcome, for the portal and Improv alike."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home")])
+"""
+        + START
+        + """
+until(m, lambda s: s["ap_active"])
+m.try_credentials("Home", "wrong-password")
+first = asyncio.run(m.trial_outcome("Home", 60000))
+m.try_credentials("Home", "wrong-password")
+at_once = m.status()["trial"]["state"]
+asked = clock.now_ms()
+again = asyncio.run(m.trial_outcome("Home", 60000))
+took = clock.now_ms() - asked
+m.try_credentials("Home", "correct-horse")
+ok = asyncio.run(m.trial_outcome("Home", 60000))
+out([first, at_once, again, took, ok])
+""",
+    )
+    first, at_once, again, took, ok = r
+    assert (first["state"], first["reason"]) == ("failed", "wrong_password")
+    assert at_once == "trying"
+    assert (again["state"], again["reason"]) == ("failed", "wrong_password")
+    assert took > 0  # the outcome of the new attempt, not the previous one read again
+    assert ok["state"] == "connected" and ok["url"] == "http://wifimgr-123456.local/"
+
+
 def test_forget_and_reorder(micropython):
     r = run_json(
         micropython,

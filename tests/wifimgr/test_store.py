@@ -139,7 +139,8 @@ def test_wifi_json_is_imported_then_deleted(micropython):
         micropython,
         """
 from wifimgr.config import Config
-from wifimgr.store import Store, import_wifi_json
+from wifimgr.provision import import_wifi_json
+from wifimgr.store import Store
 c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
 c.add_network("Cafe", "old-cafe-pass", save=True)
 got = import_wifi_json(c, "wifi.json")
@@ -155,6 +156,27 @@ out([got, c2.ssids(), [c2.password(s) for s in c2.ssids()], sorted(os.listdir())
     for f in micropython.tmp_path.iterdir():
         if f.name != "mpy_script.py":
             assert b"correct-horse" not in f.read_bytes(), f.name
+
+
+def test_wifi_json_keeps_the_order_the_file_writes(micropython):
+    """The file's order is the order of preference; it is read from the JSON itself, so a key
+    written with escapes, or a password that spells another entry's key, keeps its place."""
+    (micropython.tmp_path / "wifi.json").write_bytes(
+        b'{"Caf\\u00e9 \\"Ouest\\"": "Home-net-5g", "Attic": "attic-pass-1",\n'
+        b' "Home-net-5g": "home-pass-1", "Home-net": ""}'
+    )
+    r = run_json(
+        micropython,
+        """
+from wifimgr.config import Config
+from wifimgr.provision import import_wifi_json
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+out([import_wifi_json(c, "wifi.json"), c.ssids()])
+""",
+    )
+    order = ['Caf\u00e9 "Ouest"', "Attic", "Home-net-5g", "Home-net"]
+    assert r == [order, order]
 
 
 @pytest.mark.parametrize(
@@ -173,7 +195,8 @@ def test_bad_wifi_json_is_refused_and_kept(micropython, content, message):
         micropython,
         """
 from wifimgr.config import Config
-from wifimgr.store import Store, import_wifi_json
+from wifimgr.provision import import_wifi_json
+from wifimgr.store import Store
 c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
 try:
     import_wifi_json(c, "wifi.json")
@@ -196,7 +219,8 @@ def test_wifi_json_stays_when_the_import_does_not_read_back(micropython):
         micropython,
         """
 from wifimgr.config import Config
-from wifimgr.store import Store, FileBackend, import_wifi_json
+from wifimgr.provision import import_wifi_json
+from wifimgr.store import Store, FileBackend
 
 class Forgetful(FileBackend):
     def write(self, record):

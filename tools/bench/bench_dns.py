@@ -58,7 +58,7 @@ from wifimgr import dns
 
 rounds, what = int(sys.argv[1]), sys.argv[2]
 queries = [unhexlify(q) for q in sys.argv[3:]]
-cfg = dns.Config(
+cfg = dns.Answers(
     "192.168.4.1",
     60,
     overrides={"wifimgr.local": "10.0.0.7"},

@@ -35,27 +35,40 @@ size_t wm_link_size(void) {
     return sizeof(wm_link_t);
 }
 
+const wm_link_range_t wm_link_ranges[WM_LINK_RANGE_COUNT] = {
+    { "retries", 1, 100, WM_LINK_ERR_RETRIES },
+    { "backoff_min_ms", 100, 3600000, WM_LINK_ERR_BACKOFF },
+    { "backoff_max_ms", 100, 86400000, WM_LINK_ERR_BACKOFF },
+    { "rescan_ms", 1000, 3600000, WM_LINK_ERR_RESCAN },
+    { "min_rssi", -100, 0, WM_LINK_ERR_MIN_RSSI },
+    { "connect_timeout_ms", 1000, 120000, WM_LINK_ERR_TIMEOUT },
+    { "dhcp_timeout_ms", 1000, 120000, WM_LINK_ERR_TIMEOUT },
+    { "linger_ms", 0, 3600000, WM_LINK_ERR_TIMEOUT },
+};
+
+int wm_link_policy_out_of_range(const wm_link_policy_t *p) {
+    const int64_t value[WM_LINK_RANGE_COUNT] = {
+        p->retries, p->backoff_min_ms, p->backoff_max_ms, p->rescan_ms, p->min_rssi,
+        p->connect_timeout_ms, p->dhcp_timeout_ms, p->linger_ms,
+    };
+    for (int i = 0; i < WM_LINK_RANGE_COUNT; i++) {
+        if (value[i] < wm_link_ranges[i].low || value[i] > wm_link_ranges[i].high) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 int wm_link_set_policy(wm_link_t *l, const wm_link_policy_t *p) {
     if (p->ap_policy > WM_LINK_AP_NEVER) {
         return WM_LINK_ERR_AP_POLICY;
     }
-    if (p->retries < 1 || p->retries > 100) {
-        return WM_LINK_ERR_RETRIES;
+    int row = wm_link_policy_out_of_range(p);
+    if (row >= 0) {
+        return wm_link_ranges[row].err;
     }
-    if (p->backoff_min_ms < 100 || p->backoff_min_ms > 3600000 || p->backoff_max_ms > 86400000
-        || p->backoff_max_ms < p->backoff_min_ms) {
+    if (p->backoff_max_ms < p->backoff_min_ms) {
         return WM_LINK_ERR_BACKOFF;
-    }
-    if (p->rescan_ms < 1000 || p->rescan_ms > 3600000) {
-        return WM_LINK_ERR_RESCAN;
-    }
-    if (p->min_rssi < -100 || p->min_rssi > 0) {
-        return WM_LINK_ERR_MIN_RSSI;
-    }
-    if (p->connect_timeout_ms < 1000 || p->connect_timeout_ms > 120000
-        || p->dhcp_timeout_ms < 1000 || p->dhcp_timeout_ms > 120000
-        || p->linger_ms > 3600000) {
-        return WM_LINK_ERR_TIMEOUT;
     }
     l->policy = *p;
     return WM_LINK_OK;

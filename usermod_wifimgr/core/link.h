@@ -209,6 +209,21 @@ void wm_link_policy_default(wm_link_policy_t *p);
 // Resets `l` to a stopped machine with the default policy and no candidates.
 void wm_link_init(wm_link_t *l);
 
+// The integer keys of the policy and their ranges (inclusive), in the order and with the
+// values of frozen/wifimgr/linkspec.py _INT_RANGES: tests/link_vectors.json "policy_ranges"
+// holds both to one table (tests/core/test_link.py, tests/wifimgr/test_link_vectors.py).
+typedef struct {
+    const char *key;
+    int32_t low;
+    int32_t high;
+    int err; // the WM_LINK_ERR_ of the key
+} wm_link_range_t;
+#define WM_LINK_RANGE_COUNT 8
+extern const wm_link_range_t wm_link_ranges[WM_LINK_RANGE_COUNT];
+
+// The row of wm_link_ranges that `p` is outside of (the first), or -1.
+int wm_link_policy_out_of_range(const wm_link_policy_t *p);
+
 // Checks and sets the policy; returns WM_LINK_OK or the WM_LINK_ERR_ of the first bad field.
 int wm_link_set_policy(wm_link_t *l, const wm_link_policy_t *p);
 

@@ -10,6 +10,8 @@ over), the previous files come back.
 import json
 import os
 
+from wifimgr._fs import exists
+
 from . import ON_HOST, Partition, pending_verify
 
 _JOURNAL = "/ota_files.json"
@@ -21,14 +23,6 @@ def root(fs_root):
     if fs_root is None:
         return "." if ON_HOST else ""
     return fs_root
-
-
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def remove(name):

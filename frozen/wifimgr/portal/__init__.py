@@ -23,6 +23,8 @@ from micropython import const
 
 from wifimgr import linkspec
 from wifimgr.config import safe_url
+from wifimgr.platform import AP_DEFAULT_IP
+from wifimgr.store import same as _same
 
 from .http import HTTPError, Response, Server
 
@@ -31,7 +33,6 @@ MAX_SESSIONS = const(8)
 MAX_TEXT_BYTES = const(256)  # of any one string field
 UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, that session's unlocking waits
 _COOKIE = "wm_sid"
-_PENDING_MS = const(5000)
 _JSON = "application/json"
 _NO_STORE = ("Cache-Control", "no-store")
 
@@ -286,7 +287,6 @@ class Portal:
         self._reveal = None  # (session, ssid): who gets the setup key once that trial joins
         self._started = time.ticks_ms()
         self._page = None
-        self._pending = None  # (ssid, trial before the request, ticks): see _trial()
 
     # --- life ------------------------------------------------------------------------------
 
@@ -306,7 +306,7 @@ class Portal:
         port = "" if self.port == 80 else ":%d" % self.port
         host = self.host
         if host in ("0.0.0.0", ""):
-            host = self.manager.status().get("ap_ip") or "192.168.4.1"
+            host = self.manager.status().get("ap_ip") or AP_DEFAULT_IP
         return "http://%s%s/" % (host, port)
 
     # --- dispatch --------------------------------------------------------------------------
@@ -468,7 +468,6 @@ class Portal:
 
     def status(self, req):
         st = dict(self.manager.status())
-        st["trial"] = self._trial(st.get("trial"))
         st["unlocked"] = req.session is not None and req.session.unlocked
         r = self._reveal
         t = st["trial"]
@@ -505,14 +504,6 @@ class Portal:
         ssid = f.text("ssid")
         password = f.text("password", False)
         hidden = f.flag("hidden")
-        try:
-            linkspec.check_ssid(ssid)
-        except ValueError as e:
-            raise HTTPError(400, str(e), "ssid")
-        try:
-            linkspec.check_password(password)
-        except ValueError as e:
-            raise HTTPError(400, str(e), "password")
         first = not self.manager.provisioned
         try:
             self.manager.try_credentials(ssid, password, hidden)
@@ -520,37 +511,10 @@ class Portal:
             msg = str(e)
             if password and password in msg:
                 msg = "the device refused these credentials"
-            raise HTTPError(400 if isinstance(e, ValueError) else 409, msg)
-        self._pending = (ssid, self.manager.status().get("trial"), time.ticks_ms())
+            field = getattr(e, "key", None)  # the manager's checks say which (ConfigError)
+            raise HTTPError(400 if isinstance(e, ValueError) else 409, msg, field)
         self._reveal = (sess, ssid) if first else None
-        import asyncio
-
-        asyncio.create_task(self._watch_trial())
         return _json({"trying": ssid}, 202)
-
-    def _trial(self, trial):
-        # try_credentials() returns before the state machine has taken the request, so for a
-        # moment status() still shows the previous trial (the wrong password just corrected,
-        # say). Until the machine reports this one, the page is told "trying".
-        p = self._pending
-        if p is None:
-            return trial
-        if trial != p[1] or time.ticks_diff(time.ticks_ms(), p[2]) > _PENDING_MS:
-            self._pending = None
-            return trial
-        return {"ssid": p[0], "state": "trying", "reason": None, "ip": None}
-
-    async def _watch_trial(self):
-        # Catches the "trying" state even when the outcome arrives between two polls.
-        import asyncio
-
-        while self._pending is not None:
-            trial = self.manager.status().get("trial")
-            if trial is not None and trial.get("state") == "trying":
-                self._pending = None
-                break
-            self._trial(trial)
-            await asyncio.sleep_ms(20)
 
     def unlock(self, f, sess):
         # A guess a second per session, MAX_SESSIONS sessions: the key's 53 bits hold for
@@ -668,13 +632,3 @@ def _token():
     import os
 
     return "".join("%02x" % b for b in os.urandom(16))
-
-
-def _same(a, b):
-    # compares in time independent of where the strings differ
-    if not isinstance(a, str) or len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= ord(a[i]) ^ ord(b[i])
-    return diff == 0
