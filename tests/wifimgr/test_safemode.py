@@ -18,6 +18,7 @@ import pytest
 from helpers import esp_image
 from helpers.micropython import LINKS, SCENARIOS, micropython_on
 from helpers.ota import make_flash
+from helpers.pkg import PRELUDE
 from helpers.portal import Device, free_port
 
 APP_DEVICE = Path(__file__).parents[1] / "helpers" / "app_device.py"
@@ -107,9 +108,9 @@ def test_a_crash_leaves_wifi_portal_and_ota_running(micropython, path):
         assert crash["traceback"] is None  # to a session not unlocked with the setup key
         assert st["safe_mode"] is None and st["servers"]["portal"] == "serving"
         if scenario == "home":
-            st = dev.wait_status(lambda s: s["state"] == "connected")
+            dev.wait_status(lambda s: s["state"] == "connected")
         else:
-            assert st["ap_active"] is True
+            dev.wait_status(lambda s: s["ap_active"])  # the setup access point, after it
         assert dev.unlock(dev.setup_key())[0] == 200
         tb = dev.json("/api/status")["app_error"]["traceback"]
         assert tb.startswith("Traceback (most recent call last):") and error in tb
@@ -232,3 +233,79 @@ def test_an_update_leaves_safe_mode_and_a_crashing_new_image_is_rolled_back(micr
         "print(partition.boot(), partition.state_of(1))\n" % str(state / "flash")
     )
     assert out.split() == ["0", "aborted"]
+
+
+def test_the_ota_guard_keeps_a_new_image_only_once_the_application_is_healthy(
+    micropython, tmp_path
+):
+    """A freshly updated image back on WiFi stays pending while the application run by
+    wifimgr.run() has not said it is healthy; app_ok() and the guard marks it valid."""
+    images = esp_image.write_set(tmp_path / "images", 64 * 1024, chips=["esp32c3"])
+    flash = make_flash(tmp_path / "flash", images["esp32c3.bin"], chip="esp32c3")
+    (flash / "ota_1.bin").write_bytes(images["esp32c3.bin"])
+    (tmp_path / "app.py").write_text(
+        """
+import asyncio, json, wifimgr
+from wifimgr import partition
+from wifimgr.sim import _radio
+
+async def main():
+    clock = _radio.clock
+    while wifimgr.status()["state"] != "connected" or clock.now_ms() < 30000:
+        await asyncio.sleep_ms(0)
+    before = partition.state_of(1)
+    wifimgr.app_ok()
+    t = clock.now_ms()
+    while clock.now_ms() - t < 5000:
+        await asyncio.sleep_ms(0)
+    print(json.dumps([before, partition.state_of(1), wifimgr.status()["ota"]]))
+    raise SystemExit(0)
+"""
+    )
+    out = micropython.run(
+        PRELUDE
+        + """
+sys.path.insert(0, "")
+from wifimgr import partition
+partition.setup(%r)
+partition.Partition("ota_1").set_boot()
+partition.boot()  # the power cycle into it
+radio([ap("Home")])
+import wifimgr
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Home", "correct-horse")
+wifimgr.start("wifimgr.json", http=None, dns=None, serve="never", clock=clock, ota_guard=True)
+wifimgr.run("app")
+"""
+        % str(flash)
+    )
+    before, after, ota = json.loads(out.strip().splitlines()[-1])
+    assert (before, after) == ("pending_verify", "valid")
+    # WiFi was back in a few seconds; app_ok() came at 30 s on the clock.
+    assert ota["state"] == "valid" and ota["after_ms"] >= 25000
+
+
+def test_ctrl_c_still_ends_run_for_the_repl(micropython, tmp_path):
+    """KeyboardInterrupt (Ctrl-C; mpremote sends it before entering the raw REPL) is not a
+    crash: it ends wifimgr.run() and reaches the REPL, as without wifimgr."""
+    (tmp_path / "app.py").write_text(
+        "import asyncio\nasync def main():\n    await asyncio.sleep_ms(50)\n"
+        "    raise KeyboardInterrupt\n"
+    )
+    proc = micropython.run(
+        PRELUDE
+        + """
+sys.path.insert(0, "")
+radio([])
+import wifimgr
+wifimgr.start("wifimgr.json", http=None, dns=None, serve="never")
+try:
+    wifimgr.run("app")
+except KeyboardInterrupt:
+    print("back at the REPL", wifimgr.status()["app_error"])
+""",
+    )
+    assert proc.strip().splitlines()[-1] == "back at the REPL None"
+    assert not (tmp_path / "wifimgr_crash.json").exists()
