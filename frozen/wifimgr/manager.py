@@ -488,8 +488,10 @@ class Manager:
         # An image still pending verification whose application crashes goes back to the
         # previous image now (docs/ota.md, "Safe mode and rollback").
         ota = sys.modules.get("wifimgr.ota")
+        if ota is None or not self.app.counting:
+            return  # no application run by wifimgr.run(app), or no OTA
         try:
-            pending = ota is not None and ota.status().get("pending_verify")
+            pending = ota.status().get("pending_verify")
         except OSError:
             pending = False
         if pending:

@@ -56,29 +56,28 @@ def plan_twin(days):
     # [(t_ms, name, "up" | "down" | "nodhcp")], sorted: two outages of both R and M a day on
     # average, a third of them ending with the router back on the air before its DHCP server
     # (1 to 3 min), one roam a day (R away, M there), one outage across each wrap point.
-    rnd = random
     events = []
     wraps = [w - 2 * MIN_MS for w in WRAPS if w < days * DAY_MS]
     outages = list(wraps)
     for d in range(days):
-        for _ in range(rnd.randint(1, 3)):
-            outages.append(d * DAY_MS + rnd.randint(MIN_MS, DAY_MS - 30 * MIN_MS))
+        for _ in range(random.randint(1, 3)):
+            outages.append(d * DAY_MS + random.randint(MIN_MS, DAY_MS - 30 * MIN_MS))
     busy = []
     for t in sorted(outages):
         if busy and t < busy[-1] + 30 * MIN_MS:
             continue  # one outage at a time, 30 min apart at least
-        length = rnd.randint(4 * MIN_MS if t in wraps else MIN_MS, 10 * MIN_MS)
-        events += [(t, "R", "down"), (t + rnd.randint(0, 5000), "M", "down")]
+        length = random.randint(4 * MIN_MS if t in wraps else MIN_MS, 10 * MIN_MS)
+        events += [(t, "R", "down"), (t + random.randint(0, 5000), "M", "down")]
         back = t + length
-        if rnd.randint(0, 2) == 0:
+        if random.randint(0, 2) == 0:
             events.append((back, "R", "nodhcp"))
-            back += rnd.randint(MIN_MS, 3 * MIN_MS)
-        events += [(back, "R", "up"), (back + rnd.randint(0, 5 * MIN_MS), "M", "up")]
+            back += random.randint(MIN_MS, 3 * MIN_MS)
+        events += [(back, "R", "up"), (back + random.randint(0, 5 * MIN_MS), "M", "up")]
         busy.append(back + 5 * MIN_MS)
     for d in range(days):
-        t = d * DAY_MS + rnd.randint(MIN_MS, DAY_MS - 30 * MIN_MS)
+        t = d * DAY_MS + random.randint(MIN_MS, DAY_MS - 30 * MIN_MS)
         if all(abs(t - b) > 40 * MIN_MS for b in busy):
-            events += [(t, "R", "down"), (t + rnd.randint(2, 8) * MIN_MS, "R", "up")]
+            events += [(t, "R", "down"), (t + random.randint(2, 8) * MIN_MS, "R", "up")]
     return sorted(events)
 
 
@@ -214,23 +213,24 @@ class Traffic:
         self.saves += 1
 
 
+def at(day):
+    # A random time on that day.
+    return day * DAY_MS + random.randint(0, DAY_MS - MIN_MS)
+
+
 async def main():
     if not native:
         apply(0, "R", "up")
         apply(0, "M", "up")
     m.start(http=("127.0.0.1", http_port), dns=("127.0.0.1", dns_port), serve="always")
     traffic = Traffic()
-    rnd = random
     # What happens when: (t, kind); kinds other than the plan's are the visitors' traffic.
     todo = [(t, "plan", (t, name, what)) for t, name, what in plan]
     for d in range(days):
         # The first day fills the portal's session table (8): the heap holds all it will.
-        visits = 9 if d == 0 else 3
-        todo += [
-            (d * DAY_MS + rnd.randint(0, DAY_MS - MIN_MS), "session", None) for _ in range(visits)
-        ]
-        todo += [(d * DAY_MS + rnd.randint(0, DAY_MS - MIN_MS), "dns", 20) for _ in range(2)]
-        todo.append((d * DAY_MS + rnd.randint(0, DAY_MS - MIN_MS), "save", d))
+        todo += [(at(d), "session", None) for _ in range(9 if d == 0 else 3)]
+        todo += [(at(d), "dns", 20) for _ in range(2)]
+        todo.append((at(d), "save", d))
         todo.append(((d + 1) * DAY_MS, "heap", d + 1))
     todo.sort(key=lambda e: e[0])
     i = changed = 0
