@@ -6,8 +6,11 @@ One shot, at boot:
     wifimgr.has_ssid(), connect(), setup(), clear(): the same, step by step
 
 Managed, on asyncio (reconnects forever; portal while the access point is up):
+    wifimgr.run("app")                 -> main.py's one line: app.py runs beside WiFi, its
+                                          crashes kept, safe mode after repeated crash boots
     wifimgr.start(...); wifimgr.run()
     wifimgr.status(), wifimgr.on(event, callback), wifimgr.data, wifimgr.config.get/set
+    wifimgr.app_ok(), wifimgr.leave_safe_mode()
 """
 
 __version__ = "0.1.0"
@@ -103,18 +106,87 @@ def start(
     return m
 
 
-def run():
-    """Runs the asyncio loop forever (start() first if it was not called)."""
+def run(app=None):
+    """Runs the asyncio loop forever (start() first if it was not called). An unhandled
+    exception in a task, an event callback or `app` is kept (status()["app_error"], the
+    portal) and WiFi, the portal and OTA go on; KeyboardInterrupt (Ctrl-C, mpremote) and
+    SystemExit still end run(), back to the REPL.
+
+    `app`, the application: a module name ("app": imports app.py, then calls its main() if
+    it has one), a function or a coroutine; a coroutine function's coroutine is awaited. With
+    an `app`, this boot is counted (wifimgr.safemode): after `safe_mode_boots` boots in a row
+    that ended before the application was healthy (app_ok(), or `app_grace_s` without a
+    crash), the application is not started (safe mode) until leave_safe_mode() or an
+    update."""
     import asyncio
 
-    if _manager is None or not _manager._started:
-        start()
-    asyncio.get_event_loop().run_forever()
+    m = _manager if _manager is not None and _manager.started else start()
+    loop = asyncio.get_event_loop()
+    loop.set_exception_handler(lambda _loop, ctx: m.app.record("task", ctx["exception"]))
+    if app is not None:
+        _launch(m, app)
+    loop.run_forever()
+
+
+def _launch(m, app):
+    # Counts this boot, then starts the application unless this boot is in safe mode.
+    import asyncio
+
+    from wifimgr.safemode import GRACE_S, SAFE_BOOTS
+
+    reason = m.app.boot(m.config.get("safe_mode_boots", SAFE_BOOTS), _fresh_image())
+    if reason:
+        # On the serial console at every log level, as the setup key is.
+        print("wifimgr: safe mode: %s; the application is not started." % reason)
+        print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
+        return
+    m.app.start(m.now_ms(), m.config.get("app_grace_s", GRACE_S) * 1000)
+
+    async def main():
+        try:
+            a = app
+            if isinstance(a, str):
+                a = getattr(__import__(a), "main", None)
+            r = a() if callable(a) else a
+            if r is not None and hasattr(r, "send"):  # a coroutine
+                await r
+        except Exception as e:
+            m.app.record("main", e)
+
+    asyncio.create_task(main())
+
+
+def _fresh_image():
+    # True when this boot runs a freshly updated image the guard has not kept yet.
+    try:
+        from wifimgr import ota
+    except ImportError:
+        return False
+    try:
+        return bool(ota.status().get("pending_verify"))
+    except OSError:
+        return False
+
+
+def app_ok():
+    """The application says it is healthy: this boot is not counted as a failed one (see
+    run()); an updated firmware is kept once this and WiFi are back."""
+    _get().app.ok()
+
+
+def leave_safe_mode(config_path=DEFAULT_CONFIG, *, restart=True):
+    """Leaves safe mode (the portal can too): the application starts at the next boot, which
+    is now (machine.reset()) unless restart=False."""
+    _get(config_path).leave_safe_mode()
+    if restart:
+        from wifimgr.platform import reset
+
+        reset()
 
 
 def status():
-    """The manager's status dict (state, ssid, ip, rssi, ap_active, trial, ...)."""
-    return _get()._status()
+    """The manager's status dict (state, ssid, ip, rssi, ap_active, trial, app_error, ...)."""
+    return _get().status(visitor=False)
 
 
 def on(event, callback):
@@ -147,18 +219,17 @@ def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None
 
     async def main():
         m.start(http=http, dns=dns, serve=serve)
-        if fresh and m._status()["state"] == "waiting":
+        if fresh and m.status(visitor=False)["state"] == "waiting":
             m.rescan()
             await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
         ok = await m.wait_for(predicate, timeout_ms)
         # A freshly updated image is marked valid once connected: give the check its moment
         # before the loop stops.
-        g = m._guard_task
-        if g is not None and m._status()["state"] == "connected":
+        if m.status(visitor=False)["state"] == "connected":
             from time import ticks_diff
 
             t = m.now_ms()
-            while not g.done() and ticks_diff(m.now_ms(), t) < 2000:
+            while m.checking_ota and ticks_diff(m.now_ms(), t) < 2000:
                 await asyncio.sleep_ms(50)
         return ok
 
@@ -176,7 +247,7 @@ def setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
     m = _get(config_path, clock)
     m.set_override(None)
     _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m._status()["state"] == "connected"
+    return m.status(visitor=False)["state"] == "connected"
 
 
 def has_ssid(config_path=DEFAULT_CONFIG, *, clock=None):
@@ -190,7 +261,7 @@ def connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
     m = _get(config_path, clock)
     m.set_override({"ap_policy": "never"})
     _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m.sta if m._status()["state"] == "connected" else None
+    return m.sta if m.status(visitor=False)["state"] == "connected" else None
 
 
 def setup(
@@ -207,17 +278,17 @@ def setup(
     connected station WLAN, or None if `timeout_ms` (or the portal idle timeout) ran out."""
     m = _get(config_path, clock)
     if name is not None:
-        _name(m, name)
+        m.set_name(name)
     m.set_override({"ap_policy": "fallback"})
 
     def done(s):
         if s["state"] == "connected" and not s["ap_active"]:
             return True
         # Idle timeout: the access point closed without credentials.
-        return m._override == {"ap_policy": "never"} and not s["ap_active"]
+        return m.idle_closed and not s["ap_active"]
 
     _run_until(m, done, timeout_ms, "ap", http, dns, fresh=True)
-    return m.sta if m._status()["state"] == "connected" else None
+    return m.sta if m.status(visitor=False)["state"] == "connected" else None
 
 
 def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
@@ -226,7 +297,7 @@ def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **opt
     runs on connect and what it returns is shown by the portal."""
     m = _get(config_path, options.get("clock"))
     if name is not None:
-        _name(m, name)
+        m.set_name(name)
     if callback is not None and callback not in _events.get("connected", ()):
         on("connected", callback)
     sta = None
@@ -242,13 +313,4 @@ def clear(config_path=DEFAULT_CONFIG):
     m = _get(config_path)
     m.config.clear_networks()
     m.config.delete("last_good")
-    m.apply()
-
-
-def _name(m, name):
-    # The device's name for this run: access point name and (as a hostname) DHCP name.
-    from wifimgr import config as _config
-
-    _config.check_ssid(name, "name")
-    m.config._doc["device_name"] = name
     m.apply()

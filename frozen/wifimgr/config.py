@@ -29,6 +29,10 @@ Schema 3, every key optional:
                       has to rejoin WiFi (and reach ota_health_url) before it is rolled back
     ota_health_url    "https://..." (or "http://...") or null: must also answer 200 for a new
                       image to be kept
+    safe_mode_boots   int, 1 to 100 (default 3): boots in a row that end before the application
+                      is healthy, after which the next one starts in safe mode (wifimgr.run)
+    app_grace_s       int, 5 to 3600 (default 60): the application run by wifimgr.run(app) is
+                      healthy after this long without a crash, if it did not call app_ok()
     webrepl_password  str (schema 2 style; moved to the store on save)
     link              dict of state machine settings (wifimgr.link policy keys, e.g. rescan_ms)
     last_good         [ssid, bssid, channel] of the last network that gave an address
@@ -310,6 +314,10 @@ def check(doc):
     if "ota_guard_s" in doc:
         _check_int(doc["ota_guard_s"], "ota_guard_s", 10, 3600)
     check_url(doc.get("ota_health_url"), "ota_health_url")
+    if "safe_mode_boots" in doc:
+        _check_int(doc["safe_mode_boots"], "safe_mode_boots", 1, 100)
+    if "app_grace_s" in doc:
+        _check_int(doc["app_grace_s"], "app_grace_s", 5, 3600)
     if doc.get("webrepl_password") is not None:
         pw = doc["webrepl_password"]
         _check_str(pw, "webrepl_password", 4, 9)  # WebREPL accepts 4 to 9 characters
@@ -673,6 +681,12 @@ def current():
 
         _current = Config(DEFAULT_PATH, Store.for_config(DEFAULT_PATH))
     return _current
+
+
+def use(cfg):
+    """Makes `cfg` the configuration wifimgr.config.get/set work on (the running manager's)."""
+    global _current
+    _current = cfg
 
 
 def get(key, default=None):

@@ -18,6 +18,7 @@ from wifimgr import __version__, _fs, backend, dns_class, link_class, policy
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
+from wifimgr.safemode import AppGuard
 from wifimgr.store import SETUP_KEY, Store
 
 EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
@@ -104,7 +105,7 @@ class Manager:
         self.config = _config.Config(config_path, self.store, uid)
         if self.config.error:
             self.errors.append(self.config.error)
-        _config._current = self.config
+        _config.use(self.config)
         if self.config.error is None and self.config.has_plaintext():
             # A schema 2 file with passwords in it: migrate now, not at some later save.
             try:
@@ -112,6 +113,9 @@ class Manager:
             except Exception as e:
                 self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
         self.data = data if data is not None else {}
+        # The application's crashes and boot count (wifimgr.safemode), beside the configuration.
+        self.app = AppGuard(_dirname(config_path))
+        self.app.on_crash = self._app_crashed
         self._events = events if events is not None else {}
         self._import_provisioning()
         self._make_setup_key()
@@ -139,6 +143,7 @@ class Manager:
         self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
         self._task = None
         self._guard_task = None
+        self._idle_closed = False
         self._seen = self.now_ms()
         # The link's changes, handled by the _follow task: the C Link reports them from
         # MicroPython's scheduler, in the middle of whatever Python runs, so its callback only
@@ -180,9 +185,12 @@ class Manager:
     def setup_key(self):
         return self.store.get(SETUP_KEY)
 
-    def status(self):
-        """The link status plus the device's identity, the trial's outcome and OTA progress."""
-        self._touch()
+    def status(self, visitor=True):
+        """The link status plus the device's identity, the trial's outcome, OTA progress and
+        the application's last crash. `visitor`: asked for by a portal visitor (the portal's
+        idle timeout starts again), not by the application."""
+        if visitor:
+            self._touch()
         return self._status()
 
     def scan_results(self):
@@ -372,7 +380,46 @@ class Manager:
     def set_override(self, override):
         """Policy keys that win over the configuration (None: the configuration alone)."""
         self._override = override
+        self._idle_closed = False
         self.apply()
+
+    def set_name(self, name):
+        """The device's name for this run (not saved): access point name and hostname."""
+        self.config.set("device_name", _config.check_ssid(name, "name"), save=False)
+        self.apply()
+
+    @property
+    def started(self):
+        """True between start() and stop()."""
+        return self._started
+
+    @property
+    def idle_closed(self):
+        """True once the portal idle timeout closed the access point (until the next
+        set_override())."""
+        return self._idle_closed
+
+    @property
+    def checking_ota(self):
+        """True while the OTA health check of a freshly updated image runs."""
+        g = self._guard_task
+        return g is not None and not g.done()
+
+    def leave_safe_mode(self, restart_ms=None):
+        """Leaves safe mode: the boot count is set to 0, so the next boot starts the
+        application; with `restart_ms`, the device restarts that long after (on the loop)."""
+        was = self.app.safe
+        self.app.leave()
+        log.info("safe mode left%s", "" if was else " (it was not on)")
+        if restart_ms is not None:
+
+            async def restart():
+                await asyncio.sleep_ms(restart_ms)
+                from wifimgr.platform import reset
+
+                reset()
+
+            asyncio.create_task(restart())
 
     async def wait_for(self, predicate, timeout_ms=None):
         """Waits until predicate(status) is true, with every change of the link handled (events
@@ -444,7 +491,23 @@ class Manager:
         s["ap_error"] = ap_error = s.get("ap_error")
         if ap_error:
             s["errors"].append("access point not started: %s" % ap_error)
+        s["app_error"] = self.app.last()
+        s["safe_mode"] = self.app.safe
         return s
+
+    def _app_crashed(self, where, exc):
+        # An image still pending verification whose application crashes goes back to the
+        # previous image now (docs/ota.md, "Safe mode and rollback").
+        ota = sys.modules.get("wifimgr.ota")
+        if ota is None or not self.app.counting:
+            return  # no application run by wifimgr.run(app), or no OTA
+        try:
+            pending = ota.status().get("pending_verify")
+        except OSError:
+            pending = False
+        if pending:
+            log.error("the new firmware's application crashed: rolling back")
+            ota.reset()
 
     def _make_setup_key(self):
         # Made at first boot, kept in the store, printed at every boot (the serial console is
@@ -484,7 +547,7 @@ class Manager:
                 if r is not None:
                     result = r
             except Exception as e:  # a user callback must not stop the manager
-                log.error("%s callback %r failed: %r", event, cb, e)
+                self.app.record("callback " + event, e)
         return result
 
     def _note(self, s):
@@ -708,9 +771,11 @@ class Manager:
             self._start_servers()  # a server that failed to start, again after its backoff
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
+        self.app.tick(self.now_ms())
         if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
             log.info("portal idle for %d s: closing the access point", timeout)
             self._override = {"ap_policy": "never"}
+            self._idle_closed = True
             self._link.stop()
             self.apply()
             self._link.start()
@@ -770,7 +835,7 @@ class Manager:
         async def guard():
             try:
                 r = await ota.guard(
-                    lambda: self._link.status()["state"] == "connected",
+                    lambda: self._link.status()["state"] == "connected" and self._app_healthy(),
                     deadline_ms=self.config.get("ota_guard_s", OTA_GUARD_S) * 1000,
                     health_url=self.config.get("ota_health_url"),
                     clock=self._clock,
@@ -783,6 +848,11 @@ class Manager:
                 log.error("OTA health check failed: %r", e)
 
         self._guard_task = asyncio.create_task(guard())
+
+    def _app_healthy(self):
+        # What the OTA guard waits for besides WiFi: the application run by wifimgr.run(app)
+        # said it is healthy (app_ok(), or app_grace_s without a crash).
+        return self.app.healthy or not self.app.counting
 
     def _module(self, name):
         # wifimgr.<name> (portal, ota), or None when this installation does not have it.

@@ -51,9 +51,10 @@ def end_process(proc):
 
 
 class Device:
-    """MicroPython running tests/helpers/portal_device.py: the portal on 127.0.0.1:port."""
+    """MicroPython running tests/helpers/portal_device.py (or `script`, taking the same
+    arguments): the portal on 127.0.0.1:port."""
 
-    def __init__(self, micropython, scenario="first-boot", state=None):
+    def __init__(self, micropython, scenario="first-boot", state=None, script=DEVICE):
         build_page()
         self.port = free_port()
         self.url = "http://127.0.0.1:%d/" % self.port
@@ -64,7 +65,7 @@ class Device:
         )
         self.log = open(self.state / "device.log", "w+")
         self.proc = micropython.popen(
-            DEVICE,
+            script,
             args=(scenario, self.state, self.port),
             stdout=self.log,
             stderr=subprocess.STDOUT,

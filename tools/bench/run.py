@@ -100,8 +100,9 @@ SYMBOL = {">=": "≥", "<=": "≤"}
 
 
 def target_key(key):
-    """The TARGETS key a result is held to, or None; link figures carry their backend."""
-    if key.startswith("t_") and key.endswith(tuple("_" + b for b in BACKENDS)):
+    """The TARGETS key a result is held to, or None; link and soak figures carry their
+    backend."""
+    if key.startswith(("t_", "soak_")) and key.endswith(tuple("_" + b for b in BACKENDS)):
         key = key.rsplit("_", 1)[0]
     return key if key in TARGETS else None
 

@@ -1,6 +1,7 @@
 # The simulated device behind `make sim`, run by MicroPython: argv is the scenario file and the
 # directory that stands for the device's filesystem. The radio is simulated; everything else is
-# the real wifimgr package.
+# the real wifimgr package. WIFIMGR_SIM_APP names an application module in that directory,
+# run as a board's main.py runs it: wifimgr.run("app").
 
 import os
 import sys
@@ -40,7 +41,10 @@ def main():
         serve="always",
         ota_guard=True,  # after an update: keep the new image once back on WiFi, else roll back
     )
-    wifimgr.run()
+    app = os.getenv("WIFIMGR_SIM_APP")
+    if app:
+        sys.path.insert(0, "")  # the filesystem's root, on sys.path as on a board
+    wifimgr.run(app or None)
 
 
 def seed(known):

@@ -1,8 +1,8 @@
 # The provisioning portal: the page, its JSON API and captive-portal detection, served by
 # portal.http on asyncio. It talks to the device only through the Manager API (wifimgr.manager):
 # status(), scan_results(), rescan(), try_credentials(), finish_provisioning(), known_networks(),
-# forget(), reorder(), ota_update(), is_setup_key(), data, device_name, hostname, provisioned,
-# setup_key.
+# forget(), reorder(), ota_update(), leave_safe_mode(), is_setup_key(), data, device_name,
+# hostname, provisioned, setup_key.
 #
 # Who may do what (README, "Who can do what"): only requests for the device itself are served
 # (Host one of its own names; anything else is sent to the portal, never to the API), and a
@@ -33,6 +33,7 @@ MAX_SESSIONS = const(8)
 MAX_TEXT_BYTES = const(256)  # of any one string field
 UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, that session's unlocking waits
 _COOKIE = "wm_sid"
+_RESTART_MS = const(3000)  # from leaving safe mode to the restart, for the page to say so
 _JSON = "application/json"
 _NO_STORE = ("Cache-Control", "no-store")
 
@@ -469,6 +470,12 @@ class Portal:
     def status(self, req):
         st = dict(self.manager.status())
         st["unlocked"] = req.session is not None and req.session.unlocked
+        crash = st.get("app_error")
+        if crash and not st["unlocked"]:
+            # What the application's traceback says (its data, paths) is the owner's to read.
+            crash = dict(crash)
+            crash["traceback"] = None
+            st["app_error"] = crash
         r = self._reveal
         t = st["trial"]
         if r is not None and t and t["state"] == "connected" and t["ssid"] == r[1]:
@@ -559,6 +566,10 @@ class Portal:
             raise HTTPError(400, "order: %s" % e, "order")
         return _json({"networks": list(self.manager.known_networks())})
 
+    def safe_mode(self, f, sess):
+        self.manager.leave_safe_mode(restart_ms=_RESTART_MS)
+        return _json({"restarting_in_ms": _RESTART_MS}, 202)
+
     def ota(self, f, sess):
         url = f.text("url").strip()
         sha256 = f.text("sha256", required=False).strip() or None  # what lets http:// be used
@@ -589,6 +600,7 @@ _ROUTES = {
     "/api/forget": ("POST", "forget", "key"),
     "/api/networks/order": ("POST", "order", "key"),
     "/api/ota": ("POST", "ota", "key"),
+    "/api/safe_mode/leave": ("POST", "safe_mode", "key"),
 }
 
 

@@ -1,0 +1,107 @@
+"""A month on the virtual clock (tests/helpers/soak_device.py, judged by tests/helpers/soak.py):
+the Manager with its portal and captive DNS on the simulated radio for 30 virtual days, on both
+Link backends, while the home network goes down and comes back (the router R and the mesh node
+M together, R alone; X, an access point of the same name whose DHCP never answers, stays on the
+air; on the twin a third of the outages end with R back before its DHCP server), with portal
+sessions and DNS queries every day, a configuration save a day, and an outage across each point
+where a 32-bit port's ticks_ms() crosses half its period or wraps (2^29, 2^30, 3 * 2^29, 2^31
+ms; on this 64-bit host they are plain numbers, on `make unix32` and an ESP32 they wrap).
+
+The C Link's simulated radio copies the scenario when the Link is made (radio_sim_mp.c:
+wm_radio_sim_mp_load()), each access point vanishing and returning once at most, so on the
+native backend the month has one roam and one outage, across the wrap at 2^30 ms (see
+tools/sim/README.md); the twin's radio reads the scenario at every scan and connect and takes
+the whole plan. The rejoin bound is the issue's: rescan_ms (15 s) plus 5 s."""
+
+import pytest
+from helpers import soak
+from helpers.micropython import LINKS, micropython_on
+from helpers.pkg import run_json
+
+DAYS = 30
+RESCAN_MS = 15000
+BOUND_MS = RESCAN_MS + 5000
+# The heap after gc.collect() at the end of the first day and of the last: what is live then
+# differs by the scan results held and the sessions' entries (the first day fills the table
+# of 8), measured at most ~250 bytes apart from one day to another.
+HEAP_TOLERANCE = 1024
+
+
+@pytest.fixture(scope="module", params=LINKS)
+def month(request, tmp_path_factory):
+    mp = micropython_on(request.param, tmp_path_factory.mktemp("soak-" + request.param))
+    log = soak.run(mp, DAYS)
+    return request.param, log, soak.judge(log, BOUND_MS)
+
+
+def test_the_month_passes_every_wrap_point_with_its_traffic(month):
+    link, log, r = month
+    assert log["end_ms"] >= DAYS * soak.DAY_MS > max(soak.WRAPS)
+    for wrap in soak.WRAPS if link == "twin" else soak.WRAPS[1:2]:
+        assert any(a < wrap < b for a, b in r["outage_spans"]), wrap  # an outage across it
+    assert r["outages"] >= (40 if link == "twin" else 1)
+    assert r["ap_opened"] == r["outages"]  # every outage opened the access point
+    assert log["sessions"] == 6 + 3 * DAYS and log["saves"] == DAYS
+    assert log["answers"] == log["queries"] == 40 * DAYS
+    assert len(log["heap"]) == DAYS
+
+
+def test_the_access_point_closes_after_every_outage(month):
+    _, log, r = month
+    assert r["ap_left_open"] == []
+    assert not r["ap_open_at_end"] and log["status"]["state"] == "connected"
+
+
+def test_the_heap_does_not_grow_from_the_first_day_to_the_last(month):
+    _, _, r = month
+    assert abs(r["heap_growth_bytes"]) <= HEAP_TOLERANCE, r["heap_alloc"]
+
+
+def test_connected_whenever_the_network_has_been_up_longer_than_the_bound(month, request):
+    link, _, r = month
+    if link == "twin":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="link bug (issue 16 soak, reported): on the twin rejoins take up to "
+                "~290 s after DHCP failures on X; see "
+                "test_rejoin_after_dhcp_failures_within_the_bound",
+            )
+        )
+    assert r["late"] == [], "max rejoin %s ms" % r["max_rejoin_ms"]
+
+
+@pytest.fixture(params=LINKS)
+def micropython(request, tmp_path):
+    return micropython_on(request.param, tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="link bug (issue 16 soak, reported): a failed DHCP on X backs the network off "
+    "(backoff_min_ms doubling to backoff_max_ms) and rounds skip it until then, R back or not: "
+    "both backends rejoin late (twin by minutes, the C Link by ~18 s here)",
+)
+def test_rejoin_after_dhcp_failures_within_the_bound(micropython):
+    """The router R is away for 10 minutes; X, of the same name, stays on the air and its DHCP
+    never answers, so every round in the outage fails on it with no_ip. R back, the device
+    must be on it within the bound."""
+    r = run_json(
+        micropython,
+        """
+radio([ap("Home", rssi=-50, vanish_at_s=100, return_at_s=700),
+       ap("Home", bssid="aa:00:00:00:00:02", rssi=-86, dhcp=False)])
+from wifimgr.config import Config
+from wifimgr.store import Store
+c = Config("wifimgr.json", Store.for_config("wifimgr.json", UID), UID)
+c.add_network("Home", "correct-horse")
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.start(serve="never")
+until(m, lambda s: s["state"] == "connected")
+until(m, lambda s: clock.now_ms() >= 700000, 800000)
+until(m, lambda s: s["state"] == "connected" and s["bssid"] == "aa:00:00:00:00:01", 600000)
+out([clock.now_ms(), m.status()["state"]])
+""",
+    )
+    assert r[1] == "connected" and r[0] - 700000 <= BOUND_MS, r
