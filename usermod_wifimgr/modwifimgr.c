@@ -589,6 +589,7 @@ static mp_obj_t wifimgr_link_configure(size_t n_args, const mp_obj_t *args) {
         MP_QSTR_connect_timeout_ms));
     p.dhcp_timeout_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_dhcp_timeout_ms));
     p.linger_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_linger_ms));
+    p.probe_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_probe_ms));
 
     wm_link_ap_config_t apc;
     memset(&apc, 0, sizeof(apc));

@@ -89,6 +89,15 @@ enum {
     WM_LINK_ERR_RESCAN = -8,
     WM_LINK_ERR_MIN_RSSI = -9,
     WM_LINK_ERR_TIMEOUT = -10,
+    WM_LINK_ERR_PROBE = -11,
+};
+
+// What the connect in flight is, which decides what its failure leads to.
+enum {
+    WM_LINK_KIND_PLAN, // from a scan's plan: backoff, then the next candidate
+    WM_LINK_KIND_CACHED, // the remembered BSSID on its channel: a scan
+    WM_LINK_KIND_DIRECT, // the first join by name, no scan before it: not found ends the round
+    WM_LINK_KIND_PROBE, // while waiting, not yet associated: back to waiting
 };
 
 typedef struct {
@@ -136,6 +145,7 @@ typedef struct {
     uint32_t connect_timeout_ms;
     uint32_t dhcp_timeout_ms;
     uint32_t linger_ms;
+    uint32_t probe_ms; // 0: no direct first join and no probes
 } wm_link_policy_t;
 
 typedef struct {
@@ -191,7 +201,9 @@ typedef struct {
     uint8_t cur_has_bssid;
     uint8_t cur_bssid[6];
     uint8_t cur_channel;
-    uint8_t cur_cached;
+    uint8_t cur_kind; // WM_LINK_KIND_
+    uint8_t probing; // a probe in flight: the state stays WAITING until it associates
+    uint32_t round_at; // WAITING: when the next round starts
     uint8_t t_state_set;
     uint8_t t_linger_set;
     uint32_t t_state;
