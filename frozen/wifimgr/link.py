@@ -9,7 +9,12 @@ polling `status()` and `status('rssi')`, the only way stock MicroPython reports 
 What it does:
 - With a remembered (ssid, bssid, channel) of a known network it connects straight to that
   BSSID (the C Link on that channel; stock `WLAN.connect()` takes no channel, so for the twin
-  ESP-IDF searches the channels for it); if that fails it scans.
+  ESP-IDF searches the channels for it); if that fails (or nothing associates within
+  PROBE_TIMEOUT_MS) it scans.
+- With nothing remembered and one candidate a scan cannot change the choice: it connects by
+  name at once and the radio finds the channel (ESP-IDF's fast scan). If that fails the
+  fallback access point opens when this round is the one, and a scan ends the round (the
+  portal's list). Several candidates compete on signal: a scan first.
 - After a scan it tries the known networks that are visible, in the user's order; candidates with
   the same SSID are equal and the better RSSI goes first; an SSID seen from several access
   points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
@@ -17,8 +22,12 @@ What it does:
 - Wrong password, network not found and no DHCP address are reported as such (`reason`); a
   candidate that fails waits a bounded exponential backoff before it is tried again, while the
   others are tried.
-- While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, so a
-  network that comes back is rejoined within `rescan_ms` plus the time to connect.
+- While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
+  between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
+  after the last probe ended: the remembered BSSID on its channel, else the only candidate by
+  name. A probe is quiet (the state stays "waiting", `attempts` does not move) until it
+  associates; then it is a join like the fast reconnect. So a network that comes back is
+  rejoined within about probe_ms plus the probe plus association and DHCP.
 - `try_credentials()` connects to the given network at once with the access point left up and
   reports the outcome in `status()["trial"]`. A failed trial neither opens the access point nor
   counts as a failed round: the known networks get their next round as usual.
@@ -40,6 +49,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 - `dhcp_timeout_ms`: association to address, else "no_ip" (10000).
 - `linger_ms`: after a successful `try_credentials()` under "fallback", the access point stays
   up until `finish_provisioning()` or this long (120000).
+- `probe_ms`: the probes' interval while waiting (400); 0 turns off the probes and the
+  direct first join (every round without a remembered network scans).
 - `poll_ms`: how often the Python driver polls the radio (100; the C driver is event driven).
 """
 
@@ -85,9 +96,15 @@ TRIAL_SLOT = const(-1)
 ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
 # A scan that never reports (a radio that lost the event) counts as a scan that found nothing.
 SCAN_TIMEOUT_MS = const(10000)
+# A probe or a connect to the remembered BSSID not associated by then found nothing (at most
+# connect_timeout_ms): a device's walk of every channel and an association take less. The C
+# Link's radio says so sooner; WLAN.status() cannot (network_wlan_status() repeats the last
+# failure while connecting).
+PROBE_TIMEOUT_MS = const(3000)
 # What the connect in flight is (core/link.h: WM_LINK_KIND_), which decides what its failure
 # leads to: from a scan's plan (backoff, the next candidate), the remembered BSSID (a scan), the
-# first join by name (not found ends the round), a probe while waiting (back to waiting).
+# only candidate by name (the fallback AP if due, then a scan), a probe while waiting (back to
+# waiting).
 _PLAN = const(0)
 _CACHED = const(1)
 _DIRECT = const(2)
@@ -136,6 +153,7 @@ class Machine:
         self.round_start = 0
         self.round_at = 0  # WAITING: when the next round starts
         self.probing = False  # a probe in flight: the state stays WAITING until it associates
+        self.listed = False  # a scan since start(): a failed direct join needs none
         self.plan = []  # (slot, bssid, channel, rssi) still to try this round
         self.cur = None  # (slot, bssid, channel, kind) of the connect in flight
         self.t_state = -1  # deadline of the current state (connect, DHCP, next round)
@@ -246,7 +264,7 @@ class Machine:
                     out.append(("disconnect",))
                 self._round(now, False)
             elif self.state == CONNECTED:
-                out.append(("scan",))
+                self._scan()
         elif kind == "try":
             self._try(event[1], event[2], now)
         elif kind == "finish":
@@ -270,6 +288,10 @@ class Machine:
             return True
         return bssid is not None and self.cur[1] is not None and bssid != self.cur[1]
 
+    def _scan(self):
+        self.listed = True
+        self._out.append(("scan",))
+
     def _ap(self, on):
         if on != self.ap_on:
             self.ap_on = on
@@ -279,12 +301,13 @@ class Machine:
         if self.started:
             return
         self.started = True
+        self.listed = False
         self.reason = NONE
         self.attempts = 0
         self.failed_rounds = 0
         if self.ap_policy == _ALWAYS:
             self._ap(True)
-        self._round(now, True, True)
+        self._round(now, True)
 
     def _in_flight(self):
         return self.state in (CONNECTING, GETTING_IP, CONNECTED) or self.probing
@@ -328,9 +351,9 @@ class Machine:
             and self.cands[0].retry_at <= now
         )
 
-    def _round(self, now, cached, first=False):
-        # A round: the remembered BSSID on its channel if allowed; in start()'s round the only
-        # candidate by name; else a full scan.
+    def _round(self, now, cached):
+        # A round: the remembered BSSID on its channel if allowed, else the only candidate by
+        # name, else a full scan (always a scan when not `cached`: rescan()).
         self.round_start = now
         self.plan = []
         self.probing = False
@@ -338,23 +361,26 @@ class Machine:
         if slot >= 0:
             self._connect(slot, self.hint[1], self.hint[2], _CACHED, now)
             return
-        if first and self._only_candidate(now):
+        if cached and self._only_candidate(now):
             self._connect(0, self.cands[0].bssid, 0, _DIRECT, now)
             return
         self.state = SCANNING
         self.t_state = now + SCAN_TIMEOUT_MS
         self.cur = None
-        self._out.append(("scan",))
+        self._scan()
 
     def _connect(self, slot, bssid, channel, kind, now):
         self.cur = (slot, bssid, channel, kind)
         self.probing = kind == _PROBE
         # A probe is quiet: the state stays WAITING (no status change, no attempt) until it
-        # associates; the radio ends it when nothing answers.
+        # associates.
         if not self.probing:
             self.state = CONNECTING
             self.attempts += 1
-        self.t_state = now + self.connect_timeout
+        timeout = self.connect_timeout
+        if kind != _PLAN:
+            timeout = min(timeout, PROBE_TIMEOUT_MS)
+        self.t_state = now + timeout
         self._out.append(("connect", slot, bssid, channel))
 
     def _plan(self, records, now):
@@ -405,13 +431,14 @@ class Machine:
         if t < now + self.backoff_min:
             t = now + self.backoff_min
         self.round_at = t
-        self._wait(now)
+        self._wait(now, 0)
         if not trial and self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
             self._ap(True)
 
-    def _wait(self, now):
+    def _wait(self, now, after):
         # WAITING: the timer is the next probe when there is something to probe before the
-        # round.
+        # round; `after` after this one (0 after a round: the scan has been away from the
+        # channel).
         self.state = WAITING
         self.cur = None
         self.probing = False
@@ -419,9 +446,9 @@ class Machine:
         if (
             self.probe_ms
             and (self._hint_slot(now) >= 0 or self._only_candidate(now))
-            and now + self.probe_ms < t
+            and now + after < t
         ):
-            t = now + self.probe_ms
+            t = now + after
         self.t_state = t
 
     def _probe(self, now):
@@ -433,7 +460,7 @@ class Machine:
         elif self._only_candidate(now):
             self._connect(0, self.cands[0].bssid, 0, _PROBE, now)
         else:
-            self._wait(now)
+            self._wait(now, self.probe_ms)
 
     def _count_failure(self, slot, now):
         c = self.cands[slot]
@@ -458,7 +485,7 @@ class Machine:
             if reason != NOT_FOUND:
                 self.reason = reason
                 self._count_failure(slot, now)
-            self._wait(now)
+            self._wait(now, self.probe_ms)
             return
         self.reason = reason
         if slot == TRIAL_SLOT:
@@ -470,15 +497,22 @@ class Machine:
             # configure() changed the list under this attempt: a new round on the new list.
             self._round(now, True)
             return
-        if kind == _DIRECT and reason == NOT_FOUND:
-            # The radio searched every channel for the only candidate: as good as an empty scan.
-            self._round_failed(now)
-            return
-        if kind == _CACHED:
+        if kind == _DIRECT:
+            # The radio searched every channel for the only candidate, as a scan would have:
+            # the round has failed. The first time the fallback AP opens now if this round is
+            # the one, and a scan ends the round: the portal's list.
+            if reason != NOT_FOUND:
+                self._count_failure(slot, now)
+            if self.listed:
+                self._round_failed(now)
+                return
+            if self.ap_policy == _FALLBACK and self.failed_rounds + 1 >= self.retries:
+                self._ap(True)
+        if kind in (_CACHED, _DIRECT):
             # The remembered BSSID is not where it was: look for it (and the others).
             self.state = SCANNING
             self.t_state = now + SCAN_TIMEOUT_MS
-            self._out.append(("scan",))
+            self._scan()
             return
         self._count_failure(slot, now)
         self._try_next(now)

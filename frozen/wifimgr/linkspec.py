@@ -21,7 +21,7 @@ POLICY_DEFAULTS = {
     "connect_timeout_ms": 15000,
     "dhcp_timeout_ms": 10000,
     "linger_ms": 120000,
-    "probe_ms": 500,
+    "probe_ms": 400,
     "poll_ms": 100,
 }
 # (key, lowest, highest) of the integer keys.

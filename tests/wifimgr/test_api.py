@@ -397,7 +397,8 @@ def test_one_shot_api_remembers_the_network_it_joined(micropython, api):
     (micropython.tmp_path / "wifimgr.json").write_text(
         json.dumps({"schema": 2, "known_networks": known})
     )
-    body = """
+    body = (
+        """
 radio([ap("Home", bssid="aa:00:00:00:00:07", channel=11)])
 import wifimgr
 joined = []
@@ -405,7 +406,9 @@ wifimgr.on("connected", lambda s: joined.append(clock.now_ms()))
 wifimgr.%s(config_path="wifimgr.json", clock=clock)
 s = wifimgr.status()
 out([joined, s["ap_active"], json.load(open("wifimgr.json")).get("last_good")])
-""" % api
+"""
+        % api
+    )
     first = run_json(micropython, body)
     assert first[1:] == [False, ["Home", "aa:00:00:00:00:07", 11]]
     second = run_json(micropython, body)

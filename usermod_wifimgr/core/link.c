@@ -24,7 +24,7 @@ void wm_link_policy_default(wm_link_policy_t *p) {
     p->connect_timeout_ms = 15000;
     p->dhcp_timeout_ms = 10000;
     p->linger_ms = 120000;
-    p->probe_ms = 500;
+    p->probe_ms = 400;
 }
 
 void wm_link_init(wm_link_t *l) {
@@ -168,6 +168,9 @@ static wm_link_action_t *emit(wm_link_t *l, uint8_t kind) {
     l->out_len++;
     memset(a, 0, sizeof(*a));
     a->kind = kind;
+    if (kind == WM_LINK_ACT_SCAN) {
+        l->listed = 1;
+    }
     return a;
 }
 
@@ -195,12 +198,16 @@ static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bs
     l->cur_kind = kind;
     l->probing = kind == WM_LINK_KIND_PROBE;
     // A probe is quiet: the state stays WAITING (no status change, no attempt) until it
-    // associates; the radio ends it when nothing answers.
+    // associates.
     if (!l->probing) {
         l->st.state = WM_LINK_CONNECTING;
         l->st.attempts++;
     }
-    set_state_timer(l, true, now + l->policy.connect_timeout_ms);
+    uint32_t timeout = l->policy.connect_timeout_ms;
+    if (kind != WM_LINK_KIND_PLAN && timeout > WM_LINK_PROBE_TIMEOUT_MS) {
+        timeout = WM_LINK_PROBE_TIMEOUT_MS;
+    }
+    set_state_timer(l, true, now + timeout);
     wm_link_action_t *a = emit(l, WM_LINK_ACT_CONNECT);
     a->slot = (int8_t)slot;
     a->has_bssid = has_bssid;
@@ -227,8 +234,9 @@ static bool only_candidate(const wm_link_t *l, uint32_t now) {
     return l->policy.probe_ms != 0 && !l->has_hint && l->cand_count == 1 && !backed_off(l, 0, now);
 }
 
-// `first`: the round of start(), which may join directly.
-static void begin_round(wm_link_t *l, uint32_t now, bool cached, bool first) {
+// A round: the remembered BSSID on its channel if allowed, else the only candidate by name,
+// else a full scan (always a scan when `cached` is false: rescan()).
+static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->round_start = now;
     l->plan_len = 0;
     l->plan_pos = 0;
@@ -238,7 +246,7 @@ static void begin_round(wm_link_t *l, uint32_t now, bool cached, bool first) {
         do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_CACHED, now);
         return;
     }
-    if (first && only_candidate(l, now)) {
+    if (cached && only_candidate(l, now)) {
         const wm_link_candidate_t *c = &l->cands[0];
         do_connect(l, 0, c->has_bssid, c->bssid, 0, WM_LINK_KIND_DIRECT, now);
         return;
@@ -299,15 +307,16 @@ static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint
     }
 }
 
-// WAITING: the timer is the next probe when there is something to probe before the round.
-static void wait(wm_link_t *l, uint32_t now) {
+// WAITING: the timer is the next probe when there is something to probe before the round;
+// `after` after this one (0 after a round: the scan has been away from the channel).
+static void wait(wm_link_t *l, uint32_t now, uint32_t after) {
     l->st.state = WM_LINK_WAITING;
     l->st.has_cur = 0;
     l->probing = 0;
     uint32_t t = l->round_at;
     if (l->policy.probe_ms != 0 && (hint_slot(l, now) >= 0 || only_candidate(l, now))
-        && (int32_t)(now + l->policy.probe_ms - t) < 0) {
-        t = now + l->policy.probe_ms;
+        && (int32_t)(now + after - t) < 0) {
+        t = now + after;
     }
     set_state_timer(l, true, t);
 }
@@ -322,7 +331,7 @@ static void probe(wm_link_t *l, uint32_t now) {
         const wm_link_candidate_t *c = &l->cands[0];
         do_connect(l, 0, c->has_bssid, c->bssid, 0, WM_LINK_KIND_PROBE, now);
     } else {
-        wait(l, now);
+        wait(l, now, l->policy.probe_ms);
     }
 }
 
@@ -337,7 +346,7 @@ static void round_failed(wm_link_t *l, uint32_t now, bool trial) {
         t = floor;
     }
     l->round_at = t;
-    wait(l, now);
+    wait(l, now, 0);
     if (!trial && l->policy.ap_policy == WM_LINK_AP_FALLBACK
         && l->failed_rounds >= l->policy.retries) {
         set_ap(l, true);
@@ -386,7 +395,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
             l->st.reason = reason;
             count_failure(l, slot, now);
         }
-        wait(l, now);
+        wait(l, now, l->policy.probe_ms);
         return;
     }
     l->st.reason = reason;
@@ -398,15 +407,26 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
     }
     if (slot == WM_LINK_ORPHAN_SLOT) {
         // The candidate list changed under this attempt: a new round on the new list.
-        begin_round(l, now, true, false);
+        begin_round(l, now, true);
         return;
     }
-    if (kind == WM_LINK_KIND_DIRECT && reason == WM_LINK_REASON_NOT_FOUND) {
-        // The radio searched every channel for the only candidate: as good as an empty scan.
-        round_failed(l, now, false);
-        return;
+    if (kind == WM_LINK_KIND_DIRECT) {
+        // The radio searched every channel for the only candidate, as a scan would have: the
+        // round has failed. The first time the fallback AP opens now if this round is the
+        // one, and a scan ends the round: the portal's list.
+        if (reason != WM_LINK_REASON_NOT_FOUND) {
+            count_failure(l, slot, now);
+        }
+        if (l->listed) {
+            round_failed(l, now, false);
+            return;
+        }
+        if (l->policy.ap_policy == WM_LINK_AP_FALLBACK
+            && l->failed_rounds + 1 >= l->policy.retries) {
+            set_ap(l, true);
+        }
     }
-    if (kind == WM_LINK_KIND_CACHED) {
+    if (kind == WM_LINK_KIND_CACHED || kind == WM_LINK_KIND_DIRECT) {
         l->st.state = WM_LINK_SCANNING;
         set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
         emit(l, WM_LINK_ACT_SCAN);
@@ -478,7 +498,7 @@ static void on_timer(wm_link_t *l, uint32_t now) {
         emit(l, WM_LINK_ACT_DISCONNECT);
         failed(l, WM_LINK_REASON_NOT_FOUND, now);
     } else if (l->st.state == WM_LINK_WAITING && due(l->round_at, now)) {
-        begin_round(l, now, true, false);
+        begin_round(l, now, true);
     } else if (l->st.state == WM_LINK_WAITING) {
         probe(l, now);
     } else if (l->st.state == WM_LINK_SCANNING) {
@@ -498,13 +518,14 @@ static void start(wm_link_t *l, uint32_t now) {
         return;
     }
     l->st.started = 1;
+    l->listed = 0;
     l->st.reason = WM_LINK_REASON_NONE;
     l->st.attempts = 0;
     l->failed_rounds = 0;
     if (l->policy.ap_policy == WM_LINK_AP_ALWAYS) {
         set_ap(l, true);
     }
-    begin_round(l, now, true, true);
+    begin_round(l, now, true);
 }
 
 static bool in_flight(const wm_link_t *l) {
@@ -624,7 +645,7 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                         l->st.reason = WM_LINK_REASON_LINK_LOST;
                         l->st.attempts = 0;
                         l->failed_rounds = 0;
-                        begin_round(l, now, true, false);
+                        begin_round(l, now, true);
                     }
                     break;
                 case WM_LINK_EV_RESCAN:
@@ -632,7 +653,7 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                         if (l->probing) {
                             emit(l, WM_LINK_ACT_DISCONNECT);
                         }
-                        begin_round(l, now, false, false);
+                        begin_round(l, now, false);
                     } else if (l->st.state == WM_LINK_CONNECTED) {
                         emit(l, WM_LINK_ACT_SCAN);
                     }

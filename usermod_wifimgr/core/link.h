@@ -16,6 +16,11 @@
 #ifndef WM_LINK_SCAN_TIMEOUT_MS
 #define WM_LINK_SCAN_TIMEOUT_MS (10000)
 #endif
+// A probe or a connect to the remembered BSSID not associated by then found nothing (at most
+// connect_timeout_ms): a device's walk of every channel and an association take less. The radio
+// usually says so sooner; stock MicroPython's WLAN.status() cannot (it repeats the last
+// failure while connecting).
+#define WM_LINK_PROBE_TIMEOUT_MS (3000)
 // Upper bound of the actions one step produces.
 #define WM_LINK_MAX_ACTIONS (8)
 #define WM_LINK_SSID_MAX (32)
@@ -96,7 +101,7 @@ enum {
 enum {
     WM_LINK_KIND_PLAN, // from a scan's plan: backoff, then the next candidate
     WM_LINK_KIND_CACHED, // the remembered BSSID on its channel: a scan
-    WM_LINK_KIND_DIRECT, // the first join by name, no scan before it: not found ends the round
+    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan before it: the AP if due, a scan
     WM_LINK_KIND_PROBE, // while waiting, not yet associated: back to waiting
 };
 
@@ -203,6 +208,7 @@ typedef struct {
     uint8_t cur_channel;
     uint8_t cur_kind; // WM_LINK_KIND_
     uint8_t probing; // a probe in flight: the state stays WAITING until it associates
+    uint8_t listed; // a scan since start(): a failed direct join needs none for the portal
     uint32_t round_at; // WAITING: when the next round starts
     uint8_t t_state_set;
     uint8_t t_linger_set;
