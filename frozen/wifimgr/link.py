@@ -632,6 +632,7 @@ class Link:
         self._ip = None
         self._associated = False
         self._stale = None  # the status code the last attempt left behind
+        self._scan_next = False  # a scan put off to the next turn of the task
         self._codes = platform.wlan_codes()
 
     # --- the API -----------------------------------------------------------------------------
@@ -745,6 +746,9 @@ class Link:
     async def _run(self):
         poll = self._policy["poll_ms"]
         while self._m.started or self._queue:
+            if self._scan_next:
+                self._scan_next = False
+                self._perform(("scan",))
             while self._queue:
                 self._feed(self._queue.pop(0))
             self._poll(self._due())
@@ -836,7 +840,11 @@ class Link:
                 if action[0] == first:
                     self._perform(action)
         for action in actions:
-            if action[0] not in ("remember", "status"):
+            if action[0] == "scan" and ("ap_start",) in actions:
+                # The blocking scan waits a turn: the owner hears of the access point first
+                # (the manager starts the portal) instead of after two seconds of scanning.
+                self._scan_next = True
+            elif action[0] not in ("remember", "status"):
                 self._perform(action)
 
     def _perform(self, action):
