@@ -674,6 +674,7 @@ class Link:
 
     def stop(self):
         self._queue = []
+        self._scan_next = False
         self._feed(("stop",))
         task, self._task = self._task, None
         if task is not None:
