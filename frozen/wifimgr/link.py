@@ -518,7 +518,7 @@ class Machine:
         self._try_next(now)
 
     def _got_ip(self, bssid, channel, now):
-        slot, cbssid, cchannel, _ = self.cur
+        slot, cbssid, cchannel, kind = self.cur
         bssid = bssid or cbssid
         channel = _channel(channel) or cchannel
         if self.probing:
@@ -541,6 +541,9 @@ class Machine:
             self.hint = (self.ssid_of(slot), bssid, channel)
             self._out.append(("remember", slot, bssid, channel))
         self._ap_after_ip()
+        if kind == _DIRECT and not self.listed:
+            # Joined without a scan: one now, for the portal's list.
+            self._scan()
 
     def _ap_after_ip(self):
         if self.ap_policy == _FALLBACK and self.state == CONNECTED and self.t_linger < 0:
@@ -841,9 +844,12 @@ class Link:
                 if action[0] == first:
                     self._perform(action)
         for action in actions:
-            if action[0] == "scan" and ("ap_start",) in actions:
-                # The blocking scan waits a turn: the owner hears of the access point first
-                # (the manager starts the portal) instead of after two seconds of scanning.
+            if action[0] == "scan" and (
+                ("ap_start",) in actions or ("status", "connected") in actions
+            ):
+                # The blocking scan waits a turn: the owner hears of the access point or the
+                # address first (the manager starts the portal, the application its work)
+                # instead of after two seconds of scanning.
                 self._scan_next = True
             elif action[0] not in ("remember", "status"):
                 self._perform(action)

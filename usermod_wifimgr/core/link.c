@@ -484,6 +484,10 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
         a->channel = channel;
     }
     ap_after_ip(l);
+    if (l->cur_kind == WM_LINK_KIND_DIRECT && !l->listed) {
+        // Joined without a scan: one now (the station is linked), for the portal's list.
+        emit(l, WM_LINK_ACT_SCAN);
+    }
 }
 
 static void on_timer(wm_link_t *l, uint32_t now) {
