@@ -129,13 +129,12 @@ def test_first_join_of_the_only_known_network_connects_by_name_without_a_scan(
 ):
     """Issue 18: nothing remembered, one known network: no scan first, a connect by name at
     once, the radio's fast scan finding the channel: esp_wifi_connect() with
-    wifi_sta_config_t.channel 0
-    and scan_method WIFI_FAST_SCAN (port/radio_esp32.c: esp32_connect(); the port's
-    network_wlan.c: network_wlan_connect() writes the same fresh config). It stops at the first
-    channel that answers: 6 channels walked, at the C Link's 50 ms dwell (+ 30 ms to switch,
-    radio_esp32.c: connect_dwell()) or ESP-IDF's default 120 (+ 30) on stock firmware. The
-    network is remembered where it was joined (the C radio reports the BSSID), and one scan
-    follows the address, for the portal's list."""
+    wifi_sta_config_t.channel 0 and scan_method WIFI_FAST_SCAN (port/radio_esp32.c:
+    esp32_connect(); the port's network_wlan.c: network_wlan_connect() writes the same fresh
+    config). It stops at the first channel that answers: 6 channels walked, at the C Link's
+    50 ms dwell (+ 30 ms to switch, radio_esp32.c: connect_dwell()) or ESP-IDF's default 120
+    (+ 30) on stock firmware. The network is remembered where it was joined (the C radio
+    reports the BSSID), and one scan follows the address, for the portal's list."""
     r = run(
         micropython,
         f"""
