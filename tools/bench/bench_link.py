@@ -383,7 +383,8 @@ def run(ctx):
         "t_connect_cached_s_oneshot": "home.json: setup_network(), connect(), connect_or_setup()"
         " each booted twice on one wifimgr.json; the worst second boot",
         "t_first_retry_ms": "home.json, Meadowbrook drops the link 30 s after association",
-        "vm_stall_max_ms": "home.json on the real clock, assoc/DHCP 100 ms, boot through a scan;"
+        "vm_stall_max_ms": "home.json on the real clock, assoc/DHCP 100 ms, two known networks:"
+        " boot through a scan;"
         " best of %d runs; baseline: the ticker alone for 2.3 s" % STALL_RUNS,
         "link_step_instructions_per_event": "tools/link/callgrind.c cycle, 3 candidates",
     }
