@@ -313,6 +313,9 @@ static MP_NORETURN void wifimgr_link_refused(int err, const wm_link_policy_t *p)
         case WM_LINK_ERR_BACKOFF:
             mp_raise_ValueError(
                 MP_ERROR_TEXT("configure: policy.backoff_max_ms must not be below backoff_min_ms"));
+        case WM_LINK_ERR_PROBE:
+            mp_raise_ValueError(
+                MP_ERROR_TEXT("configure: policy.probe_ms must be 0 (off) or 100..60000"));
         default:
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("configure: core/link.h error %d"), err);
     }
@@ -338,6 +341,7 @@ static mp_obj_t wifimgr_link_configure(size_t n_args, const mp_obj_t *args) {
         MP_QSTR_connect_timeout_ms));
     p.dhcp_timeout_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_dhcp_timeout_ms));
     p.linger_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_linger_ms));
+    p.probe_ms = mp_obj_get_int(wifimgr_link_dict_get(policy, MP_QSTR_probe_ms));
 
     wm_link_ap_config_t apc;
     memset(&apc, 0, sizeof(apc));

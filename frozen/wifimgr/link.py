@@ -9,7 +9,12 @@ polling `status()` and `status('rssi')`, the only way stock MicroPython reports 
 What it does:
 - With a remembered (ssid, bssid, channel) of a known network it connects straight to that
   BSSID (the C Link on that channel; stock `WLAN.connect()` takes no channel, so for the twin
-  ESP-IDF searches the channels for it); if that fails it scans.
+  ESP-IDF searches the channels for it); if that fails (or nothing associates within
+  PROBE_TIMEOUT_MS) it scans.
+- With nothing remembered and one candidate a scan cannot change the choice: it connects by
+  name at once and the radio finds the channel (ESP-IDF's fast scan). If that fails the
+  fallback access point opens when this round is the one, and a scan ends the round (the
+  portal's list). Several candidates compete on signal: a scan first.
 - After a scan it tries the known networks that are visible, in the user's order; candidates with
   the same SSID are equal and the better RSSI goes first; an SSID seen from several access
   points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
@@ -17,8 +22,12 @@ What it does:
 - Wrong password, network not found and no DHCP address are reported as such (`reason`); a
   candidate that fails waits a bounded exponential backoff before it is tried again, while the
   others are tried.
-- While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, so a
-  network that comes back is rejoined within `rescan_ms` plus the time to connect.
+- While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
+  between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
+  after the last probe ended: the remembered BSSID on its channel, else the only candidate by
+  name. A probe is quiet (the state stays "waiting", `attempts` does not move) until it
+  associates; then it is a join like the fast reconnect. So a network that comes back is
+  rejoined within about probe_ms plus the probe plus association and DHCP.
 - `try_credentials()` connects to the given network at once with the access point left up and
   reports the outcome in `status()["trial"]`. A failed trial neither opens the access point nor
   counts as a failed round: the known networks get their next round as usual.
@@ -40,6 +49,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 - `dhcp_timeout_ms`: association to address, else "no_ip" (10000).
 - `linger_ms`: after a successful `try_credentials()` under "fallback", the access point stays
   up until `finish_provisioning()` or this long (120000).
+- `probe_ms`: the probes' interval while waiting (400); 0 turns off the probes and the
+  direct first join (every round without a remembered network scans).
 - `poll_ms`: how often the Python driver polls the radio (100; the C driver is event driven).
 """
 
@@ -85,6 +96,19 @@ TRIAL_SLOT = const(-1)
 ORPHAN_SLOT = const(-2)  # a connect in flight whose network was removed by configure()
 # A scan that never reports (a radio that lost the event) counts as a scan that found nothing.
 SCAN_TIMEOUT_MS = const(10000)
+# A probe or a connect to the remembered BSSID not associated by then found nothing (at most
+# connect_timeout_ms): a device's walk of every channel and an association take less. The C
+# Link's radio says so sooner; WLAN.status() cannot (network_wlan_status() repeats the last
+# failure while connecting).
+PROBE_TIMEOUT_MS = const(3000)
+# What the connect in flight is (core/link.h: WM_LINK_KIND_), which decides what its failure
+# leads to: from a scan's plan (backoff, the next candidate), the remembered BSSID (a scan), the
+# only candidate by name (the fallback AP if due, then a scan), a probe while waiting (back to
+# waiting).
+_PLAN = const(0)
+_CACHED = const(1)
+_DIRECT = const(2)
+_PROBE = const(3)
 _ALWAYS = const(0)
 _FALLBACK = const(1)
 _NEVER = const(2)
@@ -127,8 +151,11 @@ class Machine:
         self.attempts = 0
         self.failed_rounds = 0
         self.round_start = 0
+        self.round_at = 0  # WAITING: when the next round starts
+        self.probing = False  # a probe in flight: the state stays WAITING until it associates
+        self.listed = False  # a scan since start(): a failed direct join needs none
         self.plan = []  # (slot, bssid, channel, rssi) still to try this round
-        self.cur = None  # (slot, bssid, channel, cached) of the connect in flight
+        self.cur = None  # (slot, bssid, channel, kind) of the connect in flight
         self.t_state = -1  # deadline of the current state (connect, DHCP, next round)
         self.t_linger = -1
         self.trial = TRIAL_NONE
@@ -150,6 +177,7 @@ class Machine:
         self.connect_timeout = p["connect_timeout_ms"]
         self.dhcp_timeout = p["dhcp_timeout_ms"]
         self.linger_ms = p["linger_ms"]
+        self.probe_ms = p["probe_ms"]
 
     def set_candidates(self, cands):
         # cands: (ssid bytes, hidden, bssid) in the user's order. A new list starts with no
@@ -206,16 +234,23 @@ class Machine:
                 self._plan(event[1], now)
                 self._try_next(now)
         elif kind == "associated":
-            if self.state == CONNECTING:
+            if self.probing:
+                # The remembered network answered: a join like the cached one.
+                self.probing = False
+                self.cur = self.cur[:3] + (_CACHED,)
+                self.attempts += 1
+                self.state = GETTING_IP
+                self.t_state = now + self.dhcp_timeout
+            elif self.state == CONNECTING:
                 self.state = GETTING_IP
                 self.t_state = now + self.dhcp_timeout
         elif kind == "got_ip":
-            if self.state in (CONNECTING, GETTING_IP):
+            if self.state in (CONNECTING, GETTING_IP) or self.probing:
                 self._got_ip(event[1], event[2], now)
         elif kind == "disconnected":
             if self._stale(event):
                 pass
-            elif self.state in (CONNECTING, GETTING_IP):
+            elif self.state in (CONNECTING, GETTING_IP) or self.probing:
                 reason = event[1]
                 self._failed(reason if WRONG_PASSWORD <= reason <= LINK_LOST else NOT_FOUND, now)
             elif self.state == CONNECTED:
@@ -225,9 +260,11 @@ class Machine:
                 self._round(now, True)
         elif kind == "rescan":
             if self.state == WAITING:
+                if self.probing:
+                    out.append(("disconnect",))
                 self._round(now, False)
             elif self.state == CONNECTED:
-                out.append(("scan",))
+                self._scan()
         elif kind == "try":
             self._try(event[1], event[2], now)
         elif kind == "finish":
@@ -251,6 +288,10 @@ class Machine:
             return True
         return bssid is not None and self.cur[1] is not None and bssid != self.cur[1]
 
+    def _scan(self):
+        self.listed = True
+        self._out.append(("scan",))
+
     def _ap(self, on):
         if on != self.ap_on:
             self.ap_on = on
@@ -260,6 +301,7 @@ class Machine:
         if self.started:
             return
         self.started = True
+        self.listed = False
         self.reason = NONE
         self.attempts = 0
         self.failed_rounds = 0
@@ -267,15 +309,19 @@ class Machine:
             self._ap(True)
         self._round(now, True)
 
+    def _in_flight(self):
+        return self.state in (CONNECTING, GETTING_IP, CONNECTED) or self.probing
+
     def _stop(self):
         if not self.started:
             return
-        if self.state in (CONNECTING, GETTING_IP, CONNECTED):
+        if self._in_flight():
             self._out.append(("disconnect",))
         self._ap(False)
         self.started = False
         self.state = IDLE
         self.cur = None
+        self.probing = False
         self.plan = []
         self.t_state = -1
         self.t_linger = -1
@@ -289,25 +335,52 @@ class Machine:
                 return i
         return -1
 
+    def _hint_slot(self, now):
+        # The slot of the remembered network if it is a candidate free to try, else -1.
+        slot = self._slot_of(self.hint[0]) if self.hint is not None else -1
+        return slot if slot >= 0 and self.cands[slot].retry_at <= now else -1
+
+    def _only_candidate(self, now):
+        # With nothing remembered and one candidate a scan cannot change the choice: that
+        # candidate by name, the radio finding its channel (ESP-IDF's fast scan stops at the
+        # first channel that answers).
+        return (
+            self.probe_ms != 0
+            and self.hint is None
+            and len(self.cands) == 1
+            and self.cands[0].retry_at <= now
+        )
+
     def _round(self, now, cached):
-        # A round: the remembered BSSID on its channel if allowed, else a full scan.
+        # A round: the remembered BSSID on its channel if allowed, else the only candidate by
+        # name, else a full scan (always a scan when not `cached`: rescan()).
         self.round_start = now
         self.plan = []
-        if cached and self.hint is not None:
-            slot = self._slot_of(self.hint[0])
-            if slot >= 0 and self.cands[slot].retry_at <= now:
-                self._connect(slot, self.hint[1], self.hint[2], True, now)
-                return
+        self.probing = False
+        slot = self._hint_slot(now) if cached else -1
+        if slot >= 0:
+            self._connect(slot, self.hint[1], self.hint[2], _CACHED, now)
+            return
+        if cached and self._only_candidate(now):
+            self._connect(0, self.cands[0].bssid, 0, _DIRECT, now)
+            return
         self.state = SCANNING
         self.t_state = now + SCAN_TIMEOUT_MS
         self.cur = None
-        self._out.append(("scan",))
+        self._scan()
 
-    def _connect(self, slot, bssid, channel, cached, now):
-        self.cur = (slot, bssid, channel, cached)
-        self.state = CONNECTING
-        self.t_state = now + self.connect_timeout
-        self.attempts += 1
+    def _connect(self, slot, bssid, channel, kind, now):
+        self.cur = (slot, bssid, channel, kind)
+        self.probing = kind == _PROBE
+        # A probe is quiet: the state stays WAITING (no status change, no attempt) until it
+        # associates.
+        if not self.probing:
+            self.state = CONNECTING
+            self.attempts += 1
+        timeout = self.connect_timeout
+        if kind != _PLAN:
+            timeout = min(timeout, PROBE_TIMEOUT_MS)
+        self.t_state = now + timeout
         self._out.append(("connect", slot, bssid, channel))
 
     def _plan(self, records, now):
@@ -345,7 +418,7 @@ class Machine:
         while self.plan:
             _, slot, bssid, channel, _ = self.plan.pop(0)
             if self.cands[slot].retry_at <= now:
-                self._connect(slot, bssid, channel, False, now)
+                self._connect(slot, bssid, channel, _PLAN, now)
                 return
         self._round_failed(now)
 
@@ -354,35 +427,42 @@ class Machine:
         # towards `retries`; the known networks get their next round as usual.
         if not trial:
             self.failed_rounds += 1
-        self.state = WAITING
-        self.cur = None
         t = self.round_start + self.rescan_ms
         if t < now + self.backoff_min:
             t = now + self.backoff_min
-        self.t_state = t
+        self.round_at = t
+        self._wait(now, 0)
         if not trial and self.ap_policy == _FALLBACK and self.failed_rounds >= self.retries:
             self._ap(True)
 
-    def _failed(self, reason, now):
-        slot, _, _, cached = self.cur
-        self.reason = reason
+    def _wait(self, now, after):
+        # WAITING: the timer is the next probe when there is something to probe before the
+        # round; `after` after this one (0 after a round: the scan has been away from the
+        # channel).
+        self.state = WAITING
         self.cur = None
-        self.t_state = -1
-        if slot == TRIAL_SLOT:
-            self.trial = TRIAL_FAILED
-            self.trial_reason = reason
-            self._round_failed(now, True)
-            return
-        if slot == ORPHAN_SLOT:
-            # configure() changed the list under this attempt: a new round on the new list.
-            self._round(now, True)
-            return
-        if cached:
-            # The remembered BSSID is not where it was: look for it (and the others).
-            self.state = SCANNING
-            self.t_state = now + SCAN_TIMEOUT_MS
-            self._out.append(("scan",))
-            return
+        self.probing = False
+        t = self.round_at
+        if (
+            self.probe_ms
+            and (self._hint_slot(now) >= 0 or self._only_candidate(now))
+            and now + after < t
+        ):
+            t = now + after
+        self.t_state = t
+
+    def _probe(self, now):
+        # While waiting: the remembered network on its channel (one channel dwell on a device),
+        # else the only candidate by name (the radio's channel search).
+        slot = self._hint_slot(now)
+        if slot >= 0:
+            self._connect(slot, self.hint[1], self.hint[2], _PROBE, now)
+        elif self._only_candidate(now):
+            self._connect(0, self.cands[0].bssid, 0, _PROBE, now)
+        else:
+            self._wait(now, self.probe_ms)
+
+    def _count_failure(self, slot, now):
         c = self.cands[slot]
         c.fails += 1
         backoff = self.backoff_min
@@ -393,12 +473,57 @@ class Machine:
         if backoff > self.backoff_max:
             backoff = self.backoff_max
         c.retry_at = now + backoff
+
+    def _failed(self, reason, now):
+        slot, _, _, kind = self.cur
+        probing = self.probing
+        self.probing = False
+        self.cur = None
+        self.t_state = -1
+        if probing and slot != ORPHAN_SLOT:
+            # Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
+            if reason != NOT_FOUND:
+                self.reason = reason
+                self._count_failure(slot, now)
+            self._wait(now, self.probe_ms)
+            return
+        self.reason = reason
+        if slot == TRIAL_SLOT:
+            self.trial = TRIAL_FAILED
+            self.trial_reason = reason
+            self._round_failed(now, True)
+            return
+        if slot == ORPHAN_SLOT:
+            # configure() changed the list under this attempt: a new round on the new list.
+            self._round(now, True)
+            return
+        if kind == _DIRECT:
+            # The radio searched every channel for the only candidate, as a scan would have:
+            # the round has failed. The first time the fallback AP opens now if this round is
+            # the one, and a scan ends the round: the portal's list.
+            if reason != NOT_FOUND:
+                self._count_failure(slot, now)
+            if self.listed:
+                self._round_failed(now)
+                return
+            if self.ap_policy == _FALLBACK and self.failed_rounds + 1 >= self.retries:
+                self._ap(True)
+        if kind in (_CACHED, _DIRECT):
+            # The remembered BSSID is not where it was: look for it (and the others).
+            self.state = SCANNING
+            self.t_state = now + SCAN_TIMEOUT_MS
+            self._scan()
+            return
+        self._count_failure(slot, now)
         self._try_next(now)
 
     def _got_ip(self, bssid, channel, now):
-        slot, cbssid, cchannel, _ = self.cur
+        slot, cbssid, cchannel, kind = self.cur
         bssid = bssid or cbssid
         channel = _channel(channel) or cchannel
+        if self.probing:
+            self.probing = False
+            self.attempts += 1
         self.state = CONNECTED
         self.reason = NONE
         self.failed_rounds = 0
@@ -416,6 +541,9 @@ class Machine:
             self.hint = (self.ssid_of(slot), bssid, channel)
             self._out.append(("remember", slot, bssid, channel))
         self._ap_after_ip()
+        if kind == _DIRECT and not self.listed:
+            # Joined without a scan: one now, for the portal's list.
+            self._scan()
 
     def _ap_after_ip(self):
         if self.ap_policy == _FALLBACK and self.state == CONNECTED and self.t_linger < 0:
@@ -427,8 +555,13 @@ class Machine:
             self._ap_after_ip()
         if self.t_state < 0 or now < self.t_state:
             return
-        if self.state == WAITING:
+        if self.state == WAITING and self.probing:
+            self._out.append(("disconnect",))
+            self._failed(NOT_FOUND, now)
+        elif self.state == WAITING and self.round_at <= now:
             self._round(now, True)
+        elif self.state == WAITING:
+            self._probe(now)
         elif self.state == SCANNING:
             self._plan((), now)
             self._try_next(now)
@@ -440,7 +573,7 @@ class Machine:
             self._failed(NO_IP, now)
 
     def _try(self, ssid, hidden, now):
-        if self.state in (CONNECTING, GETTING_IP, CONNECTED):
+        if self._in_flight():
             self._out.append(("disconnect",))
         self.trial_ssid = ssid
         self.trial_hidden = hidden
@@ -448,7 +581,7 @@ class Machine:
         self.trial_reason = NONE
         self.t_linger = -1
         self.plan = []
-        self._connect(TRIAL_SLOT, None, 0, False, now)
+        self._connect(TRIAL_SLOT, None, 0, _PLAN, now)
 
 
 # --- the asyncio driver over network.WLAN ----------------------------------------------------
@@ -502,6 +635,7 @@ class Link:
         self._ip = None
         self._associated = False
         self._stale = None  # the status code the last attempt left behind
+        self._scan_next = False  # a scan put off to the next turn of the task
         self._codes = platform.wlan_codes()
 
     # --- the API -----------------------------------------------------------------------------
@@ -543,6 +677,7 @@ class Link:
 
     def stop(self):
         self._queue = []
+        self._scan_next = False
         self._feed(("stop",))
         task, self._task = self._task, None
         if task is not None:
@@ -615,6 +750,9 @@ class Link:
     async def _run(self):
         poll = self._policy["poll_ms"]
         while self._m.started or self._queue:
+            if self._scan_next:
+                self._scan_next = False
+                self._perform(("scan",))
             while self._queue:
                 self._feed(self._queue.pop(0))
             self._poll(self._due())
@@ -635,7 +773,7 @@ class Link:
 
     def _poll(self, due):
         m = self._m
-        state = m.state
+        state = CONNECTING if m.probing else m.state
         if state not in (CONNECTING, GETTING_IP, CONNECTED):
             return
         sta = self._sta
@@ -699,12 +837,21 @@ class Link:
             event = event[:3]
         actions = m.step(event, now)
         # The status first: a scan blocks on stock MicroPython and callers should see
-        # "scanning" before it does.
+        # "scanning" before it does; but the network remembered before it, so that "connected"
+        # carries its last_good (as the C Link's status does).
+        for first in ("remember", "status"):
+            for action in actions:
+                if action[0] == first:
+                    self._perform(action)
         for action in actions:
-            if action[0] == "status":
-                self._perform(action)
-        for action in actions:
-            if action[0] != "status":
+            if action[0] == "scan" and (
+                ("ap_start",) in actions or ("status", "connected") in actions
+            ):
+                # The blocking scan waits a turn: the owner hears of the access point or the
+                # address first (the manager starts the portal, the application its work)
+                # instead of after two seconds of scanning.
+                self._scan_next = True
+            elif action[0] not in ("remember", "status"):
                 self._perform(action)
 
     def _perform(self, action):

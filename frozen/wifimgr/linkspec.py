@@ -21,6 +21,7 @@ POLICY_DEFAULTS = {
     "connect_timeout_ms": 15000,
     "dhcp_timeout_ms": 10000,
     "linger_ms": 120000,
+    "probe_ms": 400,
     "poll_ms": 100,
 }
 # (key, lowest, highest) of the integer keys.
@@ -33,6 +34,7 @@ _INT_RANGES = (
     ("connect_timeout_ms", 1000, 120000),
     ("dhcp_timeout_ms", 1000, 120000),
     ("linger_ms", 0, 3600000),
+    ("probe_ms", 0, 60000),
     ("poll_ms", 10, 10000),
 )
 
@@ -179,6 +181,8 @@ def check_policy(policy):
             raise ValueError("policy.%s must be an integer from %d to %d" % (key, low, high))
     if out["backoff_max_ms"] < out["backoff_min_ms"]:
         raise ValueError("policy.backoff_max_ms must not be below backoff_min_ms")
+    if 0 < out["probe_ms"] < 100:
+        raise ValueError("policy.probe_ms must be 0 (off) or from 100 to 60000")
     return out
 
 

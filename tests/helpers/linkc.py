@@ -73,6 +73,7 @@ class Policy(ctypes.Structure):
         ("connect_timeout_ms", ctypes.c_uint32),
         ("dhcp_timeout_ms", ctypes.c_uint32),
         ("linger_ms", ctypes.c_uint32),
+        ("probe_ms", ctypes.c_uint32),
     ]
 
 

@@ -13,7 +13,7 @@ sim.install(sim.Scenario({"access_points": [
      "password": "correct-horse", "assoc_ms": 100, "dhcp_ms": 100}]}, "t"), sim.RealClock())
 import network
 L = _wifimgr.Link(network.WLAN(network.STA_IF), network.WLAN(network.AP_IF))
-L.configure([{"ssid": "Home", "password": "correct-horse"}], {})
+L.configure([{"ssid": "Home", "password": "correct-horse"}], {"probe_ms": 0})  # a scan first
 seen = []
 L.on_change(lambda s: seen.append(s["state"]))
 L.start()

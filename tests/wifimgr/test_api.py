@@ -384,3 +384,34 @@ log.error("joining %s", "a\\nERROR:wifimgr:FORGED\\r\\x1b[2Jb\\t\\x7f\\x85")
     assert proc.stderr == (
         "ERROR:wifimgr:joining a\\nERROR:wifimgr:FORGED\\r\\x1b[2Jb\\t\\x7f\\x85\n"
     )
+
+
+@pytest.mark.parametrize("api", ["setup_network", "connect", "connect_or_setup"])
+def test_one_shot_api_remembers_the_network_it_joined(micropython, api):
+    """Issue 18: every one-shot API saves last_good when the station gets its address (not only
+    the managed loop's tick, which they return before), so their second boot joins the
+    remembered BSSID without the scan; and the access point is not left open. Two known
+    networks, so the first boot scans and the twin learns the BSSID too (stock
+    network_wlan.c has no getter for the BSSID of a join by name)."""
+    known = [{"ssid": "Home", "password": "correct-horse"}, {"ssid": "Work", "password": "x" * 8}]
+    (micropython.tmp_path / "wifimgr.json").write_text(
+        json.dumps({"schema": 2, "known_networks": known})
+    )
+    body = (
+        """
+radio([ap("Home", bssid="aa:00:00:00:00:07", channel=11)])
+import wifimgr
+joined = []
+wifimgr.on("connected", lambda s: joined.append(clock.now_ms()))
+wifimgr.%s(config_path="wifimgr.json", clock=clock)
+s = wifimgr.status()
+out([joined, s["ap_active"], json.load(open("wifimgr.json")).get("last_good")])
+"""
+        % api
+    )
+    first = run_json(micropython, body)
+    assert first[1:] == [False, ["Home", "aa:00:00:00:00:07", 11]]
+    second = run_json(micropython, body)
+    assert second[1:] == first[1:]
+    # No scan (1.95 s) on the second boot.
+    assert first[0][0] - second[0][0] >= 1800, (first, second)

@@ -92,7 +92,11 @@ out(ms=clock.now_ms(), t_assoc=t_assoc, seen=seen, status=sta.status(),
     ifconfig=list(sta.ifconfig()), rssi=sta.status("rssi"), essid=sta.config("essid"))
 """,
     )
-    # Fast scan reaches channel 6 after 6 x 150 ms, then 400 ms association, then 900 ms DHCP.
+    # Follows network_wlan.c: network_wlan_connect(), a fresh wifi_sta_config_t (channel 0,
+    # scan_method 0: WIFI_FAST_SCAN) and esp_wifi_connect(): ESP-IDF's fast scan walks from
+    # channel 1 and ends on the first that answers, each channel walked costing the default
+    # active dwell (120 ms) + 30 to switch: channel 6 after 6 x 150 ms, then 400 ms
+    # association, then 900 ms DHCP.
     assert r["t_assoc"] == 900 + 400
     assert r["ms"] == 900 + 400 + 900
     assert r["seen"] == [1001]

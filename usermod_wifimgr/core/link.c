@@ -24,6 +24,7 @@ void wm_link_policy_default(wm_link_policy_t *p) {
     p->connect_timeout_ms = 15000;
     p->dhcp_timeout_ms = 10000;
     p->linger_ms = 120000;
+    p->probe_ms = 400;
 }
 
 void wm_link_init(wm_link_t *l) {
@@ -44,12 +45,13 @@ const wm_link_range_t wm_link_ranges[WM_LINK_RANGE_COUNT] = {
     { "connect_timeout_ms", 1000, 120000, WM_LINK_ERR_TIMEOUT },
     { "dhcp_timeout_ms", 1000, 120000, WM_LINK_ERR_TIMEOUT },
     { "linger_ms", 0, 3600000, WM_LINK_ERR_TIMEOUT },
+    { "probe_ms", 0, 60000, WM_LINK_ERR_PROBE },
 };
 
 int wm_link_policy_out_of_range(const wm_link_policy_t *p) {
     const int64_t value[WM_LINK_RANGE_COUNT] = {
         p->retries, p->backoff_min_ms, p->backoff_max_ms, p->rescan_ms, p->min_rssi,
-        p->connect_timeout_ms, p->dhcp_timeout_ms, p->linger_ms,
+        p->connect_timeout_ms, p->dhcp_timeout_ms, p->linger_ms, p->probe_ms,
     };
     for (int i = 0; i < WM_LINK_RANGE_COUNT; i++) {
         if (value[i] < wm_link_ranges[i].low || value[i] > wm_link_ranges[i].high) {
@@ -69,6 +71,9 @@ int wm_link_set_policy(wm_link_t *l, const wm_link_policy_t *p) {
     }
     if (p->backoff_max_ms < p->backoff_min_ms) {
         return WM_LINK_ERR_BACKOFF;
+    }
+    if (p->probe_ms != 0 && p->probe_ms < 100) {
+        return WM_LINK_ERR_PROBE;
     }
     l->policy = *p;
     return WM_LINK_OK;
@@ -177,6 +182,9 @@ static wm_link_action_t *emit(wm_link_t *l, uint8_t kind) {
     l->out_len++;
     memset(a, 0, sizeof(*a));
     a->kind = kind;
+    if (kind == WM_LINK_ACT_SCAN) {
+        l->listed = 1;
+    }
     return a;
 }
 
@@ -193,7 +201,7 @@ static void set_state_timer(wm_link_t *l, bool set, uint32_t at) {
 }
 
 static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bssid,
-    uint8_t channel, bool cached, uint32_t now) {
+    uint8_t channel, uint8_t kind, uint32_t now) {
     l->st.has_cur = 1;
     l->st.cur_slot = (int8_t)slot;
     l->cur_has_bssid = has_bssid;
@@ -201,10 +209,19 @@ static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bs
         memcpy(l->cur_bssid, bssid, 6);
     }
     l->cur_channel = channel;
-    l->cur_cached = cached;
-    l->st.state = WM_LINK_CONNECTING;
-    set_state_timer(l, true, now + l->policy.connect_timeout_ms);
-    l->st.attempts++;
+    l->cur_kind = kind;
+    l->probing = kind == WM_LINK_KIND_PROBE;
+    // A probe is quiet: the state stays WAITING (no status change, no attempt) until it
+    // associates.
+    if (!l->probing) {
+        l->st.state = WM_LINK_CONNECTING;
+        l->st.attempts++;
+    }
+    uint32_t timeout = l->policy.connect_timeout_ms;
+    if (kind != WM_LINK_KIND_PLAN && timeout > WM_LINK_PROBE_TIMEOUT_MS) {
+        timeout = WM_LINK_PROBE_TIMEOUT_MS;
+    }
+    set_state_timer(l, true, now + timeout);
     wm_link_action_t *a = emit(l, WM_LINK_ACT_CONNECT);
     a->slot = (int8_t)slot;
     a->has_bssid = has_bssid;
@@ -214,26 +231,44 @@ static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bs
     a->channel = channel;
 }
 
+static bool backed_off(const wm_link_t *l, int slot, uint32_t now) {
+    const wm_link_candidate_t *c = &l->cands[slot];
+    return c->fails > 0 && !due(c->retry_at, now);
+}
+
+// The slot of the remembered network if it is a candidate free to try, else -1.
+static int hint_slot(const wm_link_t *l, uint32_t now) {
+    int slot = l->has_hint ? slot_of(l, l->hint_ssid, l->hint_ssid_len) : -1;
+    return slot >= 0 && !backed_off(l, slot, now) ? slot : -1;
+}
+
+// With nothing remembered and one candidate a scan cannot change the choice: that candidate
+// by name, the radio finding its channel (ESP-IDF's fast scan stops at the first that answers).
+static bool only_candidate(const wm_link_t *l, uint32_t now) {
+    return l->policy.probe_ms != 0 && !l->has_hint && l->cand_count == 1 && !backed_off(l, 0, now);
+}
+
+// A round: the remembered BSSID on its channel if allowed, else the only candidate by name,
+// else a full scan (always a scan when `cached` is false: rescan()).
 static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->round_start = now;
     l->plan_len = 0;
     l->plan_pos = 0;
-    if (cached && l->has_hint) {
-        int slot = slot_of(l, l->hint_ssid, l->hint_ssid_len);
-        if (slot >= 0 && (l->cands[slot].fails == 0 || due(l->cands[slot].retry_at, now))) {
-            do_connect(l, slot, true, l->hint_bssid, l->hint_channel, true, now);
-            return;
-        }
+    l->probing = 0;
+    int slot = cached ? hint_slot(l, now) : -1;
+    if (slot >= 0) {
+        do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_CACHED, now);
+        return;
+    }
+    if (cached && only_candidate(l, now)) {
+        const wm_link_candidate_t *c = &l->cands[0];
+        do_connect(l, 0, c->has_bssid, c->bssid, 0, WM_LINK_KIND_DIRECT, now);
+        return;
     }
     l->st.state = WM_LINK_SCANNING;
     set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
     l->st.has_cur = 0;
     emit(l, WM_LINK_ACT_SCAN);
-}
-
-static bool backed_off(const wm_link_t *l, int slot, uint32_t now) {
-    const wm_link_candidate_t *c = &l->cands[slot];
-    return c->fails > 0 && !due(c->retry_at, now);
 }
 
 static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint32_t now) {
@@ -286,19 +321,46 @@ static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint
     }
 }
 
+// WAITING: the timer is the next probe when there is something to probe before the round;
+// `after` after this one (0 after a round: the scan has been away from the channel).
+static void wait(wm_link_t *l, uint32_t now, uint32_t after) {
+    l->st.state = WM_LINK_WAITING;
+    l->st.has_cur = 0;
+    l->probing = 0;
+    uint32_t t = l->round_at;
+    if (l->policy.probe_ms != 0 && (hint_slot(l, now) >= 0 || only_candidate(l, now))
+        && (int32_t)(now + after - t) < 0) {
+        t = now + after;
+    }
+    set_state_timer(l, true, t);
+}
+
+// While waiting: the remembered network on its channel (one channel dwell on a device), else
+// the only candidate by name (the radio's channel search).
+static void probe(wm_link_t *l, uint32_t now) {
+    int slot = hint_slot(l, now);
+    if (slot >= 0) {
+        do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_PROBE, now);
+    } else if (only_candidate(l, now)) {
+        const wm_link_candidate_t *c = &l->cands[0];
+        do_connect(l, 0, c->has_bssid, c->bssid, 0, WM_LINK_KIND_PROBE, now);
+    } else {
+        wait(l, now, l->policy.probe_ms);
+    }
+}
+
 // A failed trial is not a failed round: it neither opens the AP nor counts towards retries.
 static void round_failed(wm_link_t *l, uint32_t now, bool trial) {
     if (!trial) {
         l->failed_rounds++;
     }
-    l->st.state = WM_LINK_WAITING;
-    l->st.has_cur = 0;
     uint32_t t = l->round_start + l->policy.rescan_ms;
     uint32_t floor = now + l->policy.backoff_min_ms;
     if ((int32_t)(t - floor) < 0) {
         t = floor;
     }
-    set_state_timer(l, true, t);
+    l->round_at = t;
+    wait(l, now, 0);
     if (!trial && l->policy.ap_policy == WM_LINK_AP_FALLBACK
         && l->failed_rounds >= l->policy.retries) {
         set_ap(l, true);
@@ -309,36 +371,14 @@ static void try_next(wm_link_t *l, uint32_t now) {
     while (l->plan_pos < l->plan_len) {
         const wm_link_plan_t *e = &l->plan[l->plan_pos++];
         if (!backed_off(l, e->slot, now)) {
-            do_connect(l, e->slot, e->has_bssid, e->bssid, e->channel, false, now);
+            do_connect(l, e->slot, e->has_bssid, e->bssid, e->channel, WM_LINK_KIND_PLAN, now);
             return;
         }
     }
     round_failed(l, now, false);
 }
 
-static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
-    int slot = l->st.cur_slot;
-    bool cached = l->cur_cached;
-    l->st.reason = reason;
-    l->st.has_cur = 0;
-    set_state_timer(l, false, 0);
-    if (slot == WM_LINK_TRIAL_SLOT) {
-        l->st.trial = WM_LINK_TRIAL_FAILED;
-        l->st.trial_reason = reason;
-        round_failed(l, now, true);
-        return;
-    }
-    if (slot == WM_LINK_ORPHAN_SLOT) {
-        // The candidate list changed under this attempt: a new round on the new list.
-        begin_round(l, now, true);
-        return;
-    }
-    if (cached) {
-        l->st.state = WM_LINK_SCANNING;
-        set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
-        emit(l, WM_LINK_ACT_SCAN);
-        return;
-    }
+static void count_failure(wm_link_t *l, int slot, uint32_t now) {
     wm_link_candidate_t *c = &l->cands[slot];
     if (c->fails < UINT16_MAX) {
         c->fails++;
@@ -354,6 +394,59 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         backoff = l->policy.backoff_max_ms;
     }
     c->retry_at = now + backoff;
+}
+
+static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
+    int slot = l->st.cur_slot;
+    uint8_t kind = l->cur_kind;
+    bool probing = l->probing;
+    l->probing = 0;
+    l->st.has_cur = 0;
+    set_state_timer(l, false, 0);
+    if (probing && slot != WM_LINK_ORPHAN_SLOT) {
+        // Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
+        if (reason != WM_LINK_REASON_NOT_FOUND) {
+            l->st.reason = reason;
+            count_failure(l, slot, now);
+        }
+        wait(l, now, l->policy.probe_ms);
+        return;
+    }
+    l->st.reason = reason;
+    if (slot == WM_LINK_TRIAL_SLOT) {
+        l->st.trial = WM_LINK_TRIAL_FAILED;
+        l->st.trial_reason = reason;
+        round_failed(l, now, true);
+        return;
+    }
+    if (slot == WM_LINK_ORPHAN_SLOT) {
+        // The candidate list changed under this attempt: a new round on the new list.
+        begin_round(l, now, true);
+        return;
+    }
+    if (kind == WM_LINK_KIND_DIRECT) {
+        // The radio searched every channel for the only candidate, as a scan would have: the
+        // round has failed. The first time the fallback AP opens now if this round is the
+        // one, and a scan ends the round: the portal's list.
+        if (reason != WM_LINK_REASON_NOT_FOUND) {
+            count_failure(l, slot, now);
+        }
+        if (l->listed) {
+            round_failed(l, now, false);
+            return;
+        }
+        if (l->policy.ap_policy == WM_LINK_AP_FALLBACK
+            && l->failed_rounds + 1 >= l->policy.retries) {
+            set_ap(l, true);
+        }
+    }
+    if (kind == WM_LINK_KIND_CACHED || kind == WM_LINK_KIND_DIRECT) {
+        l->st.state = WM_LINK_SCANNING;
+        set_state_timer(l, true, now + WM_LINK_SCAN_TIMEOUT_MS);
+        emit(l, WM_LINK_ACT_SCAN);
+        return;
+    }
+    count_failure(l, slot, now);
     try_next(l, now);
 }
 
@@ -369,6 +462,10 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     bool has_bssid = ev->has_bssid || l->cur_has_bssid;
     const uint8_t *bssid = ev->has_bssid ? ev->bssid : l->cur_bssid;
     uint8_t channel = valid_channel(ev->channel) ? valid_channel(ev->channel) : l->cur_channel;
+    if (l->probing) {
+        l->probing = 0;
+        l->st.attempts++;
+    }
     l->st.state = WM_LINK_CONNECTED;
     l->st.reason = WM_LINK_REASON_NONE;
     l->failed_rounds = 0;
@@ -401,6 +498,10 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
         a->channel = channel;
     }
     ap_after_ip(l);
+    if (l->cur_kind == WM_LINK_KIND_DIRECT && !l->listed) {
+        // Joined without a scan: one now (the station is linked), for the portal's list.
+        emit(l, WM_LINK_ACT_SCAN);
+    }
 }
 
 static void on_timer(wm_link_t *l, uint32_t now) {
@@ -411,8 +512,13 @@ static void on_timer(wm_link_t *l, uint32_t now) {
     if (!l->t_state_set || !due(l->t_state, now)) {
         return;
     }
-    if (l->st.state == WM_LINK_WAITING) {
+    if (l->st.state == WM_LINK_WAITING && l->probing) {
+        emit(l, WM_LINK_ACT_DISCONNECT);
+        failed(l, WM_LINK_REASON_NOT_FOUND, now);
+    } else if (l->st.state == WM_LINK_WAITING && due(l->round_at, now)) {
         begin_round(l, now, true);
+    } else if (l->st.state == WM_LINK_WAITING) {
+        probe(l, now);
     } else if (l->st.state == WM_LINK_SCANNING) {
         make_plan(l, NULL, 0, now);
         try_next(l, now);
@@ -430,6 +536,7 @@ static void start(wm_link_t *l, uint32_t now) {
         return;
     }
     l->st.started = 1;
+    l->listed = 0;
     l->st.reason = WM_LINK_REASON_NONE;
     l->st.attempts = 0;
     l->failed_rounds = 0;
@@ -441,7 +548,7 @@ static void start(wm_link_t *l, uint32_t now) {
 
 static bool in_flight(const wm_link_t *l) {
     return l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP
-           || l->st.state == WM_LINK_CONNECTED;
+           || l->st.state == WM_LINK_CONNECTED || l->probing;
 }
 
 static void stop(wm_link_t *l) {
@@ -455,6 +562,7 @@ static void stop(wm_link_t *l) {
     l->st.started = 0;
     l->st.state = WM_LINK_IDLE;
     l->st.has_cur = 0;
+    l->probing = 0;
     l->plan_len = 0;
     l->plan_pos = 0;
     set_state_timer(l, false, 0);
@@ -477,7 +585,7 @@ static void try_trial(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     l->t_linger_set = 0;
     l->plan_len = 0;
     l->plan_pos = 0;
-    do_connect(l, WM_LINK_TRIAL_SLOT, false, NULL, 0, false, now);
+    do_connect(l, WM_LINK_TRIAL_SLOT, false, NULL, 0, WM_LINK_KIND_PLAN, now);
 }
 
 // A disconnect naming another network or access point than the connect in flight: the late
@@ -523,13 +631,21 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                     }
                     break;
                 case WM_LINK_EV_ASSOCIATED:
-                    if (l->st.state == WM_LINK_CONNECTING) {
+                    if (l->probing) {
+                        // The remembered network answered: a join like the cached one.
+                        l->probing = 0;
+                        l->cur_kind = WM_LINK_KIND_CACHED;
+                        l->st.attempts++;
+                        l->st.state = WM_LINK_GETTING_IP;
+                        set_state_timer(l, true, now + l->policy.dhcp_timeout_ms);
+                    } else if (l->st.state == WM_LINK_CONNECTING) {
                         l->st.state = WM_LINK_GETTING_IP;
                         set_state_timer(l, true, now + l->policy.dhcp_timeout_ms);
                     }
                     break;
                 case WM_LINK_EV_GOT_IP:
-                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
+                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP
+                        || l->probing) {
                         got_ip(l, ev, now);
                     }
                     break;
@@ -537,7 +653,8 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                     if (stale(l, ev)) {
                         break;
                     }
-                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP) {
+                    if (l->st.state == WM_LINK_CONNECTING || l->st.state == WM_LINK_GETTING_IP
+                        || l->probing) {
                         // An unknown reason counts as not_found.
                         failed(l, ev->reason >= WM_LINK_REASON_WRONG_PASSWORD
                             && ev->reason <= WM_LINK_REASON_LINK_LOST
@@ -551,6 +668,9 @@ size_t wm_link_step(wm_link_t *l, const wm_link_event_t *ev, uint32_t now,
                     break;
                 case WM_LINK_EV_RESCAN:
                     if (l->st.state == WM_LINK_WAITING) {
+                        if (l->probing) {
+                            emit(l, WM_LINK_ACT_DISCONNECT);
+                        }
                         begin_round(l, now, false);
                     } else if (l->st.state == WM_LINK_CONNECTED) {
                         emit(l, WM_LINK_ACT_SCAN);

@@ -16,6 +16,11 @@
 #ifndef WM_LINK_SCAN_TIMEOUT_MS
 #define WM_LINK_SCAN_TIMEOUT_MS (10000)
 #endif
+// A probe or a connect to the remembered BSSID not associated by then found nothing (at most
+// connect_timeout_ms): a device's walk of every channel and an association take less. The radio
+// usually says so sooner; stock MicroPython's WLAN.status() cannot (it repeats the last
+// failure while connecting).
+#define WM_LINK_PROBE_TIMEOUT_MS (3000)
 // Upper bound of the actions one step produces.
 #define WM_LINK_MAX_ACTIONS (8)
 #define WM_LINK_SSID_MAX (32)
@@ -89,6 +94,15 @@ enum {
     WM_LINK_ERR_RESCAN = -8,
     WM_LINK_ERR_MIN_RSSI = -9,
     WM_LINK_ERR_TIMEOUT = -10,
+    WM_LINK_ERR_PROBE = -11,
+};
+
+// What the connect in flight is, which decides what its failure leads to.
+enum {
+    WM_LINK_KIND_PLAN, // from a scan's plan: backoff, then the next candidate
+    WM_LINK_KIND_CACHED, // the remembered BSSID on its channel: a scan
+    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan before it: the AP if due, a scan
+    WM_LINK_KIND_PROBE, // while waiting, not yet associated: back to waiting
 };
 
 typedef struct {
@@ -136,6 +150,7 @@ typedef struct {
     uint32_t connect_timeout_ms;
     uint32_t dhcp_timeout_ms;
     uint32_t linger_ms;
+    uint32_t probe_ms; // 0: no direct first join and no probes
 } wm_link_policy_t;
 
 typedef struct {
@@ -191,7 +206,10 @@ typedef struct {
     uint8_t cur_has_bssid;
     uint8_t cur_bssid[6];
     uint8_t cur_channel;
-    uint8_t cur_cached;
+    uint8_t cur_kind; // WM_LINK_KIND_
+    uint8_t probing; // a probe in flight: the state stays WAITING until it associates
+    uint8_t listed; // a scan since start(): a failed direct join needs none for the portal
+    uint32_t round_at; // WAITING: when the next round starts
     uint8_t t_state_set;
     uint8_t t_linger_set;
     uint32_t t_state;
@@ -218,7 +236,7 @@ typedef struct {
     int32_t high;
     int err; // the WM_LINK_ERR_ of the key
 } wm_link_range_t;
-#define WM_LINK_RANGE_COUNT 8
+#define WM_LINK_RANGE_COUNT 9
 extern const wm_link_range_t wm_link_ranges[WM_LINK_RANGE_COUNT];
 
 // The row of wm_link_ranges that `p` is outside of (the first), or -1.

@@ -141,12 +141,28 @@ static int esp32_scan(void *arg, uint32_t now) {
     memset(&config, 0, sizeof(config));
     config.show_hidden = true;
     config.scan_type = WIFI_SCAN_TYPE_ACTIVE;
+    // A full scan keeps ESP-IDF's default dwell (the connects' shorter one is the default
+    // parameter now, see connect_dwell()).
+    config.scan_time.active.max = WIFI_ACTIVE_SCAN_MAX_DEFAULT_TIME;
     radio->scanning = true;
     esp_err_t err = esp_wifi_scan_start(&config, false);
     if (err != ESP_OK) {
         radio->scanning = false;
     }
     return esp32_errno(err);
+}
+
+// The fast scan of a connect by name walks the channels from 1 and stops at the first one
+// where the SSID answers (wifi_sta_config_t.scan_method WIFI_FAST_SCAN); the scan parameters
+// set here are also those of that walk (esp_wifi.h: esp_wifi_set_scan_parameters). A probe
+// response comes within a few ms: WM_LINK_CONNECT_DWELL_MS per channel instead of the default
+// 120 (port/radio_sim.h models the same walk). Not fatal: the default dwell is only slower.
+#define WM_LINK_CONNECT_DWELL_MS (50)
+
+static void connect_dwell(void) {
+    wifi_scan_default_params_t params = WIFI_SCAN_PARAMS_DEFAULT_CONFIG();
+    params.scan_time.active.max = WM_LINK_CONNECT_DWELL_MS;
+    esp_wifi_set_scan_parameters(&params);
 }
 
 static int esp32_connect(void *arg, uint32_t now, const uint8_t *ssid, size_t ssid_len,
@@ -169,6 +185,7 @@ static int esp32_connect(void *arg, uint32_t now, const uint8_t *ssid, size_t ss
     config.sta.threshold.authmode = password[0] ? WIFI_AUTH_WEP : WIFI_AUTH_OPEN;
     radio->associated = false;
     radio->leaving = false;
+    connect_dwell();
     esp_err_t err = esp_wifi_set_config(WIFI_IF_STA, &config);
     // The DHCP client sends the netif's hostname: without this the router sees "espressif".
     esp_netif_t *netif = esp_netif_get_handle_from_ifkey("WIFI_STA_DEF");

@@ -87,12 +87,13 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
     sim->ap = -1;
     sim->associated_at = sim->got_ip_at = sim->ended_at = -1;
     sim->reported_assoc = sim->reported_ip = false;
-    int64_t search_end = start + WM_RADIO_SIM_CHANNELS * WM_RADIO_SIM_CHANNEL_MS;
+    int64_t search_end = start + WM_RADIO_SIM_CHANNELS * WM_RADIO_SIM_CONNECT_CHANNEL_MS;
     int best = -1;
     for (int pass = channel ? 0 : 1; pass <= WM_RADIO_SIM_CHANNELS && best < 0; pass++) {
         // pass 0: a directed probe on `channel`; 1..13: the fast scan, channel by channel.
         uint8_t ch = pass ? (uint8_t)pass : channel;
-        int64_t t = pass ? start + pass * WM_RADIO_SIM_CHANNEL_MS : start + WM_RADIO_SIM_PROBE_MS;
+        int64_t t = pass ? start + pass * WM_RADIO_SIM_CONNECT_CHANNEL_MS
+            : start + WM_RADIO_SIM_PROBE_MS;
         for (size_t i = 0; i < sim->ap_count; i++) {
             const wm_radio_sim_ap_t *ap = &sim->aps[i];
             if (ap->ssid_len != ssid_len || memcmp(ap->ssid, ssid, ssid_len) != 0

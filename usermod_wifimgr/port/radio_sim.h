@@ -18,6 +18,10 @@
 #define WM_RADIO_SIM_CHANNELS (13)
 #define WM_RADIO_SIM_CHANNEL_MS (150) // 120 ms active dwell + 30 ms to switch
 #define WM_RADIO_SIM_PROBE_MS (30)
+// A connect by name: ESP-IDF's fast scan walks from channel 1 and stops on the first channel
+// that answers, each channel walked costing the dwell the C Link sets for it
+// (radio_esp32.c: connect_dwell(), 50 ms) + 30 ms to switch.
+#define WM_RADIO_SIM_CONNECT_CHANNEL_MS (80)
 #define WM_RADIO_SIM_HANDSHAKE_FAIL_MS (1200)
 #define WM_RADIO_SIM_BEACON_TIMEOUT_MS (6000)
 // Connect calls kept for tests and benchmarks (the first ones).
