@@ -193,9 +193,15 @@ def on(event, callback):
     """Calls callback(status) on "connected", "disconnected", "ap_started", "ap_stopped" and
     callback(ssid) on "provisioned". What a "connected" callback returns (not None) is shown
     by the portal after provisioning, e.g. an MQTT topic."""
+    subscribe(_events, event, callback)
+
+
+def subscribe(events, event, callback):
+    """Adds callback to events[event] (the facade's table, or a Manager's): the one check of
+    the event's name."""
     if event not in EVENTS:
         raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-    _events.setdefault(event, []).append(callback)
+    events.setdefault(event, []).append(callback)
 
 
 def off(event, callback):

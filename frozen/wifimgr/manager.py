@@ -14,14 +14,13 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, _fs, backend, dns_class, link_class, policy
+from wifimgr import __version__, _fs, backend, dns_class, link_class, policy, subscribe
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
 from wifimgr.safemode import AppGuard
 from wifimgr.store import SETUP_KEY, Store
 
-EVENTS = ("connected", "disconnected", "ap_started", "ap_stopped", "provisioned")
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
 _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
@@ -298,9 +297,7 @@ class Manager:
     # --- what the public API adds -------------------------------------------------------------
 
     def on(self, event, callback):
-        if event not in EVENTS:
-            raise ValueError("event must be one of %s, not %r" % (", ".join(EVENTS), event))
-        self._events.setdefault(event, []).append(callback)
+        subscribe(self._events, event, callback)
 
     def apply(self):
         """Configures the state machine from the configuration (after any change to it).
