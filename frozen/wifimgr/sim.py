@@ -11,6 +11,7 @@ import time
 from micropython import const
 
 from wifimgr.linkspec import parse_mac
+from wifimgr.platform import AP_DEFAULT_IP
 
 STA_IF = const(0)
 AP_IF = const(1)
@@ -453,7 +454,7 @@ class WLAN:
             "max_clients": 4,
         }
         self._radio_config = {"txpower": 20.0, "pm": self.PM_PERFORMANCE, "protocol": 7}
-        self._ap_ip = ("192.168.4.1", "255.255.255.0", "192.168.4.1", "192.168.4.1")
+        self._ap_ip = (AP_DEFAULT_IP, "255.255.255.0", AP_DEFAULT_IP, AP_DEFAULT_IP)
         # The URI the AP's DHCP server offers as option 114 (RFC 8910) while it runs: set by
         # the C Link's radio (radio_sim_mp.c, as port/radio_esp32.c: offer_captive_uri() sets
         # it on ESP-IDF); network.WLAN has no way to set it, so the twin's AP offers None.
