@@ -188,52 +188,110 @@ def dns_panels(fig, dns):
     fig.suptitle("Captive DNS: each responder on the same load", fontsize=10, x=0.01, ha="left")
 
 
-def link_panels(fig, link):
-    """Each link figure for every backend beside its target; the event-loop stall."""
-    figures = sorted(
-        {key.rsplit("_", 1)[0] for key in link if key.startswith("t_") and key.endswith(BACKENDS)}
+LINK_RUNS = (("", "Link"), ("_manager", "manager"), ("_oneshot", "one-shot API"))
+
+
+def link_rows(link, unit):
+    """[(figure, [(label, value, color), ...])] of the link figures in `unit` ("s" or "ms"):
+    each figure's bars, the Link then the manager then the one-shot APIs, twin then C."""
+    runs = tuple(run for run, _ in LINK_RUNS if run)
+    names = sorted(
+        {
+            key.rsplit("_", 1)[0]
+            for key in link
+            if key.startswith("t_")
+            and key.endswith(BACKENDS)
+            and not any(run + "_" in key for run in runs)
+        }
     )
+    figures = []
+    for name in names:
+        if not name.endswith("_" + unit):
+            continue
+        bars = []
+        for run, label in LINK_RUNS:
+            for backend in BACKENDS:
+                value = link.get("%s%s_%s" % (name, run, backend))
+                if value is not None:
+                    native = backend == "native"
+                    bars.append(
+                        (
+                            "%s, %s" % (label, "C" if native else "twin"),
+                            value,
+                            ORANGE if native else BLUE,
+                        )
+                    )
+        figures.append((name, bars))
+    return figures
+
+
+def link_axis(ax, figures, unit):
+    """One horizontal bar a run of each figure, grouped by figure, its target a dashed line
+    across the group; a bar that misses it red-labelled."""
+    y, ticks, labels = 0, [], []
+    top = 0
+    for name, bars in figures:
+        target = TARGETS.get(name)
+        first = y
+        for label, value, color in bars:
+            bar = ax.barh(y, value, color=color, height=0.8)
+            missed = [0] if target and not met(name, value) else []
+            label_bars(ax, bar, "%.3g", missed)
+            ticks.append(y)
+            labels.append(label)
+            top = max(top, value)
+            y += 1
+        if target:
+            ax.plot([target[1]] * 2, [first - 0.5, y - 0.5], color=GREY, ls="--", lw=1.2)
+            ax.annotate(
+                "target %s %g (issue %d)" % (SYMBOL[target[0]], target[1], target[2]),
+                (target[1], y - 0.5),
+                xytext=(3, -1),
+                textcoords="offset points",
+                va="top",
+                fontsize=7,
+                color=GREY,
+            )
+            top = max(top, target[1])
+        ax.annotate(name, (0, first - 0.6), fontsize=8, weight="bold")
+        y += 2
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_ylim(y - 1.2, -1.6)
+    ax.set_xlim(0, top * 1.3)
+    ax.set_xlabel("seconds" if unit == "s" else "ms", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def link_panels(fig, link):
+    """Each link figure for every run and backend beside its target; the event-loop stall."""
+    seconds, millis = link_rows(link, "s"), link_rows(link, "ms")
     stall = [
         (k, link["vm_stall_max_ms_" + k])
         for k in ("native", "stock", "baseline")
         if "vm_stall_max_ms_" + k in link
     ]
-    axes = fig.subplots(
-        1, len(figures) + bool(stall), squeeze=False, gridspec_kw={"wspace": 0.45}
-    )[0]
-    for ax, name in zip(axes, figures, strict=False):
-        rows = [(b, link[name + "_" + b]) for b in BACKENDS if name + "_" + b in link]
-        colors = [BLUE if b == "python" else ORANGE for b, _ in rows]
-        target = TARGETS.get(name)
-        if target:
-            rows.append(("target\n%s %g" % (SYMBOL[target[0]], target[1]), target[1]))
-            colors.append(GREY)
-        bars = ax.bar([b for b, _ in rows], [v for _, v in rows], color=colors)
-        if target:
-            bars[-1].set_hatch("//")
-            bars[-1].set_facecolor("white")
-            bars[-1].set_edgecolor(GREY)
-        missed = [
-            i for i, (b, v) in enumerate(rows) if target and b in BACKENDS and not met(name, v)
-        ]
-        label_columns(ax, bars, missed)
-        ax.set_ylim(0, max(v for _, v in rows) * 1.2)
-        ax.set_title(
-            "%s\n%s" % (name, "issue %d" % target[2] if target else "no target"), fontsize=8
-        )
-        ax.tick_params(labelsize=7)
+    axes = fig.subplot_mosaic(
+        [["s", "ms"], ["s", "stall"]],
+        width_ratios=[3, 1],
+        gridspec_kw={"wspace": 0.1, "hspace": 0.15},
+    )
+    link_axis(axes["s"], seconds, "s")
+    link_axis(axes["ms"], millis, "ms")
+    ax = axes["stall"]
     if stall:
-        ax = axes[-1]
         shade = {"native": ORANGE, "stock": BLUE, "baseline": GREY}
-        bars = ax.bar(
-            [k for k, _ in stall], [v for _, v in stall], color=[shade[k] for k, _ in stall]
-        )
-        label_columns(ax, bars)
-        ax.set_ylim(0, max(v for _, v in stall) * 1.2)
-        ax.set_title("vm_stall_max_ms\nreal clock, a scan", fontsize=8)
+        rows = range(len(stall))
+        bars = ax.barh(rows, [v for _, v in stall], color=[shade[k] for k, _ in stall])
+        ax.set_yticks(rows, [k for k, _ in stall])
+        label_bars(ax, bars, "%.0f")
+        ax.set_xlim(0, max(v for _, v in stall) * 1.3)
+        ax.invert_yaxis()
+        ax.set_title("vm_stall_max_ms (real clock, during a scan)", fontsize=8)
         ax.tick_params(labelsize=7)
+    else:
+        ax.set_axis_off()
     fig.suptitle(
-        "Link, virtual clock: python = link.Link, native = _wifimgr.Link (seconds unless _ms)",
+        "Link, virtual clock: twin = wifimgr.link.Link, C = _wifimgr.Link",
         fontsize=10,
         x=0.01,
         ha="left",
@@ -297,7 +355,7 @@ def chart(results, path):
     if "dns_qps_c" in results.get("dns", {}):
         sections.append((2.6, lambda f: dns_panels(f, results["dns"])))
     if any(k.startswith("t_") for k in results.get("link", {})):
-        sections.append((3.0, lambda f: link_panels(f, results["link"])))
+        sections.append((5.5, lambda f: link_panels(f, results["link"])))
     if any("heap" in k for k in flat):
         sections.append(
             (0.4 + 0.22 * sum("heap" in k for k in flat), lambda f: heap_panel(f, flat))
