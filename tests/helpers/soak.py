@@ -20,7 +20,15 @@ def run(micropython, days, seed=1, timeout=600):
     state.mkdir(exist_ok=True)
     args = (days, seed, state, free_port(), free_port())
     proc = micropython.popen(DEVICE, args=args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(
+            "soak device still running after %d s (real time):\n%s"
+            % (timeout, out.decode()[-3000:])
+        ) from None
     if proc.returncode != 0:
         raise AssertionError(
             "soak device exited %d:\n%s" % (proc.returncode, out.decode()[-3000:])
