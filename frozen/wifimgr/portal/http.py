@@ -88,7 +88,8 @@ class Request:
 
 class Response:
     """An answer. `body` is bytes (or str), or, for a large body not held in memory, a function
-    that opens a stream of exactly `length` bytes (readinto, close), sent in slices."""
+    that opens a stream of exactly `length` bytes (readinto, close), sent in slices; the
+    Server opens it once the handler returned."""
 
     def __init__(self, status=200, body=b"", content_type="text/plain", headers=None, length=None):
         self.status = status
@@ -200,37 +201,37 @@ def encode_head(resp, keep_alive):
 async def send(writer, resp, keep_alive, head_only=False):
     """Writes `resp` and waits until the socket took it. A small body goes in one write with
     the head: two writes would be two TCP segments, and Nagle's algorithm would hold the second
-    until the client's delayed ACK of the first, 40 ms later. A larger one follows the head in
-    slices of _CHUNK bytes, each drained before the next, so that no copy of it is ever made
-    (asyncio's StreamWriter.write keeps what the socket did not take)."""
-    head = encode_head(resp, keep_alive)
+    until the client's delayed ACK of the first, 40 ms later. A larger one, or a stream (the
+    Server opens a body that is a function), follows the head in slices of _CHUNK bytes, each
+    drained before the next, so that no copy of it is made (asyncio's StreamWriter.write keeps
+    what the socket did not take)."""
     body, n = resp.body, 0 if head_only else resp.length
-    if n and not callable(body) and n <= _CHUNK:
-        writer.write(head + body)
-        n = 0
-    else:
-        writer.write(head)
-    await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
-    if not n:
-        return
-    if callable(body):
-        stream = body()
-        mv = memoryview(bytearray(_CHUNK))
-        try:
-            while n:
-                got = stream.readinto(mv[: min(n, _CHUNK)])
-                if not got:
-                    raise OSError("body shorter than its Content-Length")
-                writer.write(mv[:got])
-                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
-                n -= got
-        finally:
-            stream.close()
-        return
-    mv = memoryview(body)
-    for i in range(0, n, _CHUNK):
-        writer.write(mv[i : i + _CHUNK])
+    stream = body if hasattr(body, "readinto") else None
+    try:
+        head = encode_head(resp, keep_alive)
+        if n and stream is None and n <= _CHUNK:
+            writer.write(head + body)
+            n = 0
+        else:
+            writer.write(head)
         await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        if stream is None:
+            mv = memoryview(body)
+            for i in range(0, n, _CHUNK):
+                writer.write(mv[i : i + _CHUNK])
+                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            return
+        mv = memoryview(bytearray(_CHUNK))
+        while n:
+            got = stream.readinto(mv[: min(n, _CHUNK)])
+            if not got:
+                raise OSError("body shorter than its Content-Length")
+            writer.write(mv[:got])
+            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            n -= got
+    finally:
+        if stream is not None:
+            stream.close()
 
 
 class _Conn:
@@ -386,6 +387,8 @@ class Server:
             self.stats["requests"] += 1
             try:
                 resp = early or self.handler(req)
+                if callable(resp.body) and req.method != "HEAD":
+                    resp.body = resp.body()  # opened here: if it cannot be, a 500 answers
             except HTTPError as e:
                 self.stats["errors"] += 1
                 resp = self._error_response(e.status, e.message, e.field, e.headers)
