@@ -117,9 +117,12 @@ def test_mip_installs_the_tree_and_the_portal_runs_from_it(executable, tmp_path)
         # The page from the installed file, gzipped, and unzipped for a client without gzip.
         status, headers, body = dev.get("/", {"Accept-Encoding": "gzip"})
         assert status == 200 and headers["content-encoding"] == "gzip", (status, headers)
-        assert body == (fs / "lib" / "wifimgr" / "portal" / "page.gz").read_bytes()
+        gz = (fs / "lib" / "wifimgr" / "portal" / "page.gz").read_bytes()
+        assert body == gz
         status, headers, body = dev.get("/")
         assert status == 200 and body == PAGE_SOURCE.read_bytes(), (status, headers)
+        status, head, body = dev.request("HEAD", "/", headers={"Accept-Encoding": "gzip"})
+        assert (status, body) == (200, b"") and head["content-length"] == str(len(gz)), head
         st = dev.wait_status(lambda s: s["ap_active"])
         assert st["errors"] == [] and st["backend"] == ("native" if mp.native else "python")
         names = [n["ssid"] for n in dev.json("/api/scan")["networks"]]

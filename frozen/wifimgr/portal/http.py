@@ -215,6 +215,8 @@ async def send(writer, resp, keep_alive, head_only=False):
         else:
             writer.write(head)
         await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        if not n:
+            return
         if stream is None:
             mv = memoryview(body)
             for i in range(0, n, _CHUNK):
