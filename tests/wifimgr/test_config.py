@@ -181,6 +181,38 @@ except config.ConfigError as e:
     assert r is not None and message in r, r
 
 
+def test_the_document_checks_are_loaded_for_a_check_and_dropped_after(micropython):
+    # wifimgr/_schema.py holds them: loaded by config.check() (a load, a save, a set, a
+    # network added), gone again after, also when the check refused, so that from .mpy their
+    # bytecode does not stay on the heap.
+    r = run_json(
+        micropython,
+        """
+import wifimgr
+from wifimgr import config
+from wifimgr.config import Config, ConfigError
+from wifimgr.store import Store
+def held():
+    return ["wifimgr._schema" in sys.modules, hasattr(wifimgr, "_schema")]
+seen = []
+c = Config("cfg.json", Store.for_config("cfg.json", UID), UID)
+c.add_network("Home", "correct-horse")
+seen.append(held())
+c2 = Config("cfg.json", Store.for_config("cfg.json", UID), UID)
+seen.append(held())
+try:
+    c2.set("hostname", "-bad-")
+except ConfigError as e:
+    seen.append(str(e))
+seen.append(held())
+seen.append(c2.ssids())
+out(seen)
+""",
+    )
+    assert r == [[False, False], [False, False], "hostname: must not start or end with '-'",
+                 [False, False], ["Home"]], r  # fmt: skip
+
+
 def test_free_form_keys_persist_with_get_and_set(micropython):
     """seeds/esp32-iot-manager.md: the application adds its own keys; they are saved and read
     back by a new Config (a reboot); values JSON cannot hold are refused by name."""

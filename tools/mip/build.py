@@ -7,7 +7,9 @@ PyPI in requirements.txt, for the MicroPython of firmware/versions.env) into OUT
 writes OUT/package.json with relative URLs, as micropython-lib's mip (mip/__init__.py:
 _install_json) resolves them against the package.json's own URL. The release workflow
 publishes OUT as the `mip` branch, so `mpremote mip install github:<owner>/<repo>@mip` installs
-it. The portal page module (generated, never committed) is built first.
+it. The portal page is generated (never committed): the tree gets it as the gzip file
+wifimgr/portal/page.gz, which the portal streams from the filesystem, and a small _page.mpy
+that names it (tools/portal/mkpage.py: build_file), where the firmware freezes the bytes.
 
 Usage: python tools/mip/build.py [OUT] [--mpy-cross PATH]
 """
@@ -26,7 +28,8 @@ PACKAGE_DIR = ROOT / "frozen" / "wifimgr"
 # Modules of frozen/wifimgr that a device never needs: the simulated radio of the tests, and
 # the host's flash stand-in for esp32.Partition (wifimgr.ota imports it only without esp32).
 HOST_ONLY = ("wifimgr/sim.py", "wifimgr/partition.py")
-GENERATED = ("wifimgr/portal/_page.py",)  # made by tools/portal/mkpage.py, not in git
+# Made by tools/portal/mkpage.py from www/index.html, not in git.
+GENERATED = ("wifimgr/portal/_page.py", "wifimgr/portal/page.gz")
 
 
 def package_version():
@@ -87,19 +90,28 @@ def build(out, mpy_cross, package_json=PACKAGE_JSON):
     sys.path.insert(0, str(ROOT / "tools" / "portal"))
     import mkpage
 
-    mkpage.build()
     out = Path(out)
     shutil.rmtree(out, ignore_errors=True)
+    page = out / "wifimgr" / "portal"
+    page.mkdir(parents=True)
+    mkpage.build_file(page)  # page.gz, and _page.py, compiled below and then removed
     urls = []
     for target, source in pkg["urls"]:
+        if target in GENERATED:
+            source = out / target
+        else:
+            source = ROOT / source
+        if not target.endswith(".py"):  # page.gz, as it is
+            urls.append([target, target])
+            continue
         mpy = target[: -len(".py")] + ".mpy"
         (out / mpy).parent.mkdir(parents=True, exist_ok=True)
         # -O3 as the firmware freezes it (frozen/manifest.py); -s: the name tracebacks show.
         subprocess.run(
-            [mpy_cross, "-O3", "-s", target, "-o", str(out / mpy), str(ROOT / source)],
-            check=True,
+            [mpy_cross, "-O3", "-s", target, "-o", str(out / mpy), str(source)], check=True
         )
         urls.append([mpy, mpy])
+    (page / "_page.py").unlink()
     index = {"version": pkg["version"], "deps": pkg["deps"], "urls": urls}
     (out / "package.json").write_text(json.dumps(index, indent=1) + "\n")
     return index
@@ -112,7 +124,7 @@ def main():
     args = ap.parse_args()
     index = build(args.out, args.mpy_cross)
     size = sum(p.stat().st_size for p in Path(args.out).rglob("*.mpy"))
-    print("mip: %s: %d modules, %d bytes of .mpy" % (args.out, len(index["urls"]), size))
+    print("mip: %s: %d files, %d bytes of .mpy" % (args.out, len(index["urls"]), size))
 
 
 if __name__ == "__main__":

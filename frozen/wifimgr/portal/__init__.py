@@ -53,13 +53,20 @@ PROBES = {
 
 
 def _load_page():
-    # The page, gzipped by the build (tools/portal/mkpage.py writes _page.py next to this file).
+    # The page, gzipped by the build (tools/portal/mkpage.py): _page.GZIP, frozen bytes that
+    # stay in flash, or (as mip installs it) the file _page.FILE beside the module, streamed
+    # from the filesystem so that it never sits on the heap. (gz: bytes or a function that
+    # opens them, its length, the ETag, the size unzipped, the window it was made with)
     try:
         from . import _page
-
-        return _page.GZIP, _page.ETAG
     except ImportError:
         raise ImportError("wifimgr.portal: the page is not built (run make, or mkpage.py)")
+    if _page.FILE is None:
+        return _page.GZIP, len(_page.GZIP), _page.ETAG, _page.SIZE, _page.WBITS
+    import os
+
+    path = _page.__file__.rsplit("/", 1)[0] + "/" + _page.FILE
+    return lambda: open(path, "rb"), os.stat(path)[6], _page.ETAG, _page.SIZE, _page.WBITS
 
 
 # --- request bodies -------------------------------------------------------------------------
@@ -422,7 +429,7 @@ class Portal:
     # --- GET -------------------------------------------------------------------------------
 
     def page(self, req):
-        gz, etag = self._page
+        gz, length, etag, size, wbits = self._page
         headers = [
             ("ETag", etag),
             ("Cache-Control", "no-cache"),
@@ -442,9 +449,9 @@ class Portal:
         if req.header("if-none-match") == etag:
             return Response(304, b"", "text/html; charset=utf-8", headers)
         if not gzipped:
-            return Response(200, _gunzip(gz), "text/html; charset=utf-8", headers)
+            return Response(200, _gunzip(gz, wbits), "text/html; charset=utf-8", headers, size)
         headers.append(("Content-Encoding", "gzip"))
-        return Response(200, gz, "text/html; charset=utf-8", headers)
+        return Response(200, gz, "text/html; charset=utf-8", headers, length)
 
     def session(self, req):
         # The page's session: the one its cookie names, else a new one (and its cookie).
@@ -616,13 +623,18 @@ def _codings(header):
     return out
 
 
-def _gunzip(gz):
-    import io
+def _gunzip(gz, wbits):
+    # The page unzipped as it is sent (http.send streams it), in a window of 2**wbits bytes.
+    def open_plain():
+        import deflate
 
-    import deflate
+        if callable(gz):
+            return deflate.DeflateIO(gz(), deflate.GZIP, wbits, True)
+        import io
 
-    with deflate.DeflateIO(io.BytesIO(gz), deflate.GZIP) as d:
-        return d.read()
+        return deflate.DeflateIO(io.BytesIO(gz), deflate.GZIP, wbits)
+
+    return open_plain
 
 
 def _check_bind(host, port):

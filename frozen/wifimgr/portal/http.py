@@ -23,6 +23,7 @@ REQUEST_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its bo
 IDLE_TIMEOUT_MS = const(10000)  # keep-alive: between two requests
 WRITE_TIMEOUT_MS = const(10000)
 _READ = const(512)
+_CHUNK = const(512)  # bytes of a large body per write
 # asyncio's own timeout (MicroPython has no builtin TimeoutError)
 _Timeout = asyncio.TimeoutError
 _DRAIN_READS = const(16)
@@ -86,9 +87,16 @@ class Request:
 
 
 class Response:
-    def __init__(self, status=200, body=b"", content_type="text/plain", headers=None):
+    """An answer. `body` is bytes (or str), or, for a large body not held in memory, a function
+    that opens a stream of exactly `length` bytes (readinto, close), sent in slices; the
+    Server opens it once the handler returned."""
+
+    def __init__(self, status=200, body=b"", content_type="text/plain", headers=None, length=None):
         self.status = status
-        self.body = body if isinstance(body, (bytes, bytearray, memoryview)) else body.encode()
+        if isinstance(body, str):
+            body = body.encode()
+        self.body = body
+        self.length = len(body) if length is None else length
         self.content_type = content_type
         self.headers = headers  # list of (name, value) or None
 
@@ -180,7 +188,7 @@ def encode_head(resp, keep_alive):
         resp.status,
         REASONS.get(resp.status, "Status"),
         resp.content_type,
-        len(resp.body),
+        resp.length,
     )
     h += "Connection: %s\r\n" % ("keep-alive" if keep_alive else "close")
     if resp.headers:
@@ -190,11 +198,42 @@ def encode_head(resp, keep_alive):
     return h.encode()
 
 
-def send(writer, resp, keep_alive, head_only=False):
-    # One write of head and body: two would be two TCP segments, and Nagle's algorithm would
-    # hold the second until the client's delayed ACK of the first, 40 ms later.
-    head = encode_head(resp, keep_alive)
-    writer.write(head if head_only or not resp.body else head + resp.body)
+async def send(writer, resp, keep_alive, head_only=False):
+    """Writes `resp` and waits until the socket took it. A small body goes in one write with
+    the head: two writes would be two TCP segments, and Nagle's algorithm would hold the second
+    until the client's delayed ACK of the first, 40 ms later. A larger one, or a stream (the
+    Server opens a body that is a function), follows the head in slices of _CHUNK bytes, each
+    drained before the next, so that no copy of it is made (asyncio's StreamWriter.write keeps
+    what the socket did not take)."""
+    body, n = resp.body, 0 if head_only else resp.length
+    stream = body if hasattr(body, "readinto") else None
+    try:
+        head = encode_head(resp, keep_alive)
+        if n and stream is None and n <= _CHUNK:
+            writer.write(head + body)
+            n = 0
+        else:
+            writer.write(head)
+        await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        if not n:
+            return
+        if stream is None:
+            mv = memoryview(body)
+            for i in range(0, n, _CHUNK):
+                writer.write(mv[i : i + _CHUNK])
+                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            return
+        mv = memoryview(bytearray(_CHUNK))
+        while n:
+            got = stream.readinto(mv[: min(n, _CHUNK)])
+            if not got:
+                raise OSError("body shorter than its Content-Length")
+            writer.write(mv[:got])
+            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            n -= got
+    finally:
+        if stream is not None:
+            stream.close()
 
 
 class _Conn:
@@ -284,8 +323,7 @@ class Server:
                 self.stats["refused"] += 1
                 resp = self.error_handler(503, "busy: too many connections", None)
                 resp.headers = (resp.headers or []) + [("Retry-After", "1")]
-                send(writer, resp, False)
-                await asyncio.wait_for_ms(writer.drain(), 1000)
+                await asyncio.wait_for_ms(send(writer, resp, False), 1000)
                 return
             self.stats["open"] = len(self._conns)
             await self._serve(conn, reader, writer)
@@ -331,8 +369,7 @@ class Server:
             if early is not None and n:
                 # answered from the head: the body is not read, and the connection closes
                 self.stats["requests"] += 1
-                send(writer, early, False, req.method == "HEAD")
-                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+                await send(writer, early, False, req.method == "HEAD")
                 await self._drain(reader)
                 return
             if n:
@@ -352,6 +389,8 @@ class Server:
             self.stats["requests"] += 1
             try:
                 resp = early or self.handler(req)
+                if callable(resp.body) and req.method != "HEAD":
+                    resp.body = resp.body()  # opened here: if it cannot be, a 500 answers
             except HTTPError as e:
                 self.stats["errors"] += 1
                 resp = self._error_response(e.status, e.message, e.field, e.headers)
@@ -360,8 +399,7 @@ class Server:
                 self.stats["errors"] += 1
                 resp = self.error_handler(500, "internal error", None)
                 keep = False
-            send(writer, resp, keep, req.method == "HEAD")
-            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            await send(writer, resp, keep, req.method == "HEAD")
             if not keep or self._server is None:
                 return
 
@@ -424,8 +462,7 @@ class Server:
 
     async def _error(self, writer, status, message, field, reader=None, headers=None):
         self.stats["errors"] += 1
-        send(writer, self._error_response(status, message, field, headers), False)
-        await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        await send(writer, self._error_response(status, message, field, headers), False)
         if reader is not None:
             await self._drain(reader)
 
