@@ -5,7 +5,7 @@ drops it after, so that a device from .mpy does not keep their bytecode on the h
 from micropython import const
 
 from wifimgr import linkspec
-from wifimgr.config import (
+from wifimgr.fields import (
     MAX_NETWORKS,
     SCHEMA,
     START_POLICIES,
