@@ -12,16 +12,19 @@ What it does:
   ESP-IDF searches the channels for it); if that fails (or nothing associates within
   PROBE_TIMEOUT_MS) it scans.
 - With nothing remembered and one candidate a scan cannot change the choice: it connects by
-  name at once and the radio finds the channel (ESP-IDF's fast scan). If that fails the
-  fallback access point opens when this round is the one, and a scan ends the round (the
-  portal's list). Several candidates compete on signal: a scan first.
+  name at once and the radio finds the channel (ESP-IDF's fast scan). If the network is not
+  found the fallback access point opens when this round is the one, and a scan ends the round
+  (the portal's list); any other failure one bad access point can explain: a scan and its plan
+  first, the access point only if the round fails. Several candidates compete on signal: a
+  scan first.
 - After a scan it tries the known networks that are visible, in the user's order; candidates with
   the same SSID are equal and the better RSSI goes first; an SSID seen from several access
-  points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
-  that no scan shows are tried directly by name.
-- Wrong password, network not found and no DHCP address are reported as such (`reason`); a
-  candidate that fails waits a bounded exponential backoff before it is tried again, while the
-  others are tried.
+  points is joined through each in turn, best RSSI first (the BSSID is pinned). Hidden
+  candidates that no scan shows are tried directly by name.
+- Wrong password, network not found and no DHCP address are reported as such (`reason`); an
+  access point that fails waits a bounded exponential backoff before it is tried again, while
+  the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
+  that candidate's joins by name.
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -41,8 +44,9 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
   `stop()`), "never".
 - `ap_config`: dict for `ap.config(**ap_config)` (ssid, key, channel, security, hidden).
 - `retries`: failed rounds in a row before "fallback" opens the access point (1).
-- `backoff_min_ms`, `backoff_max_ms`: a failing candidate waits backoff_min_ms after its first
-  failure, doubling with every further one up to backoff_max_ms (2000, 300000).
+- `backoff_min_ms`, `backoff_max_ms`: a failing access point (a candidate joined by name)
+  waits backoff_min_ms after its first failure, doubling with every further one up to
+  backoff_max_ms (2000, 300000).
 - `rescan_ms`: time between the starts of two rounds while not connected (15000).
 - `min_rssi`: access points weaker than this (dBm) are not tried (-90).
 - `connect_timeout_ms`: connect to association, else "not_found" (15000).
@@ -103,8 +107,8 @@ SCAN_TIMEOUT_MS = const(10000)
 PROBE_TIMEOUT_MS = const(3000)
 # What the connect in flight is (core/link.h: WM_LINK_KIND_), which decides what its failure
 # leads to: from a scan's plan (backoff, the next candidate), the remembered BSSID (a scan), the
-# only candidate by name (the fallback AP if due, then a scan), a probe while waiting (back to
-# waiting).
+# only candidate by name (a scan, the fallback AP before it if not found and due), a probe
+# while waiting (back to waiting).
 # A round's plan: every visible BSSID of the candidates, the best kept (WM_LINK_MAX_PLAN).
 MAX_PLAN = const(16)
 # Access points backed off after a failure, by BSSID (WM_LINK_MAX_BACKOFFS).

@@ -105,7 +105,8 @@ enum {
 enum {
     WM_LINK_KIND_PLAN, // from a scan's plan: backoff, then the next candidate
     WM_LINK_KIND_CACHED, // the remembered BSSID on its channel: a scan
-    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan before it: the AP if due, a scan
+    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan first: a scan (the AP before it if
+    // not found and due)
     WM_LINK_KIND_PROBE, // while waiting, not yet associated: back to waiting
 };
 
