@@ -12,16 +12,19 @@ What it does:
   ESP-IDF searches the channels for it); if that fails (or nothing associates within
   PROBE_TIMEOUT_MS) it scans.
 - With nothing remembered and one candidate a scan cannot change the choice: it connects by
-  name at once and the radio finds the channel (ESP-IDF's fast scan). If that fails the
-  fallback access point opens when this round is the one, and a scan ends the round (the
-  portal's list). Several candidates compete on signal: a scan first.
+  name at once and the radio finds the channel (ESP-IDF's fast scan). If the network is not
+  found the fallback access point opens when this round is the one, and a scan ends the round
+  (the portal's list); any other failure one bad access point can explain: a scan and its plan
+  first, the access point only if the round fails. Several candidates compete on signal: a
+  scan first.
 - After a scan it tries the known networks that are visible, in the user's order; candidates with
   the same SSID are equal and the better RSSI goes first; an SSID seen from several access
-  points is joined through the one with the best RSSI (the BSSID is pinned). Hidden candidates
-  that no scan shows are tried directly by name.
-- Wrong password, network not found and no DHCP address are reported as such (`reason`); a
-  candidate that fails waits a bounded exponential backoff before it is tried again, while the
-  others are tried.
+  points is joined through each in turn, best RSSI first (the BSSID is pinned). Hidden
+  candidates that no scan shows are tried directly by name.
+- Wrong password, network not found and no DHCP address are reported as such (`reason`); an
+  access point that fails waits a bounded exponential backoff before it is tried again, while
+  the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
+  that candidate's joins by name.
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -41,8 +44,9 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
   `stop()`), "never".
 - `ap_config`: dict for `ap.config(**ap_config)` (ssid, key, channel, security, hidden).
 - `retries`: failed rounds in a row before "fallback" opens the access point (1).
-- `backoff_min_ms`, `backoff_max_ms`: a failing candidate waits backoff_min_ms after its first
-  failure, doubling with every further one up to backoff_max_ms (2000, 300000).
+- `backoff_min_ms`, `backoff_max_ms`: a failing access point (a candidate joined by name)
+  waits backoff_min_ms after its first failure, doubling with every further one up to
+  backoff_max_ms (2000, 300000).
 - `rescan_ms`: time between the starts of two rounds while not connected (15000).
 - `min_rssi`: access points weaker than this (dBm) are not tried (-90).
 - `connect_timeout_ms`: connect to association, else "not_found" (15000).
@@ -103,8 +107,12 @@ SCAN_TIMEOUT_MS = const(10000)
 PROBE_TIMEOUT_MS = const(3000)
 # What the connect in flight is (core/link.h: WM_LINK_KIND_), which decides what its failure
 # leads to: from a scan's plan (backoff, the next candidate), the remembered BSSID (a scan), the
-# only candidate by name (the fallback AP if due, then a scan), a probe while waiting (back to
-# waiting).
+# only candidate by name (a scan, the fallback AP before it if not found and due), a probe
+# while waiting (back to waiting).
+# A round's plan: every visible BSSID of the candidates, the best kept (WM_LINK_MAX_PLAN).
+MAX_PLAN = const(16)
+# Access points backed off after a failure, by BSSID (WM_LINK_MAX_BACKOFFS).
+MAX_BACKOFFS = const(8)
 _PLAN = const(0)
 _CACHED = const(1)
 _DIRECT = const(2)
@@ -124,7 +132,7 @@ class _Candidate:
         self.ssid = ssid
         self.hidden = hidden
         self.bssid = bssid
-        self.fails = 0
+        self.fails = 0  # of the joins by name (the BSSID unknown)
         self.retry_at = 0
 
 
@@ -141,6 +149,9 @@ class Machine:
 
     def __init__(self):
         self.cands = []
+        # [bssid, fails, retry_at]: a failure with the BSSID known backs off that BSSID, and
+        # the network's other access points are still tried.
+        self.backoffs = []
         self.ap_policy = _FALLBACK
         self.set_policy(check_policy(None))
         self.hint = None  # (ssid, bssid, channel) of the last network that gave an address
@@ -190,6 +201,7 @@ class Machine:
         elif self.cur is not None and self.cur[0] == ORPHAN_SLOT:
             old = self.orphan_ssid
         self.cands = [_Candidate(ssid, hidden, bssid) for ssid, hidden, bssid in cands]
+        self.backoffs = []
         self.plan = []
         if old is not None:
             slot = self._slot_of(old)
@@ -335,10 +347,22 @@ class Machine:
                 return i
         return -1
 
+    def _backoff_of(self, bssid):
+        for i, b in enumerate(self.backoffs):
+            if b[0] == bssid:
+                return i
+        return -1
+
+    def _bssid_backed_off(self, bssid, now):
+        i = self._backoff_of(bssid)
+        return i >= 0 and self.backoffs[i][2] > now
+
     def _hint_slot(self, now):
         # The slot of the remembered network if it is a candidate free to try, else -1.
         slot = self._slot_of(self.hint[0]) if self.hint is not None else -1
-        return slot if slot >= 0 and self.cands[slot].retry_at <= now else -1
+        if slot < 0 or self.cands[slot].retry_at > now:
+            return -1
+        return -1 if self._bssid_backed_off(self.hint[1], now) else slot
 
     def _only_candidate(self, now):
         # With nothing remembered and one candidate a scan cannot change the choice: that
@@ -384,40 +408,43 @@ class Machine:
         self._out.append(("connect", slot, bssid, channel))
 
     def _plan(self, records, now):
-        # Visible candidates: the best BSSID of each (a pinned one only matches itself), sorted
-        # by the first position of their SSID in the list, then RSSI. Hidden ones not seen go
-        # after the visible ones of the same rank, by name.
+        # Every visible BSSID of the candidates not backed off (a pinned one only matches
+        # itself), sorted by the first position of their SSID in the list, then RSSI; past
+        # MAX_PLAN the last is dropped. Hidden ones not seen go after the visible ones of the
+        # same rank, by name.
         plan = []
         for slot, c in enumerate(self.cands):
-            if c.retry_at > now:
-                continue
-            best = None
+            rank = self._slot_of(c.ssid)
+            seen = False
             for rec in records:
                 if rec[0] != c.ssid or rec[3] < self.min_rssi:
                     continue
                 if c.bssid is not None and rec[1] != c.bssid:
                     continue
-                if best is None or rec[3] > best[3]:
-                    best = rec
-            rank = self._slot_of(c.ssid)
-            if best is not None:
-                entry = (rank, slot, best[1], _channel(best[2]), best[3])
-            elif c.hidden:
-                entry = (rank, slot, c.bssid, 0, -128)
-            else:
-                continue
-            i = len(plan)
-            while i > 0 and (
-                plan[i - 1][0] > rank or (plan[i - 1][0] == rank and plan[i - 1][4] < entry[4])
-            ):
-                i -= 1
-            plan.insert(i, entry)
+                seen = True
+                if not self._bssid_backed_off(rec[1], now):
+                    self._plan_insert(plan, (rank, slot, rec[1], _channel(rec[2]), rec[3]))
+            if not seen and c.hidden and c.retry_at <= now:
+                self._plan_insert(plan, (rank, slot, c.bssid, 0, -128))
         self.plan = plan
+
+    def _plan_insert(self, plan, entry):
+        i = len(plan)
+        while i > 0 and (
+            plan[i - 1][0] > entry[0] or (plan[i - 1][0] == entry[0] and plan[i - 1][4] < entry[4])
+        ):
+            i -= 1
+        if i < MAX_PLAN:
+            plan.insert(i, entry)
+            del plan[MAX_PLAN:]
 
     def _try_next(self, now):
         while self.plan:
             _, slot, bssid, channel, _ = self.plan.pop(0)
-            if self.cands[slot].retry_at <= now:
+            if bssid is not None and not self._bssid_backed_off(bssid, now):
+                self._connect(slot, bssid, channel, _PLAN, now)
+                return
+            if bssid is None and self.cands[slot].retry_at <= now:
                 self._connect(slot, bssid, channel, _PLAN, now)
                 return
         self._round_failed(now)
@@ -462,20 +489,40 @@ class Machine:
         else:
             self._wait(now, self.probe_ms)
 
-    def _count_failure(self, slot, now):
-        c = self.cands[slot]
-        c.fails += 1
+    def _backoff_after(self, fails):
+        # backoff_min after the first failure, doubling with every further one to backoff_max.
         backoff = self.backoff_min
-        for _ in range(c.fails - 1):
+        for _ in range(fails - 1):
             backoff *= 2
             if backoff >= self.backoff_max:
                 break
-        if backoff > self.backoff_max:
-            backoff = self.backoff_max
-        c.retry_at = now + backoff
+        return min(backoff, self.backoff_max)
+
+    def _count_failure(self, slot, bssid, now):
+        # The failure backs off its BSSID when known (the network's other access points stay
+        # free: one of them may be a broken mesh node), else the candidate's joins by name. A
+        # full table gives up the entry due first.
+        if bssid is None:
+            c = self.cands[slot]
+            c.fails += 1
+            c.retry_at = now + self._backoff_after(c.fails)
+            return
+        i = self._backoff_of(bssid)
+        if i < 0 and len(self.backoffs) < MAX_BACKOFFS:
+            self.backoffs.append([bssid, 0, 0])
+            i = len(self.backoffs) - 1
+        elif i < 0:
+            i = 0
+            for j in range(1, MAX_BACKOFFS):
+                if self.backoffs[j][2] < self.backoffs[i][2]:
+                    i = j
+            self.backoffs[i] = [bssid, 0, 0]
+        b = self.backoffs[i]
+        b[1] += 1
+        b[2] = now + self._backoff_after(b[1])
 
     def _failed(self, reason, now):
-        slot, _, _, kind = self.cur
+        slot, bssid, _, kind = self.cur
         probing = self.probing
         self.probing = False
         self.cur = None
@@ -484,7 +531,7 @@ class Machine:
             # Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
             if reason != NOT_FOUND:
                 self.reason = reason
-                self._count_failure(slot, now)
+                self._count_failure(slot, bssid, now)
             self._wait(now, self.probe_ms)
             return
         self.reason = reason
@@ -497,12 +544,19 @@ class Machine:
             # configure() changed the list under this attempt: a new round on the new list.
             self._round(now, True)
             return
-        if kind == _DIRECT:
+        if kind == _DIRECT and reason != NOT_FOUND:
+            # The network is on the air but the access point the radio chose failed (no
+            # address, refused, association lost): one bad BSSID explains it. A scan and the
+            # others of the plan, the AP only if the round fails. A wrong password too: ESP-IDF
+            # reports a handshake timeout (a weak or broken access point) as one, and a
+            # password that is really wrong fails on every BSSID of the plan before the AP
+            # opens.
+            self._count_failure(slot, bssid, now)
+        elif kind == _DIRECT:
             # The radio searched every channel for the only candidate, as a scan would have:
-            # the round has failed. The first time the fallback AP opens now if this round is
-            # the one, and a scan ends the round: the portal's list.
-            if reason != NOT_FOUND:
-                self._count_failure(slot, now)
+            # the network is not on the air and the round has failed. The first time the
+            # fallback AP opens now if this round is the one, and a scan ends the round: the
+            # portal's list.
             if self.listed:
                 self._round_failed(now)
                 return
@@ -514,7 +568,7 @@ class Machine:
             self.t_state = now + SCAN_TIMEOUT_MS
             self._scan()
             return
-        self._count_failure(slot, now)
+        self._count_failure(slot, bssid, now)
         self._try_next(now)
 
     def _got_ip(self, bssid, channel, now):
@@ -537,6 +591,10 @@ class Machine:
         elif slot >= 0:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
+        joined = self._backoff_of(bssid) if bssid is not None else -1
+        if joined >= 0:
+            self.backoffs[joined] = self.backoffs[-1]
+            self.backoffs.pop()
         if bssid is not None and channel:
             self.hint = (self.ssid_of(slot), bssid, channel)
             self._out.append(("remember", slot, bssid, channel))

@@ -188,13 +188,14 @@ def drive(lib, run):
     """Runs a random sequence and checks the three properties after every step.
 
     The checker keeps its own model, from the events and actions only: the radio's view of the
-    connect in flight, the access point, and each candidate's failures and earliest retry.
+    connect in flight, the access point, and the failures and earliest retry of each BSSID
+    (a connect that names one) and each candidate's joins by name.
     """
     policy, cands, hint, base, steps = run
     m = linkc.Machine(lib, policy, cands, ["Home", BSSIDS[0], 6] if hint else None)
     in_flight = False
     ap = False
-    cur = None  # (slot, fast reconnect) of the last connect
+    cur = None  # (what backs off, fast reconnect) of the last connect
     fails = {}
     retry_at = {}
     t = 0
@@ -208,10 +209,10 @@ def drive(lib, run):
         failing = pre.state in (CONNECTING, GETTING_IP) and (
             event[0] == "disconnected" or (event[0] == "timer" and kinds[:1] == ["disconnect"])
         )
-        if failing and cur is not None and not cur[1] and cur[0] >= 0:
+        if failing and cur is not None and not cur[1] and cur[0] is not None:
             fails[cur[0]] = fails.get(cur[0], 0) + 1
             retry_at[cur[0]] = t + backoff(policy, fails[cur[0]])
-        if event[0] == "got_ip" and pre.state in (CONNECTING, GETTING_IP) and cur[0] >= 0:
+        if event[0] == "got_ip" and pre.state in (CONNECTING, GETTING_IP) and cur[0] is not None:
             fails[cur[0]] = 0
         # A round that starts with the remembered BSSID: at start, on its timer, on link loss.
         fast = (
@@ -219,15 +220,16 @@ def drive(lib, run):
             or (event[0] == "timer" and pre.state == WAITING)
             or (event[0] == "disconnected" and pre.state == CONNECTED)
         )
-        for kind, slot in m.raw:
+        for (kind, slot), act in zip(m.raw, acts, strict=True):
             if kind == "disconnect":
                 in_flight = False
             elif kind == "connect":
                 assert not in_flight, "two connects in flight: %s" % acts
                 in_flight = True
-                if slot >= 0 and fails.get(slot, 0) > 0:
-                    assert t >= retry_at[slot], "slot %d retried before its backoff" % slot
-                cur = (slot, fast and slot >= 0)
+                key = None if slot < 0 else (act[2] or slot)
+                if key is not None and fails.get(key, 0) > 0:
+                    assert t >= retry_at[key], "%s retried before its backoff" % (key,)
+                cur = (key, fast and slot >= 0)
             elif kind == "ap_start":
                 assert not ap, "AP started twice"
                 assert policy["ap_policy"] != "never"

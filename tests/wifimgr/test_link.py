@@ -199,7 +199,8 @@ s.report()
 
 def test_candidates_in_user_order_best_bssid_pinned_hidden_tried_directly(micropython, backend):
     """Preferred "Work" is weaker than "Cafe" but comes first, through its strongest BSSID;
-    when it fails, "Cafe" is next; the hidden "Back" is tried by name only after both. (Cafe
+    when it fails, its other BSSID (one access point may be the broken one), then "Cafe"; the
+    hidden "Back" is tried by name only after both. (Cafe
     fails as Work did, which WLAN.status() cannot tell from Work's failure: the twin knows at
     connect_timeout_ms, 5 s here.)"""
     r = run(
@@ -215,8 +216,9 @@ s.run(20000).report()
 """,
         backend,
     )
-    assert [c[1:] for c in r["calls"][:3]] == [
+    assert [c[1:] for c in r["calls"][:4]] == [
         ["Work", "correct-horse", "bb:00:00:00:00:02", chan(backend, 9)],
+        ["Work", "correct-horse", "bb:00:00:00:00:01", chan(backend, 3)],
         ["Cafe", "wrong-password", "cc:00:00:00:00:01", chan(backend, 1)],
         ["Back", "correct-horse", None, None],
     ]

@@ -97,6 +97,7 @@ void wm_link_clear_candidates(wm_link_t *l) {
         l->st.cur_slot = WM_LINK_ORPHAN_SLOT;
     }
     l->cand_count = 0;
+    l->backoff_count = 0;
     l->plan_len = 0;
     l->plan_pos = 0;
 }
@@ -231,15 +232,31 @@ static void do_connect(wm_link_t *l, int slot, bool has_bssid, const uint8_t *bs
     a->channel = channel;
 }
 
+// A candidate's joins by name wait out its backoff.
 static bool backed_off(const wm_link_t *l, int slot, uint32_t now) {
     const wm_link_candidate_t *c = &l->cands[slot];
     return c->fails > 0 && !due(c->retry_at, now);
 }
 
+static int backoff_of(const wm_link_t *l, const uint8_t bssid[6]) {
+    for (int i = 0; i < l->backoff_count; i++) {
+        if (memcmp(l->backoffs[i].bssid, bssid, 6) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static bool bssid_backed_off(const wm_link_t *l, const uint8_t bssid[6], uint32_t now) {
+    int i = backoff_of(l, bssid);
+    return i >= 0 && !due(l->backoffs[i].retry_at, now);
+}
+
 // The slot of the remembered network if it is a candidate free to try, else -1.
 static int hint_slot(const wm_link_t *l, uint32_t now) {
     int slot = l->has_hint ? slot_of(l, l->hint_ssid, l->hint_ssid_len) : -1;
-    return slot >= 0 && !backed_off(l, slot, now) ? slot : -1;
+    return slot >= 0 && !backed_off(l, slot, now) && !bssid_backed_off(l, l->hint_bssid, now)
+           ? slot : -1;
 }
 
 // With nothing remembered and one candidate a scan cannot change the choice: that candidate
@@ -271,15 +288,37 @@ static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     emit(l, WM_LINK_ACT_SCAN);
 }
 
+// Sorted by the first position of the SSID in the list, then RSSI; past WM_LINK_MAX_PLAN the
+// last is dropped.
+static void plan_insert(wm_link_t *l, const wm_link_plan_t *e) {
+    int i = l->plan_len;
+    while (i > 0 && (l->plan[i - 1].rank > e->rank
+                     || (l->plan[i - 1].rank == e->rank && l->plan[i - 1].rssi < e->rssi))) {
+        i--;
+    }
+    if (i >= WM_LINK_MAX_PLAN) {
+        return;
+    }
+    int last = l->plan_len < WM_LINK_MAX_PLAN ? l->plan_len : WM_LINK_MAX_PLAN - 1;
+    for (int j = last; j > i; j--) {
+        l->plan[j] = l->plan[j - 1];
+    }
+    l->plan[i] = *e;
+    if (l->plan_len < WM_LINK_MAX_PLAN) {
+        l->plan_len++;
+    }
+}
+
 static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint32_t now) {
     l->plan_len = 0;
     l->plan_pos = 0;
     for (int slot = 0; slot < l->cand_count; slot++) {
         const wm_link_candidate_t *c = &l->cands[slot];
-        if (backed_off(l, slot, now)) {
-            continue;
-        }
-        const wm_link_record_t *best = NULL;
+        wm_link_plan_t e;
+        memset(&e, 0, sizeof(e));
+        e.slot = (int8_t)slot;
+        e.rank = (uint8_t)slot_of(l, c->ssid, c->ssid_len);
+        bool seen = false;
         for (size_t i = 0; i < n; i++) {
             const wm_link_record_t *r = &recs[i];
             if (r->ssid_len != c->ssid_len || memcmp(r->ssid, c->ssid, c->ssid_len) != 0
@@ -289,35 +328,22 @@ static void make_plan(wm_link_t *l, const wm_link_record_t *recs, size_t n, uint
             if (c->has_bssid && memcmp(r->bssid, c->bssid, 6) != 0) {
                 continue;
             }
-            if (best == NULL || r->rssi > best->rssi) {
-                best = r;
+            seen = true;
+            if (!bssid_backed_off(l, r->bssid, now)) {
+                e.has_bssid = 1;
+                memcpy(e.bssid, r->bssid, 6);
+                e.channel = valid_channel(r->channel);
+                e.rssi = r->rssi;
+                plan_insert(l, &e);
             }
         }
-        wm_link_plan_t e;
-        memset(&e, 0, sizeof(e));
-        e.slot = (int8_t)slot;
-        e.rank = (uint8_t)slot_of(l, c->ssid, c->ssid_len);
-        if (best != NULL) {
-            e.has_bssid = 1;
-            memcpy(e.bssid, best->bssid, 6);
-            e.channel = valid_channel(best->channel);
-            e.rssi = best->rssi;
-        } else if (c->hidden) {
+        if (!seen && c->hidden && !backed_off(l, slot, now)) {
             e.has_bssid = c->has_bssid;
             memcpy(e.bssid, c->bssid, 6);
             e.channel = 0;
             e.rssi = -128;
-        } else {
-            continue;
+            plan_insert(l, &e);
         }
-        int i = l->plan_len;
-        while (i > 0 && (l->plan[i - 1].rank > e.rank
-                         || (l->plan[i - 1].rank == e.rank && l->plan[i - 1].rssi < e.rssi))) {
-            l->plan[i] = l->plan[i - 1];
-            i--;
-        }
-        l->plan[i] = e;
-        l->plan_len++;
     }
 }
 
@@ -370,7 +396,7 @@ static void round_failed(wm_link_t *l, uint32_t now, bool trial) {
 static void try_next(wm_link_t *l, uint32_t now) {
     while (l->plan_pos < l->plan_len) {
         const wm_link_plan_t *e = &l->plan[l->plan_pos++];
-        if (!backed_off(l, e->slot, now)) {
+        if (e->has_bssid ? !bssid_backed_off(l, e->bssid, now) : !backed_off(l, e->slot, now)) {
             do_connect(l, e->slot, e->has_bssid, e->bssid, e->channel, WM_LINK_KIND_PLAN, now);
             return;
         }
@@ -378,13 +404,10 @@ static void try_next(wm_link_t *l, uint32_t now) {
     round_failed(l, now, false);
 }
 
-static void count_failure(wm_link_t *l, int slot, uint32_t now) {
-    wm_link_candidate_t *c = &l->cands[slot];
-    if (c->fails < UINT16_MAX) {
-        c->fails++;
-    }
+// backoff_min_ms after the first failure, doubling with every further one up to backoff_max_ms.
+static uint32_t backoff_after(const wm_link_t *l, uint16_t fails) {
     uint32_t backoff = l->policy.backoff_min_ms;
-    for (unsigned i = 1; i < c->fails; i++) {
+    for (unsigned i = 1; i < fails; i++) {
         backoff *= 2;
         if (backoff >= l->policy.backoff_max_ms) {
             break;
@@ -393,7 +416,40 @@ static void count_failure(wm_link_t *l, int slot, uint32_t now) {
     if (backoff > l->policy.backoff_max_ms) {
         backoff = l->policy.backoff_max_ms;
     }
-    c->retry_at = now + backoff;
+    return backoff;
+}
+
+// The failure of the connect in flight backs off its BSSID when known (the network's other
+// access points stay free: one of them may be a broken mesh node), else the candidate's joins
+// by name. A full table gives up the entry due first.
+static void count_failure(wm_link_t *l, int slot, uint32_t now) {
+    if (!l->cur_has_bssid) {
+        wm_link_candidate_t *c = &l->cands[slot];
+        if (c->fails < UINT16_MAX) {
+            c->fails++;
+        }
+        c->retry_at = now + backoff_after(l, c->fails);
+        return;
+    }
+    int i = backoff_of(l, l->cur_bssid);
+    if (i < 0 && l->backoff_count < WM_LINK_MAX_BACKOFFS) {
+        i = l->backoff_count++;
+        l->backoffs[i].fails = 0;
+    } else if (i < 0) {
+        i = 0;
+        for (int j = 1; j < WM_LINK_MAX_BACKOFFS; j++) {
+            if ((int32_t)(l->backoffs[j].retry_at - l->backoffs[i].retry_at) < 0) {
+                i = j;
+            }
+        }
+        l->backoffs[i].fails = 0;
+    }
+    wm_link_backoff_t *b = &l->backoffs[i];
+    memcpy(b->bssid, l->cur_bssid, 6);
+    if (b->fails < UINT16_MAX) {
+        b->fails++;
+    }
+    b->retry_at = now + backoff_after(l, b->fails);
 }
 
 static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
@@ -424,13 +480,17 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         begin_round(l, now, true);
         return;
     }
-    if (kind == WM_LINK_KIND_DIRECT) {
+    if (kind == WM_LINK_KIND_DIRECT && reason != WM_LINK_REASON_NOT_FOUND) {
+        // The network is on the air but the access point the radio chose failed (no address,
+        // refused, association lost): one bad BSSID explains it. A scan and the others of the
+        // plan, the AP only if the round fails. A wrong password too: ESP-IDF reports a
+        // handshake timeout (a weak or broken access point) as one, and a password that is
+        // really wrong fails on every BSSID of the plan before the AP opens.
+        count_failure(l, slot, now);
+    } else if (kind == WM_LINK_KIND_DIRECT) {
         // The radio searched every channel for the only candidate, as a scan would have: the
-        // round has failed. The first time the fallback AP opens now if this round is the
-        // one, and a scan ends the round: the portal's list.
-        if (reason != WM_LINK_REASON_NOT_FOUND) {
-            count_failure(l, slot, now);
-        }
+        // network is not on the air and the round has failed. The first time the fallback AP
+        // opens now if this round is the one, and a scan ends the round: the portal's list.
         if (l->listed) {
             round_failed(l, now, false);
             return;
@@ -482,6 +542,10 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     } else if (slot >= 0) {
         l->cands[slot].fails = 0;
         l->cands[slot].retry_at = 0;
+    }
+    int joined = has_bssid ? backoff_of(l, bssid) : -1;
+    if (joined >= 0) {
+        l->backoffs[joined] = l->backoffs[--l->backoff_count];
     }
     if (has_bssid && channel) {
         size_t len;

@@ -12,6 +12,10 @@
 #ifndef WM_LINK_MAX_CANDIDATES
 #define WM_LINK_MAX_CANDIDATES (8)
 #endif
+// A round's plan: every visible BSSID of the candidates, the best kept (link.py: MAX_PLAN).
+#define WM_LINK_MAX_PLAN (16)
+// Access points backed off after a failure, by BSSID (link.py: MAX_BACKOFFS).
+#define WM_LINK_MAX_BACKOFFS (8)
 // A scan that never reports (a radio that lost the event) counts as one that found nothing.
 #ifndef WM_LINK_SCAN_TIMEOUT_MS
 #define WM_LINK_SCAN_TIMEOUT_MS (10000)
@@ -101,7 +105,8 @@ enum {
 enum {
     WM_LINK_KIND_PLAN, // from a scan's plan: backoff, then the next candidate
     WM_LINK_KIND_CACHED, // the remembered BSSID on its channel: a scan
-    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan before it: the AP if due, a scan
+    WM_LINK_KIND_DIRECT, // the only candidate by name, no scan first: a scan (the AP before it if
+    // not found and due)
     WM_LINK_KIND_PROBE, // while waiting, not yet associated: back to waiting
 };
 
@@ -159,9 +164,17 @@ typedef struct {
     uint8_t hidden;
     uint8_t has_bssid;
     uint8_t bssid[6];
-    uint16_t fails;
+    uint16_t fails; // of the joins by name (the BSSID unknown)
     uint32_t retry_at; // meaningful while fails > 0
 } wm_link_candidate_t;
+
+// The backoff of one access point: a failure with the BSSID known backs off that BSSID, and the
+// network's other access points are still tried.
+typedef struct {
+    uint8_t bssid[6];
+    uint16_t fails;
+    uint32_t retry_at;
+} wm_link_backoff_t;
 
 typedef struct {
     int8_t slot;
@@ -188,6 +201,8 @@ typedef struct {
     wm_link_policy_t policy;
     wm_link_candidate_t cands[WM_LINK_MAX_CANDIDATES];
     uint8_t cand_count;
+    wm_link_backoff_t backoffs[WM_LINK_MAX_BACKOFFS];
+    uint8_t backoff_count;
     uint8_t trial_ssid[WM_LINK_SSID_MAX];
     uint8_t trial_ssid_len;
     uint8_t orphan_ssid[WM_LINK_SSID_MAX];
@@ -200,7 +215,7 @@ typedef struct {
     wm_link_status_t st;
     uint16_t failed_rounds;
     uint32_t round_start;
-    wm_link_plan_t plan[WM_LINK_MAX_CANDIDATES];
+    wm_link_plan_t plan[WM_LINK_MAX_PLAN];
     uint8_t plan_len;
     uint8_t plan_pos;
     uint8_t cur_has_bssid;
