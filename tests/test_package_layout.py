@@ -24,8 +24,6 @@ LONG = {
     " device",
     "wifimgr.manager": "the Manager: the link's changes turned into events, stored credentials,"
     " servers and OTA, one state in one object",
-    "wifimgr.config": "every key of schema 3 checked with its own wording, beside the Config"
-    " object that reads, migrates and saves them",
     "wifimgr.portal": "the portal's JSON API, one handler a route, and its sessions",
 }
 
