@@ -104,7 +104,7 @@ def _simulator(root, into, mpy_cross=None):
     files = {"simradio": _SIM_IMPORT.sub(r"from sim_\1 import", (package / "sim.py").read_text())}
     for name in _SIM_IMPORT.findall((package / "sim.py").read_text()):
         text = (package / (name + ".py")).read_text()
-        if re.search(r"^\s*(from wifimgr|import wifimgr)", text, re.M):
+        if re.search(r"^(from wifimgr|import wifimgr)", text, re.M):  # at module level
             raise RuntimeError(
                 "bench_pkg: wifimgr.%s, which sim.py uses, imports the package" % name
             )
