@@ -24,7 +24,9 @@ What it does:
 - Wrong password, network not found and no DHCP address are reported as such (`reason`); an
   access point that fails waits a bounded exponential backoff before it is tried again, while
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
-  that candidate's joins by name.
+  that candidate's joins by name. Only refusals and failed associations double the backoff:
+  no address after the radio joined (a rebooting router's radio is back before its DHCP
+  server) waits backoff_min_ms and leaves the count of failures as it is.
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -45,8 +47,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 - `ap_config`: dict for `ap.config(**ap_config)` (ssid, key, channel, security, hidden).
 - `retries`: failed rounds in a row before "fallback" opens the access point (1).
 - `backoff_min_ms`, `backoff_max_ms`: a failing access point (a candidate joined by name)
-  waits backoff_min_ms after its first failure, doubling with every further one up to
-  backoff_max_ms (2000, 300000).
+  waits backoff_min_ms after its first failure, doubling with every further one but "no_ip"
+  up to backoff_max_ms (2000, 300000).
 - `rescan_ms`: time between the starts of two rounds while not connected (15000).
 - `min_rssi`: access points weaker than this (dBm) are not tried (-90).
 - `connect_timeout_ms`: connect to association, else "not_found" (15000).
@@ -498,14 +500,18 @@ class Machine:
                 break
         return min(backoff, self.backoff_max)
 
-    def _count_failure(self, slot, bssid, now):
+    def _count_failure(self, slot, bssid, reason, now):
         # The failure backs off its BSSID when known (the network's other access points stay
         # free: one of them may be a broken mesh node), else the candidate's joins by name. A
-        # full table gives up the entry due first.
+        # full table gives up the entry due first. No address after the radio joined is the
+        # network's services failing, not the radio (a rebooting router's radio is back before
+        # its DHCP server): backoff_min, the count of failures left as it is.
+        grow = reason != NO_IP
         if bssid is None:
             c = self.cands[slot]
-            c.fails += 1
-            c.retry_at = now + self._backoff_after(c.fails)
+            if grow:
+                c.fails += 1
+            c.retry_at = now + (self._backoff_after(c.fails) if grow else self.backoff_min)
             return
         i = self._backoff_of(bssid)
         if i < 0 and len(self.backoffs) < MAX_BACKOFFS:
@@ -518,8 +524,9 @@ class Machine:
                     i = j
             self.backoffs[i] = [bssid, 0, 0]
         b = self.backoffs[i]
-        b[1] += 1
-        b[2] = now + self._backoff_after(b[1])
+        if grow:
+            b[1] += 1
+        b[2] = now + (self._backoff_after(b[1]) if grow else self.backoff_min)
 
     def _failed(self, reason, now):
         slot, bssid, _, kind = self.cur
@@ -531,7 +538,7 @@ class Machine:
             # Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
             if reason != NOT_FOUND:
                 self.reason = reason
-                self._count_failure(slot, bssid, now)
+                self._count_failure(slot, bssid, reason, now)
             self._wait(now, self.probe_ms)
             return
         self.reason = reason
@@ -551,7 +558,7 @@ class Machine:
             # reports a handshake timeout (a weak or broken access point) as one, and a
             # password that is really wrong fails on every BSSID of the plan before the AP
             # opens.
-            self._count_failure(slot, bssid, now)
+            self._count_failure(slot, bssid, reason, now)
         elif kind == _DIRECT:
             # The radio searched every channel for the only candidate, as a scan would have:
             # the network is not on the air and the round has failed. The first time the
@@ -568,7 +575,7 @@ class Machine:
             self.t_state = now + SCAN_TIMEOUT_MS
             self._scan()
             return
-        self._count_failure(slot, bssid, now)
+        self._count_failure(slot, bssid, reason, now)
         self._try_next(now)
 
     def _got_ip(self, bssid, channel, now):

@@ -421,14 +421,17 @@ static uint32_t backoff_after(const wm_link_t *l, uint16_t fails) {
 
 // The failure of the connect in flight backs off its BSSID when known (the network's other
 // access points stay free: one of them may be a broken mesh node), else the candidate's joins
-// by name. A full table gives up the entry due first.
-static void count_failure(wm_link_t *l, int slot, uint32_t now) {
+// by name. A full table gives up the entry due first. No address after the radio joined is the
+// network's services failing, not the radio (a rebooting router's radio is back before its
+// DHCP server): backoff_min_ms, the count of failures left as it is.
+static void count_failure(wm_link_t *l, int slot, uint8_t reason, uint32_t now) {
+    bool grow = reason != WM_LINK_REASON_NO_IP;
     if (!l->cur_has_bssid) {
         wm_link_candidate_t *c = &l->cands[slot];
-        if (c->fails < UINT16_MAX) {
+        if (grow && c->fails < UINT16_MAX) {
             c->fails++;
         }
-        c->retry_at = now + backoff_after(l, c->fails);
+        c->retry_at = now + (grow ? backoff_after(l, c->fails) : l->policy.backoff_min_ms);
         return;
     }
     int i = backoff_of(l, l->cur_bssid);
@@ -446,10 +449,10 @@ static void count_failure(wm_link_t *l, int slot, uint32_t now) {
     }
     wm_link_backoff_t *b = &l->backoffs[i];
     memcpy(b->bssid, l->cur_bssid, 6);
-    if (b->fails < UINT16_MAX) {
+    if (grow && b->fails < UINT16_MAX) {
         b->fails++;
     }
-    b->retry_at = now + backoff_after(l, b->fails);
+    b->retry_at = now + (grow ? backoff_after(l, b->fails) : l->policy.backoff_min_ms);
 }
 
 static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
@@ -463,7 +466,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         // Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
         if (reason != WM_LINK_REASON_NOT_FOUND) {
             l->st.reason = reason;
-            count_failure(l, slot, now);
+            count_failure(l, slot, reason, now);
         }
         wait(l, now, l->policy.probe_ms);
         return;
@@ -486,7 +489,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         // plan, the AP only if the round fails. A wrong password too: ESP-IDF reports a
         // handshake timeout (a weak or broken access point) as one, and a password that is
         // really wrong fails on every BSSID of the plan before the AP opens.
-        count_failure(l, slot, now);
+        count_failure(l, slot, reason, now);
     } else if (kind == WM_LINK_KIND_DIRECT) {
         // The radio searched every channel for the only candidate, as a scan would have: the
         // network is not on the air and the round has failed. The first time the fallback AP
@@ -506,7 +509,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         emit(l, WM_LINK_ACT_SCAN);
         return;
     }
-    count_failure(l, slot, now);
+    count_failure(l, slot, reason, now);
     try_next(l, now);
 }
 
