@@ -24,9 +24,9 @@ What it does:
 - Wrong password, network not found and no DHCP address are reported as such (`reason`); an
   access point that fails waits a bounded exponential backoff before it is tried again, while
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
-  that candidate's joins by name. Only refusals and failed associations double the backoff:
-  no address after the radio joined (a rebooting router's radio is back before its DHCP
-  server) waits backoff_min_ms and leaves the count of failures as it is.
+  that candidate's joins by name. One exception: no address from a BSSID that gave one (the
+  remembered one, or any joined since start(); a rebooting router's radio is back before its
+  DHCP server) backs nothing off: the round goes on to the others and the probes go on.
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -47,8 +47,8 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 - `ap_config`: dict for `ap.config(**ap_config)` (ssid, key, channel, security, hidden).
 - `retries`: failed rounds in a row before "fallback" opens the access point (1).
 - `backoff_min_ms`, `backoff_max_ms`: a failing access point (a candidate joined by name)
-  waits backoff_min_ms after its first failure, doubling with every further one but "no_ip"
-  up to backoff_max_ms (2000, 300000).
+  waits backoff_min_ms after its first failure, doubling with every further one up to
+  backoff_max_ms (2000, 300000); "no_ip" from a BSSID that gave an address is not one.
 - `rescan_ms`: time between the starts of two rounds while not connected (15000).
 - `min_rssi`: access points weaker than this (dBm) are not tried (-90).
 - `connect_timeout_ms`: connect to association, else "not_found" (15000).
@@ -154,6 +154,9 @@ class Machine:
         # [bssid, fails, retry_at]: a failure with the BSSID known backs off that BSSID, and
         # the network's other access points are still tried.
         self.backoffs = []
+        # The BSSIDs that gave an address (the remembered one too), the latest last: their
+        # no_ip is the network's services late, not their radio.
+        self.served = []
         self.ap_policy = _FALLBACK
         self.set_policy(check_policy(None))
         self.hint = None  # (ssid, bssid, channel) of the last network that gave an address
@@ -214,6 +217,15 @@ class Machine:
 
     def remember(self, ssid, bssid, channel):
         self.hint = (ssid, bssid, channel)
+        if bssid is not None:
+            self._served(bssid)
+
+    def _served(self, bssid):
+        if bssid in self.served:
+            self.served.remove(bssid)
+        elif len(self.served) == MAX_BACKOFFS:
+            self.served.pop(0)
+        self.served.append(bssid)
 
     def ssid_of(self, slot):
         if slot == TRIAL_SLOT:
@@ -503,15 +515,15 @@ class Machine:
     def _count_failure(self, slot, bssid, reason, now):
         # The failure backs off its BSSID when known (the network's other access points stay
         # free: one of them may be a broken mesh node), else the candidate's joins by name. A
-        # full table gives up the entry due first. No address after the radio joined is the
-        # network's services failing, not the radio (a rebooting router's radio is back before
-        # its DHCP server): backoff_min, the count of failures left as it is.
-        grow = reason != NO_IP
+        # full table gives up the entry due first. No address from a BSSID that gave one is its
+        # network's services late, not the access point failing (a rebooting router's radio is
+        # back before its DHCP server): it backs nothing off, and the probes go on.
+        if reason == NO_IP and bssid in self.served:
+            return
         if bssid is None:
             c = self.cands[slot]
-            if grow:
-                c.fails += 1
-            c.retry_at = now + (self._backoff_after(c.fails) if grow else self.backoff_min)
+            c.fails += 1
+            c.retry_at = now + self._backoff_after(c.fails)
             return
         i = self._backoff_of(bssid)
         if i < 0 and len(self.backoffs) < MAX_BACKOFFS:
@@ -524,9 +536,8 @@ class Machine:
                     i = j
             self.backoffs[i] = [bssid, 0, 0]
         b = self.backoffs[i]
-        if grow:
-            b[1] += 1
-        b[2] = now + (self._backoff_after(b[1]) if grow else self.backoff_min)
+        b[1] += 1
+        b[2] = now + self._backoff_after(b[1])
 
     def _failed(self, reason, now):
         slot, bssid, _, kind = self.cur
@@ -598,6 +609,8 @@ class Machine:
         elif slot >= 0:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
+        if bssid is not None:
+            self._served(bssid)
         joined = self._backoff_of(bssid) if bssid is not None else -1
         if joined >= 0:
             self.backoffs[joined] = self.backoffs[-1]
