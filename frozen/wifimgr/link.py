@@ -24,7 +24,9 @@ What it does:
 - Wrong password, network not found and no DHCP address are reported as such (`reason`); an
   access point that fails waits a bounded exponential backoff before it is tried again, while
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
-  that candidate's joins by name.
+  that candidate's joins by name. One exception: no address from a BSSID that gave one (the
+  remembered one, or any joined since start(); a rebooting router's radio is back before its
+  DHCP server) backs nothing off: the round goes on to the others and the probes go on.
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -46,7 +48,7 @@ Policy keys (`configure(candidates, policy)`; every key is optional):
 - `retries`: failed rounds in a row before "fallback" opens the access point (1).
 - `backoff_min_ms`, `backoff_max_ms`: a failing access point (a candidate joined by name)
   waits backoff_min_ms after its first failure, doubling with every further one up to
-  backoff_max_ms (2000, 300000).
+  backoff_max_ms (2000, 300000); "no_ip" from a BSSID that gave an address is not one.
 - `rescan_ms`: time between the starts of two rounds while not connected (15000).
 - `min_rssi`: access points weaker than this (dBm) are not tried (-90).
 - `connect_timeout_ms`: connect to association, else "not_found" (15000).
@@ -152,6 +154,9 @@ class Machine:
         # [bssid, fails, retry_at]: a failure with the BSSID known backs off that BSSID, and
         # the network's other access points are still tried.
         self.backoffs = []
+        # The BSSIDs that gave an address (the remembered one too), the latest last: their
+        # no_ip is the network's services late, not their radio.
+        self.served = []
         self.ap_policy = _FALLBACK
         self.set_policy(check_policy(None))
         self.hint = None  # (ssid, bssid, channel) of the last network that gave an address
@@ -212,6 +217,15 @@ class Machine:
 
     def remember(self, ssid, bssid, channel):
         self.hint = (ssid, bssid, channel)
+        if bssid is not None:
+            self._served(bssid)
+
+    def _served(self, bssid):
+        if bssid in self.served:
+            self.served.remove(bssid)
+        elif len(self.served) == MAX_BACKOFFS:
+            self.served.pop(0)
+        self.served.append(bssid)
 
     def ssid_of(self, slot):
         if slot == TRIAL_SLOT:
@@ -498,10 +512,14 @@ class Machine:
                 break
         return min(backoff, self.backoff_max)
 
-    def _count_failure(self, slot, bssid, now):
+    def _count_failure(self, slot, bssid, reason, now):
         # The failure backs off its BSSID when known (the network's other access points stay
         # free: one of them may be a broken mesh node), else the candidate's joins by name. A
-        # full table gives up the entry due first.
+        # full table gives up the entry due first. No address from a BSSID that gave one is its
+        # network's services late, not the access point failing (a rebooting router's radio is
+        # back before its DHCP server): it backs nothing off, and the probes go on.
+        if reason == NO_IP and bssid in self.served:
+            return
         if bssid is None:
             c = self.cands[slot]
             c.fails += 1
@@ -531,7 +549,7 @@ class Machine:
             # Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
             if reason != NOT_FOUND:
                 self.reason = reason
-                self._count_failure(slot, bssid, now)
+                self._count_failure(slot, bssid, reason, now)
             self._wait(now, self.probe_ms)
             return
         self.reason = reason
@@ -551,7 +569,7 @@ class Machine:
             # reports a handshake timeout (a weak or broken access point) as one, and a
             # password that is really wrong fails on every BSSID of the plan before the AP
             # opens.
-            self._count_failure(slot, bssid, now)
+            self._count_failure(slot, bssid, reason, now)
         elif kind == _DIRECT:
             # The radio searched every channel for the only candidate, as a scan would have:
             # the network is not on the air and the round has failed. The first time the
@@ -568,7 +586,7 @@ class Machine:
             self.t_state = now + SCAN_TIMEOUT_MS
             self._scan()
             return
-        self._count_failure(slot, bssid, now)
+        self._count_failure(slot, bssid, reason, now)
         self._try_next(now)
 
     def _got_ip(self, bssid, channel, now):
@@ -591,6 +609,8 @@ class Machine:
         elif slot >= 0:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
+        if bssid is not None:
+            self._served(bssid)
         joined = self._backoff_of(bssid) if bssid is not None else -1
         if joined >= 0:
             self.backoffs[joined] = self.backoffs[-1]

@@ -63,12 +63,11 @@ def test_connected_whenever_the_network_has_been_up_longer_than_the_bound(month,
         request.applymarker(
             pytest.mark.xfail(
                 strict=True,
-                reason="link (issue 16 soak, open): on the twin 10 of 57 rejoins miss the "
-                "bound, up to 68.6 s (was 290.8 s before X's failures backed off X alone), "
-                "every one after R came back without its DHCP server first: R's own failures "
-                "back R's BSSID off (backoff_min_ms doubling), so it waits out that backoff "
-                "once its DHCP answers. Only the twin's plan has R without DHCP; the C "
-                "Link's fixed scenario cannot express it",
+                reason="link (issue 16 soak, open): on the twin 1 rejoin misses the bound, "
+                "20.85 s (was 10, up to 68.6 s, before no_ip from a BSSID that gave an "
+                "address stopped backing it off), after R came back without its DHCP server "
+                "first. Only the twin's plan has R without DHCP; the C Link's fixed scenario "
+                "cannot express it",
             )
         )
     assert r["late"] == [], "max rejoin %s ms" % r["max_rejoin_ms"]

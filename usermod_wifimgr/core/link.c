@@ -131,6 +131,28 @@ void wm_link_commit_candidates(wm_link_t *l) {
     }
 }
 
+static int served_of(const wm_link_t *l, const uint8_t bssid[6]) {
+    for (int i = 0; i < l->served_count; i++) {
+        if (memcmp(l->served[i], bssid, 6) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+// The latest last; a full list gives up the oldest.
+static void add_served(wm_link_t *l, const uint8_t bssid[6]) {
+    int i = served_of(l, bssid);
+    if (i < 0 && l->served_count == WM_LINK_MAX_BACKOFFS) {
+        i = 0;
+    }
+    if (i >= 0) {
+        memmove(l->served[i], l->served[i + 1], (size_t)(l->served_count - 1 - i) * 6);
+        l->served_count--;
+    }
+    memcpy(l->served[l->served_count++], bssid, 6);
+}
+
 int wm_link_remember(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const uint8_t bssid[6],
     uint8_t channel) {
     if (ssid == NULL || ssid_len < 1 || ssid_len > WM_LINK_SSID_MAX) {
@@ -144,6 +166,7 @@ int wm_link_remember(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const u
     memcpy(l->hint_bssid, bssid, 6);
     l->hint_channel = channel;
     l->has_hint = 1;
+    add_served(l, bssid);
     return WM_LINK_OK;
 }
 
@@ -421,8 +444,13 @@ static uint32_t backoff_after(const wm_link_t *l, uint16_t fails) {
 
 // The failure of the connect in flight backs off its BSSID when known (the network's other
 // access points stay free: one of them may be a broken mesh node), else the candidate's joins
-// by name. A full table gives up the entry due first.
-static void count_failure(wm_link_t *l, int slot, uint32_t now) {
+// by name. A full table gives up the entry due first. No address from a BSSID that gave one is
+// its network's services late, not the access point failing (a rebooting router's radio is
+// back before its DHCP server): it backs nothing off, and the probes go on.
+static void count_failure(wm_link_t *l, int slot, uint8_t reason, uint32_t now) {
+    if (reason == WM_LINK_REASON_NO_IP && l->cur_has_bssid && served_of(l, l->cur_bssid) >= 0) {
+        return;
+    }
     if (!l->cur_has_bssid) {
         wm_link_candidate_t *c = &l->cands[slot];
         if (c->fails < UINT16_MAX) {
@@ -463,7 +491,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         // Nothing answered (or it refused us: then its backoff pauses the probes). Quiet.
         if (reason != WM_LINK_REASON_NOT_FOUND) {
             l->st.reason = reason;
-            count_failure(l, slot, now);
+            count_failure(l, slot, reason, now);
         }
         wait(l, now, l->policy.probe_ms);
         return;
@@ -486,7 +514,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         // plan, the AP only if the round fails. A wrong password too: ESP-IDF reports a
         // handshake timeout (a weak or broken access point) as one, and a password that is
         // really wrong fails on every BSSID of the plan before the AP opens.
-        count_failure(l, slot, now);
+        count_failure(l, slot, reason, now);
     } else if (kind == WM_LINK_KIND_DIRECT) {
         // The radio searched every channel for the only candidate, as a scan would have: the
         // network is not on the air and the round has failed. The first time the fallback AP
@@ -506,7 +534,7 @@ static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
         emit(l, WM_LINK_ACT_SCAN);
         return;
     }
-    count_failure(l, slot, now);
+    count_failure(l, slot, reason, now);
     try_next(l, now);
 }
 
@@ -542,6 +570,9 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
     } else if (slot >= 0) {
         l->cands[slot].fails = 0;
         l->cands[slot].retry_at = 0;
+    }
+    if (has_bssid) {
+        add_served(l, bssid);
     }
     int joined = has_bssid ? backoff_of(l, bssid) : -1;
     if (joined >= 0) {

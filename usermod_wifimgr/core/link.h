@@ -203,6 +203,10 @@ typedef struct {
     uint8_t cand_count;
     wm_link_backoff_t backoffs[WM_LINK_MAX_BACKOFFS];
     uint8_t backoff_count;
+    // The BSSIDs that gave an address (the remembered one too), the latest last: their no_ip
+    // is the network's services late, not their radio.
+    uint8_t served[WM_LINK_MAX_BACKOFFS][6];
+    uint8_t served_count;
     uint8_t trial_ssid[WM_LINK_SSID_MAX];
     uint8_t trial_ssid_len;
     uint8_t orphan_ssid[WM_LINK_SSID_MAX];
