@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.micropython import MICROPYTHON, SCENARIOS, MicroPython
-from helpers.portal import DEVICE, build_page
+from helpers.portal import DEVICE, build_page, end_process
 
 pytestmark = pytest.mark.browser
 
@@ -106,9 +106,4 @@ def test_phone_connectivity_check_lands_on_the_portal(namespaces, tmp_path):
             page.screenshot(path=str(shots / "phone-1-captive-portal.png"))
             browser.close()
     finally:
-        device.terminate()
-        try:
-            device.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            device.kill()
-            device.wait()
+        end_process(device)

@@ -40,6 +40,7 @@ import urllib.parse
 from pathlib import Path
 
 from helpers.micropython import has_native_module
+from helpers.portal import end_process
 
 RUNS = 5
 STEP = 4096  # heap_min resolution
@@ -259,12 +260,7 @@ def _flow(micropython, root, tree, heap):
             try:
                 ok = _phone(port, dns_port)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                end_process(proc)
             log.seek(0)
             text = log.read()
     sim = re.search(r"^sim (\d+)$", text, re.M)
