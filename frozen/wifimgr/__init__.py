@@ -29,6 +29,22 @@ def native(name):
     return getattr(_wifimgr, name, None)
 
 
+def call_dropped(module, function, *args):
+    """wifimgr.<module>.<function>(*args), with the module dropped from sys.modules after: code
+    that runs now and then (the config document's checks, ...) is not kept between uses. From an
+    .mpy, as mip installs the package, a module's bytecode lives on the heap while it is loaded.
+    Only for modules nothing else keeps imported."""
+    import sys
+
+    name = "wifimgr." + module
+    __import__(name)
+    try:
+        return getattr(sys.modules[name], function)(*args)
+    finally:
+        del sys.modules[name]
+        delattr(sys.modules["wifimgr"], module)
+
+
 def link_class():
     """The scan/connect state machine to use: `_wifimgr.Link` when the firmware has it, else
     the Python twin, `wifimgr.link.Link` (imported only then: it costs heap a board with the C

@@ -46,7 +46,7 @@ becomes `<path>.bak`, then the new one is renamed into place. Loading tries `<pa
 import json
 import os
 
-from wifimgr import _fs
+from wifimgr import _fs, call_dropped
 from wifimgr import _log as log
 from wifimgr.fields import (  # noqa: F401 (the checks wifimgr.config offers)
     MAX_NETWORKS,
@@ -65,23 +65,9 @@ from wifimgr.platform import unique_id
 DEFAULT_PATH = "/wifimgr.json"
 
 
-def _schema(name, *args):
-    # The document's checks (wifimgr/_schema.py) are loaded when a document is read or written
-    # and dropped after: from an .mpy their bytecode would otherwise stay on the heap.
-    import sys
-
-    from wifimgr import _schema
-
-    try:
-        return getattr(_schema, name)(*args)
-    finally:
-        del sys.modules["wifimgr._schema"]
-        delattr(sys.modules["wifimgr"], "_schema")
-
-
 def check(doc):
     """Raises ConfigError naming the first bad key of the document `doc` (a dict)."""
-    _schema("check", doc)
+    call_dropped("_schema", "check", doc)
 
 
 def parse(data, source="config"):
@@ -282,7 +268,7 @@ class Config:
         entry = dict(entry)
         entry.pop("password", None)
         entry.update(options)
-        _schema("check_network", entry, "network %r" % ssid)
+        call_dropped("_schema", "check_network", entry, "network %r" % ssid)
         nets.insert(0 if first else len(nets) if first is False else at, entry)
         if len(nets) > MAX_NETWORKS:
             _err("known_networks", "at most %d networks" % MAX_NETWORKS)
