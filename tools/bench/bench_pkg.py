@@ -20,9 +20,11 @@ unix32` the 32-bit build's numbers, the ones that match a device, are reported a
 - heap_min_mpy_32bit: the smallest `-X heapsize` (bisected, 4 KiB steps) with which the
   package from .mpy brings up the access point, the portal and the DNS responder, on the real
   clock, and a phone's flow completes: a DNS answer, the page, a session, the scan, the
-  credentials tried and joined, provisioning finished. That heap holds the simulated radio too
-  (compiled to .mpy, about heap_min_sim_bytes of it), which a device does not carry: reported
-  in heap_min_scenario.
+  credentials tried and joined, provisioning finished. The simulated radio stands in for the
+  firmware's `network` module: its code is the build's frozen wifimgr.sim, as a device's radio
+  code is in its firmware, and the package modules it loaded are dropped before the .mpy
+  package is put first on sys.path. Its objects (scenario, interfaces: heap_min_sim_bytes in
+  heap_min_scenario) stay on the heap, where a device has the C objects of network.WLAN.
 The targets are in targets.py.
 """
 
@@ -76,14 +78,18 @@ print(json.dumps({"import": imported, "running": running, "ap": s["ap_active"],
                   "early": early, "modules": sorted(k for k in sys.modules if "wifimgr" in k)}))
 """
 
-# The device of the phone's flow, on the real clock.
+# The device of the phone's flow, on the real clock: the radio frozen, the package from TREE.
 DEVICE = r"""
 import gc, sys
-import simradio as sim
+import wifimgr.sim as sim
 sim.install(sim.load_scenario(SCENARIO), sim.RealClock())
+for name in [m for m in sys.modules if m.split(".")[0] == "wifimgr"]:
+    del sys.modules[name]
+sys.path.insert(0, TREE)
 gc.collect()
 print("sim", gc.mem_alloc())
 import wifimgr
+assert wifimgr.__file__.startswith(TREE), wifimgr.__file__
 wifimgr.start("wifimgr.json", http=("127.0.0.1", HTTP), dns=("127.0.0.1", DNS), serve="ap")
 wifimgr.run()
 """
@@ -98,9 +104,8 @@ def _free_port(kind):
         return s.getsockname()[1]
 
 
-def _simulator(root, into, mpy_cross=None):
-    """The simulated radio as `simradio` in `into`, importing nothing from the package (with
-    mpy_cross: compiled to .mpy)."""
+def _simulator(root, into):
+    """The simulated radio as `simradio` in `into`, importing nothing from the package."""
     package = root / "frozen" / "wifimgr"
     files = {"simradio": _SIM_IMPORT.sub(r"from sim_\1 import", (package / "sim.py").read_text())}
     for name in _SIM_IMPORT.findall((package / "sim.py").read_text()):
@@ -111,13 +116,7 @@ def _simulator(root, into, mpy_cross=None):
             )
         files["sim_" + name] = text
     for name, text in files.items():
-        src = Path(into) / (name + ".py")
-        src.write_text(text)
-        if mpy_cross:
-            subprocess.run(
-                [mpy_cross, "-O3", "-o", str(src.with_suffix(".mpy")), str(src)], check=True
-            )
-            src.unlink()
+        (Path(into) / (name + ".py")).write_text(text)
 
 
 def _measure(micropython, root, tree=None, hide_native=False):
@@ -244,15 +243,14 @@ def _flow(micropython, root, tree, heap):
     """(True if the phone's flow completed with `-X heapsize=heap`, the simulator's bytes, the
     device's console)."""
     with tempfile.TemporaryDirectory() as state:
-        _simulator(root, state, _mpy_cross())
         port, dns_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
         scenario = root / "tools" / "sim" / "scenarios" / PHONE_SCENARIO
-        script = DEVICE.replace("SCENARIO", repr(str(scenario)))
+        script = DEVICE.replace("SCENARIO", repr(str(scenario))).replace("TREE", repr(str(tree)))
         script = script.replace("HTTP", str(port)).replace("DNS", str(dns_port))
         with open(os.path.join(state, "device.log"), "w+") as log:
             proc = subprocess.Popen(
                 [micropython, "-X", "heapsize=%d" % heap, "-c", script],
-                env={**os.environ, "MICROPYPATH": ":".join([state, str(tree), ".frozen"])},
+                env={**os.environ, "MICROPYPATH": ":".join([state, ".frozen"])},
                 cwd=state,
                 stdout=log,
                 stderr=subprocess.STDOUT,
