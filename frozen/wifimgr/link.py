@@ -26,7 +26,8 @@ What it does:
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
   that candidate's joins by name. One exception: no address from a BSSID that gave one (the
   remembered one, or any joined since start(); a rebooting router's radio is back before its
-  DHCP server) backs nothing off: the round goes on to the others and the probes go on.
+  DHCP server) backs nothing off: the round goes on to the others, and the probes go to that
+  BSSID from then on (the remembered one may be a mesh node still away).
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -540,7 +541,11 @@ class Machine:
         b[2] = now + self._backoff_after(b[1])
 
     def _failed(self, reason, now):
-        slot, bssid, _, kind = self.cur
+        slot, bssid, channel, kind = self.cur
+        if reason == NO_IP and slot >= 0 and channel and bssid in self.served:
+            # A BSSID that gave an address is on the air with its services late: the one to
+            # probe and to join first from now on (the owner's last_good stays as it was).
+            self.hint = (self.ssid_of(slot), bssid, channel)
         probing = self.probing
         self.probing = False
         self.cur = None
