@@ -26,7 +26,8 @@ What it does:
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
   that candidate's joins by name. One exception: no address from a BSSID that gave one (the
   remembered one, or any joined since start(); a rebooting router's radio is back before its
-  DHCP server) backs nothing off: the round goes on to the others and the probes go on.
+  DHCP server) backs nothing off: the round goes on to the others, and the probes go to that
+  BSSID from then on (the remembered one may be a mesh node still away).
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
   after the last probe ended: the remembered BSSID on its channel, else the only candidate by
@@ -39,6 +40,8 @@ What it does:
 - `configure()` while a network is connecting lets that attempt finish; if the network left the
   list, its failure starts a new round on the new list at once.
 - A scan that never reports counts, after 10 s, as a scan that found nothing.
+- A turn of the driver's task that raises (a MemoryError, a radio method's bug) is logged and
+  shown in `status()["error"]` until the link next connects; the task pauses and goes on.
 
 Policy keys (`configure(candidates, policy)`; every key is optional):
 - `ap_policy`: "fallback" (default: the access point opens when `retries` rounds in a row joined
@@ -107,6 +110,10 @@ SCAN_TIMEOUT_MS = const(10000)
 # Link's radio says so sooner; WLAN.status() cannot (network_wlan_status() repeats the last
 # failure while connecting).
 PROBE_TIMEOUT_MS = const(3000)
+# After a turn of the driver's task raised (a MemoryError, a radio's bug): the pause before the
+# next one, doubling while the turns keep failing.
+ERROR_PAUSE_MIN_MS = const(1000)
+ERROR_PAUSE_MAX_MS = const(30000)
 # What the connect in flight is (core/link.h: WM_LINK_KIND_), which decides what its failure
 # leads to: from a scan's plan (backoff, the next candidate), the remembered BSSID (a scan), the
 # only candidate by name (a scan, the fallback AP before it if not found and due), a probe
@@ -540,7 +547,11 @@ class Machine:
         b[2] = now + self._backoff_after(b[1])
 
     def _failed(self, reason, now):
-        slot, bssid, _, kind = self.cur
+        slot, bssid, channel, kind = self.cur
+        if reason == NO_IP and slot >= 0 and channel and bssid in self.served:
+            # A BSSID that gave an address is on the air with its services late: the one to
+            # probe and to join first from now on (the owner's last_good stays as it was).
+            self.hint = (self.ssid_of(slot), bssid, channel)
         probing = self.probing
         self.probing = False
         self.cur = None
@@ -714,6 +725,7 @@ class Link:
         self._associated = False
         self._stale = None  # the status code the last attempt left behind
         self._scan_next = False  # a scan put off to the next turn of the task
+        self._error = None  # what the last failed turn of the task raised, until connected
         self._codes = platform.wlan_codes()
 
     # --- the API -----------------------------------------------------------------------------
@@ -799,6 +811,7 @@ class Link:
                 "ip": self._ip if m.trial == TRIAL_CONNECTED else None,
             }
         connected = m.state == CONNECTED
+        e = self._error
         return {
             "state": STATES[m.state],
             "ssid": ssid,
@@ -811,6 +824,7 @@ class Link:
             "ap_active": m.ap_on,
             "last_good": self._last_good,
             "trial": trial,
+            "error": None if e is None else "%s: %s" % (type(e).__name__, e),
         }
 
     # --- the task ------------------------------------------------------------------------------
@@ -826,17 +840,33 @@ class Link:
             await asyncio.sleep_ms(ms)
 
     async def _run(self):
-        poll = self._policy["poll_ms"]
+        # A turn that raises (a MemoryError, a radio method's bug) is logged, shown in
+        # status()["error"] until the link next connects, and followed by a pause: the task
+        # goes on. What the turn left undone the reducer's deadlines recover (a connect never
+        # made times out as not found, a scan as an empty one).
+        pause = 0
         while self._m.started or self._queue:
-            if self._scan_next:
-                self._scan_next = False
-                self._perform(("scan",))
-            while self._queue:
-                self._feed(self._queue.pop(0))
-            self._poll(self._due())
-            if self._due():
-                self._feed(("timer",))
-            await self._sleep(poll)
+            try:
+                self._turn()
+                pause = 0
+            except Exception as e:
+                pause = min(2 * pause, ERROR_PAUSE_MAX_MS) if pause else ERROR_PAUSE_MIN_MS
+                self._error = e
+                try:
+                    log.error("link: %s: %s (going on in %d ms)", type(e).__name__, e, pause)
+                except MemoryError:
+                    pass  # no heap to say it with now: status()["error"] says it later
+            await self._sleep(pause or self._policy["poll_ms"])
+
+    def _turn(self):
+        if self._scan_next:
+            self._scan_next = False
+            self._perform(("scan",))
+        while self._queue:
+            self._feed(self._queue.pop(0))
+        self._poll(self._due())
+        if self._due():
+            self._feed(("timer",))
 
     def _due(self):
         deadline = self._m.deadline()
@@ -956,6 +986,8 @@ class Link:
             ssid = self._m.ssid_of(action[1]).decode()
             self._last_good = (ssid, _mac(action[2]), action[3])
         elif kind == "status":
+            if action[1] == "connected":
+                self._error = None
             status = self.status()
             for callback in self._callbacks:
                 try:

@@ -488,6 +488,8 @@ class Manager:
         s["ap_error"] = ap_error = s.get("ap_error")
         if ap_error:
             s["errors"].append("access point not started: %s" % ap_error)
+        if s.get("error"):  # the twin's task failed a turn since it last connected
+            s["errors"].append("link: %s" % s["error"])
         s["app_error"] = self.app.last()
         s["safe_mode"] = self.app.safe
         return s

@@ -54,6 +54,10 @@ HANDSHAKE_FAIL_MS = const(1200)  # 4-way handshake timeout with a wrong password
 BEACON_TIMEOUT_MS = const(6000)  # beacons missed before the station declares the link lost
 ASSOC_MS = const(500)
 DHCP_MS = const(1000)
+# ESP-IDF's DHCP client repeats its DISCOVER after 500 ms, then 1, 2 and 4 s, then every 4 s
+# (components/lwip/port/include/lwipopts.h: DHCP_REQUEST_BACKOFF_SEQUENCE).
+DHCP_RETRY_FIRST_MS = const(500)
+DHCP_RETRY_MAX_MS = const(4000)
 
 
 def channel_ms():
@@ -115,12 +119,41 @@ _AP_KEYS = (
     ("vanish_at_s", (int, float), -1),
     ("return_at_s", (int, float), -1),
     ("drop_after_s", (int, float), -1),
+    ("away_s", list, []),
+    ("dhcp_off_s", list, []),
 )
 _TOP_KEYS = ("description", "access_points", "known_networks", "device")
 
 
 def _fail(source, where, problem):
     raise ScenarioError("%s: %s: %s" % (source, where, problem))
+
+
+def _windows(pairs, source, where, after_ms=0):
+    # [[from_s, to_s], ...] in order, to_s -1 (never) on the last only -> [(from_ms, to_ms)].
+    out = []
+    for i, pair in enumerate(pairs):
+        here = "%s[%d]" % (where, i)
+        ok = isinstance(pair, list) and len(pair) == 2
+        ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pair)
+        if not ok:
+            _fail(source, here, "must be [from_s, to_s], numbers: %r" % (pair,))
+        start, end = int(pair[0] * 1000), int(pair[1] * 1000) if pair[1] >= 0 else -1
+        if start < after_ms or (out and out[-1][1] < 0):
+            _fail(source, here, "must start after the one before it")
+        if end >= 0 and end <= start:
+            _fail(source, here, "must end after it starts, or never (-1)")
+        out.append((start, end))
+        after_ms = end
+    return out
+
+
+def _within(windows, t_ms):
+    # The window of `windows` that holds t_ms, or None.
+    for w in windows:
+        if w[0] <= t_ms and (w[1] < 0 or t_ms < w[1]):
+            return w
+    return None
 
 
 def _parse_bssid(text, source, where):
@@ -167,11 +200,42 @@ class AccessPoint:
                 _fail(source, where + "." + key, "must not be negative")
         if self.return_at_s >= 0 and not 0 <= self.vanish_at_s < self.return_at_s:
             _fail(source, where + ".return_at_s", "needs an earlier vanish_at_s")
+        # The times off the air: vanish_at_s to return_at_s, then away_s; read by the C Link's
+        # radio too (radio_sim_mp.c), as the times the DHCP server does not answer.
+        self.away = []
+        if self.vanish_at_s >= 0:
+            self.away = _windows([[self.vanish_at_s, self.return_at_s]], source, where)
+        if self.away_s and self.away and self.away[0][1] < 0:
+            _fail(source, where + ".away_s", "needs a return_at_s")
+        after = self.away[0][1] if self.away else 0
+        self.away += _windows(self.away_s, source, where + ".away_s", after)
+        self.dhcp_off = _windows(self.dhcp_off_s, source, where + ".dhcp_off_s")
 
     def visible(self, t_ms):
-        if self.vanish_at_s < 0 or t_ms < self.vanish_at_s * 1000:
-            return True
-        return 0 <= self.return_at_s and t_ms >= self.return_at_s * 1000
+        return _within(self.away, t_ms) is None
+
+    def vanish_after(self, t_ms):
+        # When it next goes off the air at t_ms or later, or -1.
+        for start, _ in self.away:
+            if start >= t_ms:
+                return start
+        return -1
+
+    def lease_at(self, t_ms):
+        # The address of a DHCP client starting at t_ms: the first DISCOVER that the server
+        # answers, plus dhcp_ms; -1 for never.
+        if not self.dhcp:
+            return -1
+        retry = DHCP_RETRY_FIRST_MS
+        while True:
+            w = _within(self.dhcp_off, t_ms)
+            if w is None:
+                return t_ms + self.dhcp_ms
+            if w[1] < 0:
+                return -1
+            while t_ms < w[1]:
+                t_ms += retry
+                retry = min(2 * retry, DHCP_RETRY_MAX_MS)
 
 
 class Scenario:
@@ -260,8 +324,9 @@ class _Attempt:
         self.associated_at = search_end + ap.assoc_ms
         self.address_by(static, start)
         # The first thing that ends the link after it is up: the AP vanishing or dropping us.
-        if ap.vanish_at_s >= 0 and ap.vanish_at_s * 1000 >= self.associated_at:
-            self._end(ap.vanish_at_s * 1000 + BEACON_TIMEOUT_MS, STAT_BEACON_TIMEOUT)
+        vanish = ap.vanish_after(self.associated_at)
+        if vanish >= 0:
+            self._end(vanish + BEACON_TIMEOUT_MS, STAT_BEACON_TIMEOUT)
         if ap.drop_after_s >= 0:
             self._end(self.associated_at + int(ap.drop_after_s * 1000), REASON_AUTH_EXPIRE)
 
@@ -272,10 +337,7 @@ class _Attempt:
         if self.associated_at < 0:
             return
         t = self.associated_at if self.associated_at > now else now
-        if static:
-            self.got_ip_at = t
-        else:
-            self.got_ip_at = t + self.ap.dhcp_ms if self.ap.dhcp else -1
+        self.got_ip_at = t if static else self.ap.lease_at(t)
 
     def _end(self, at, reason):
         if self.ended_at < 0 or at < self.ended_at:

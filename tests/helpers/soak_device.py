@@ -10,13 +10,9 @@
 #
 # argv: days, seed, device filesystem directory, HTTP port, DNS port.
 #
-# The plan. On the Python twin the radio follows it as it runs: each change replaces the
-# access point's object in the scenario (an object vanishes at the time of its next change,
-# so a station on it loses its link then; the twin's radio reads the list at every scan and
-# connect). The C Link's radio copies the scenario once, when the Link is made
-# (radio_sim_mp.c: wm_radio_sim_mp_load()), and an access point there vanishes and returns
-# once at most: on that backend the plan is one roam from R to M, one outage of both with X
-# still on the air, and the return, around the 32-bit tick wrap at 2^30 ms.
+# The plan is the scenario: each access point's times off the air (away_s) and without its
+# DHCP server (dhcp_off_s), so that both radios take the whole month from it when they start,
+# the twin's (sim.py) and the C Link's (radio_sim_mp.c: wm_radio_sim_mp_load() copies it once).
 
 import asyncio
 import gc
@@ -44,15 +40,20 @@ http_port, dns_port = int(sys.argv[4]), int(sys.argv[5])
 clock = sim.VirtualClock()
 
 
-def spec(name, vanish_at_ms=-1, return_at_ms=-1, dhcp=True):
-    d = {"ssid": "Home", "password": PASSWORD, "dhcp": dhcp}
+def spec(name, plan):
+    # The access point `name` as the plan has it: off the air from "down" to its next change,
+    # without DHCP from "nodhcp" to its next change.
+    d = {"ssid": "Home", "password": PASSWORD, "away_s": [], "dhcp_off_s": []}
     d.update(APS[name])
-    d["vanish_at_s"] = vanish_at_ms / 1000 if vanish_at_ms >= 0 else -1
-    d["return_at_s"] = return_at_ms / 1000 if return_at_ms >= 0 else -1
+    mine = [(t, what) for t, n, what in plan if n == name]
+    for i, (t, what) in enumerate(mine):
+        if what != "up":
+            end = mine[i + 1][0] / 1000 if i + 1 < len(mine) else -1
+            d["away_s" if what == "down" else "dhcp_off_s"].append([t / 1000, end])
     return d
 
 
-def plan_twin(days):
+def plan_of(days):
     # [(t_ms, name, "up" | "down" | "nodhcp")], sorted: two outages of both R and M a day on
     # average, a third of them ending with the router back on the air before its DHCP server
     # (1 to 3 min), one roam a day (R away, M there), one outage across each wrap point.
@@ -81,31 +82,9 @@ def plan_twin(days):
     return sorted(events)
 
 
-def plan_native(days):
-    w = min(WRAPS[1], days * DAY_MS // 2)
-    return [(w - 6 * MIN_MS, "R", "down"), (w - 3 * MIN_MS, "M", "down"),
-            (w + 3 * MIN_MS, "R", "up"), (w + 8 * MIN_MS, "M", "up")]  # fmt: skip
-
-
-def fixed_scenario(plan):
-    # One vanish and return per access point: what the C Link's radio takes.
-    window = {}
-    for t, name, what in plan:
-        window.setdefault(name, [-1, -1])[0 if what == "down" else 1] = t
-    return [spec(n, *window.get(n, (-1, -1))) for n in ("R", "M")] + [spec("X", dhcp=False)]
-
-
-native = False
-try:
-    import _wifimgr
-    import wifimgr.manager as _wm
-
-    native = hasattr(_wifimgr, "Link") and _wm.link_backend != "twin"
-except ImportError:
-    pass
 random.seed(seed)
-plan = plan_native(days) if native else plan_twin(days)
-aps = fixed_scenario(plan) if native else [spec("X", dhcp=False)]
+plan = plan_of(days)
+aps = [spec(name, plan) for name in APS]
 radio = sim.install(sim.Scenario({"access_points": aps}, "soak"), clock)
 os.chdir(state)
 
@@ -140,18 +119,6 @@ def on_event(ev):
 
 for ev in ("connected", "disconnected", "ap_started", "ap_stopped"):
     m.on(ev, lambda s, ev=ev: on_event(ev))
-
-
-def apply(t, name, what):
-    # The twin's radio: the access point's current object leaves; a new one, vanishing at this
-    # name's next change, comes on the air unless it is down now.
-    lst = radio.scenario.access_points
-    bssid = sim.parse_mac(APS[name]["bssid"], "bssid")
-    lst[:] = [a for a in lst if a.bssid != bssid]
-    if what != "down":
-        nxt = [e[0] for e in plan if e[1] == name and e[0] > t]
-        s = spec(name, nxt[0] if nxt else -1, -1, what == "up")
-        lst.append(sim.AccessPoint(s, "soak", len(lst)))
 
 
 class Traffic:
@@ -219,9 +186,6 @@ def at(day):
 
 
 async def main():
-    if not native:
-        apply(0, "R", "up")
-        apply(0, "M", "up")
     m.start(http=("127.0.0.1", http_port), dns=("127.0.0.1", dns_port), serve="always")
     traffic = Traffic()
     # What happens when: (t, kind); kinds other than the plan's are the visitors' traffic.
@@ -251,8 +215,6 @@ async def main():
         i += 1
         if kind == "plan":
             changed = now
-            if not native:
-                apply(*arg)
             note("plan", arg[1], arg[2])
         elif kind == "session":
             await traffic.session()
@@ -267,7 +229,6 @@ async def main():
             gc.collect()
             note("heap", gc.mem_free(), gc.mem_alloc())
     log = dict(
-        backend="native" if native else "python",
         days=days,
         end_ms=clock.now_ms(),
         sessions=traffic.sessions,

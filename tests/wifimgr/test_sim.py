@@ -226,6 +226,36 @@ out(t_lost=t_lost, absent=len(absent), back=back, connected=sta.isconnected())
     assert r["connected"] is True
 
 
+def test_away_windows_and_a_dhcp_server_back_at_the_next_discover(micropython):
+    """away_s: off the air again after return_at_s. dhcp_off_s: associated while the DHCP
+    server is away, the station gets its lease at the first DISCOVER after it is back plus
+    dhcp_ms; ESP-IDF's client sends them 0.5, 1, 2, then every 4 s apart
+    (components/lwip/port/include/lwipopts.h: DHCP_REQUEST_BACKOFF_SEQUENCE)."""
+    r = run(
+        micropython,
+        """
+r, clock, sta = radio(ap("Flaky", "aa:00:00:00:00:01", 1, -50, vanish_at_s=10, return_at_s=20,
+                         away_s=[[30, 40]], dhcp_off_s=[[0, 3.6], [50, -1]]))
+sta.config(reconnects=0)
+sta.connect("Flaky", "correct-horse")
+until(clock, sta, (1010,))
+t_ip = clock.now_ms()
+clock.advance(25000 - clock.now_ms())
+seen_25 = len(sta.scan())
+clock.advance(35000 - clock.now_ms())
+seen_35 = len(sta.scan())
+clock.advance(50000 - clock.now_ms())
+sta.connect("Flaky", "correct-horse")
+clock.advance(20000)
+out(t_ip=t_ip, seen_25=seen_25, seen_35=seen_35, late=sta.status(), ip=sta.ifconfig()[0])
+""",
+    )
+    # Associated at 650 ms: DISCOVERs at 650, 1150, 2150, 4150 (the first after 3.6 s).
+    assert r["t_ip"] == 150 + 500 + 3500 + 1000
+    assert (r["seen_25"], r["seen_35"]) == (1, 0)
+    assert r["late"] == 1001 and r["ip"] == "0.0.0.0"  # DHCP away for good: no lease
+
+
 def test_access_point_that_drops_the_link_after_n_seconds(micropython):
     r = run(
         micropython,
@@ -537,6 +567,21 @@ out(sta_essid=err(lambda: sta.config(essid="x")),
             '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
             ' "rssi": -5, "password": "12345678", "return_at_s": 5}]}',
             "access_points[0].return_at_s: needs an earlier vanish_at_s",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "12345678", "away_s": [[10, 20], [15, 30]]}]}',
+            "access_points[0].away_s[1]: must start after the one before it",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "12345678", "dhcp_off_s": [[10, 5]]}]}',
+            "access_points[0].dhcp_off_s[0]: must end after it starts, or never (-1)",
+        ),
+        (
+            '{"access_points": [{"ssid": "A", "bssid": "aa:bb:cc:dd:ee:ff", "channel": 1,'
+            ' "rssi": -5, "password": "12345678", "vanish_at_s": 1, "away_s": [[5, 6]]}]}',
+            "access_points[0].away_s: needs a return_at_s",
         ),
         ("{not json", "not valid JSON"),
         ("[]", "top level: must be an object"),

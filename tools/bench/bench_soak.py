@@ -1,7 +1,8 @@
 """The month on the virtual clock and a few minutes on the real one (issue 16).
 
-Virtual: tests/helpers/soak_device.py for SOAK_DAYS days on each Link backend, judged by
-tests/helpers/soak.py as tests/wifimgr/test_soak.py judges it: `soak_days`, per backend
+Virtual: tests/helpers/soak_device.py for SOAK_DAYS days on each Link backend (the same month:
+the scenario carries it, and both radios take it whole), judged by tests/helpers/soak.py as
+tests/wifimgr/test_soak.py judges it: `soak_days`, per backend `soak_outages_*`,
 `soak_heap_growth_bytes_*` (the heap after gc.collect() at the end of the last day minus the
 first's), `soak_max_rejoin_s_*` (from the later of the network's return and the device's loss
 of its link to the next connect), `soak_ap_left_open_*` (rejoins after which the access point

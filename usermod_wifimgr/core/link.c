@@ -480,8 +480,25 @@ static void count_failure(wm_link_t *l, int slot, uint8_t reason, uint32_t now) 
     b->retry_at = now + backoff_after(l, b->fails);
 }
 
+// The network the probes and a round's fast reconnect go to: `slot`'s SSID through `bssid`.
+static void set_hint(wm_link_t *l, int slot, const uint8_t bssid[6], uint8_t channel) {
+    size_t len;
+    const uint8_t *ssid = wm_link_ssid_of(l, slot, &len);
+    memmove(l->hint_ssid, ssid, len);
+    l->hint_ssid_len = (uint8_t)len;
+    memmove(l->hint_bssid, bssid, 6);
+    l->hint_channel = channel;
+    l->has_hint = 1;
+}
+
 static void failed(wm_link_t *l, uint8_t reason, uint32_t now) {
     int slot = l->st.cur_slot;
+    if (reason == WM_LINK_REASON_NO_IP && slot >= 0 && l->cur_has_bssid && l->cur_channel
+        && served_of(l, l->cur_bssid) >= 0) {
+        // A BSSID that gave an address is on the air with its services late: the one to probe
+        // and to join first from now on (the owner's last_good stays as it was).
+        set_hint(l, slot, l->cur_bssid, l->cur_channel);
+    }
     uint8_t kind = l->cur_kind;
     bool probing = l->probing;
     l->probing = 0;
@@ -579,13 +596,7 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
         l->backoffs[joined] = l->backoffs[--l->backoff_count];
     }
     if (has_bssid && channel) {
-        size_t len;
-        const uint8_t *ssid = wm_link_ssid_of(l, slot, &len);
-        memmove(l->hint_ssid, ssid, len);
-        l->hint_ssid_len = (uint8_t)len;
-        memmove(l->hint_bssid, bssid, 6);
-        l->hint_channel = channel;
-        l->has_hint = 1;
+        set_hint(l, slot, bssid, channel);
         wm_link_action_t *a = emit(l, WM_LINK_ACT_REMEMBER);
         a->slot = (int8_t)slot;
         a->has_bssid = 1;

@@ -32,6 +32,14 @@ void wm_radio_sim_view(wm_radio_sim_t *sim, wm_radio_sim_view_t *out) {
     pthread_mutex_unlock(&sim->lock);
 }
 
+int wm_radio_sim_add_window(wm_radio_sim_t *sim, int64_t from, int64_t to) {
+    if (sim->window_count >= WM_RADIO_SIM_MAX_WINDOWS) {
+        return -1;
+    }
+    sim->windows[sim->window_count] = (wm_radio_sim_window_t) { from, to };
+    return (int)sim->window_count++;
+}
+
 bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap) {
     if (sim->ap_count >= WM_RADIO_SIM_MAX_APS) {
         return false;
@@ -40,11 +48,53 @@ bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap) {
     return true;
 }
 
-static bool visible(const wm_radio_sim_ap_t *ap, int64_t t) {
-    if (ap->vanish_at_ms < 0 || t < ap->vanish_at_ms) {
-        return true;
+// The window of windows[first, first + n) that holds t, or NULL (sim.py: _within()).
+static const wm_radio_sim_window_t *within(const wm_radio_sim_t *sim, uint16_t first,
+    uint16_t n, int64_t t) {
+    for (uint16_t i = first; i < first + n; i++) {
+        const wm_radio_sim_window_t *w = &sim->windows[i];
+        if (w->from <= t && (w->to < 0 || t < w->to)) {
+            return w;
+        }
     }
-    return ap->return_at_ms >= 0 && t >= ap->return_at_ms;
+    return NULL;
+}
+
+static bool visible(const wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap, int64_t t) {
+    return within(sim, ap->away, ap->away_n, t) == NULL;
+}
+
+// When the access point next goes off the air at t or later, or -1.
+static int64_t vanish_after(const wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap, int64_t t) {
+    for (uint16_t i = ap->away; i < ap->away + ap->away_n; i++) {
+        if (sim->windows[i].from >= t) {
+            return sim->windows[i].from;
+        }
+    }
+    return -1;
+}
+
+// The address of a DHCP client starting at t: the first DISCOVER that the server answers,
+// plus dhcp_ms; -1 for never (sim.py: AccessPoint.lease_at()).
+static int64_t lease_at(const wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap, int64_t t) {
+    if (!ap->dhcp) {
+        return -1;
+    }
+    int64_t retry = WM_RADIO_SIM_DHCP_RETRY_FIRST_MS;
+    for (;;) {
+        const wm_radio_sim_window_t *w = within(sim, ap->dhcp_off, ap->dhcp_off_n, t);
+        if (w == NULL) {
+            return t + ap->dhcp_ms;
+        }
+        if (w->to < 0) {
+            return -1;
+        }
+        while (t < w->to) {
+            t += retry;
+            retry = retry * 2 < WM_RADIO_SIM_DHCP_RETRY_MAX_MS ? retry * 2
+                : WM_RADIO_SIM_DHCP_RETRY_MAX_MS;
+        }
+    }
 }
 
 static void end_at(wm_radio_sim_t *sim, int64_t at, uint8_t reason, uint8_t end) {
@@ -98,7 +148,7 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
             const wm_radio_sim_ap_t *ap = &sim->aps[i];
             if (ap->ssid_len != ssid_len || memcmp(ap->ssid, ssid, ssid_len) != 0
                 || (bssid != NULL && memcmp(ap->bssid, bssid, 6) != 0) || ap->channel != ch
-                || !visible(ap, t)) {
+                || !visible(sim, ap, t)) {
                 continue;
             }
             if (best < 0 || ap->rssi > sim->aps[best].rssi) {
@@ -122,9 +172,10 @@ static int sim_connect(void *radio, uint32_t now, const uint8_t *ssid, size_t ss
         const wm_radio_sim_ap_t *ap = &sim->aps[best];
         sim->ap = best;
         sim->associated_at = search_end + ap->assoc_ms;
-        sim->got_ip_at = ap->dhcp ? sim->associated_at + ap->dhcp_ms : -1;
-        if (ap->vanish_at_ms >= 0 && ap->vanish_at_ms >= sim->associated_at) {
-            end_at(sim, ap->vanish_at_ms + WM_RADIO_SIM_BEACON_TIMEOUT_MS,
+        sim->got_ip_at = lease_at(sim, ap, sim->associated_at);
+        int64_t vanish = vanish_after(sim, ap, sim->associated_at);
+        if (vanish >= 0) {
+            end_at(sim, vanish + WM_RADIO_SIM_BEACON_TIMEOUT_MS,
                 WM_LINK_REASON_LINK_LOST, WM_RADIO_SIM_END_BEACON_TIMEOUT);
         }
         if (ap->drop_after_ms >= 0) {
@@ -196,7 +247,7 @@ static void sim_poll(void *radio, uint32_t now_ms) {
         size_t n = 0;
         for (size_t i = 0; i < sim->ap_count; i++) {
             const wm_radio_sim_ap_t *ap = &sim->aps[i];
-            if (!visible(ap, sim->scan_start + ap->channel * WM_RADIO_SIM_CHANNEL_MS)) {
+            if (!visible(sim, ap, sim->scan_start + ap->channel * WM_RADIO_SIM_CHANNEL_MS)) {
                 continue;
             }
             wm_link_record_t r;

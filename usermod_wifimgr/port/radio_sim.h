@@ -24,6 +24,15 @@
 #define WM_RADIO_SIM_CONNECT_CHANNEL_MS (80)
 #define WM_RADIO_SIM_HANDSHAKE_FAIL_MS (1200)
 #define WM_RADIO_SIM_BEACON_TIMEOUT_MS (6000)
+// ESP-IDF's DHCP client repeats its DISCOVER after 500 ms, then 1, 2 and 4 s, then every 4 s
+// (components/lwip/port/include/lwipopts.h: DHCP_REQUEST_BACKOFF_SEQUENCE).
+#define WM_RADIO_SIM_DHCP_RETRY_FIRST_MS (500)
+#define WM_RADIO_SIM_DHCP_RETRY_MAX_MS (4000)
+// The times off the air and without DHCP of all the access points together (sim.py's
+// AccessPoint.away and .dhcp_off).
+#ifndef WM_RADIO_SIM_MAX_WINDOWS
+#define WM_RADIO_SIM_MAX_WINDOWS (1024)
+#endif
 // Connect calls kept for tests and benchmarks (the first ones).
 #ifndef WM_RADIO_SIM_LOG
 #define WM_RADIO_SIM_LOG (32)
@@ -52,10 +61,17 @@ typedef struct {
     uint32_t assoc_ms;
     uint32_t dhcp_ms;
     uint8_t ip[4];
-    int64_t vanish_at_ms; // -1: never
-    int64_t return_at_ms; // -1: never
+    // Off the air in windows[away, away + away_n), without DHCP in windows[dhcp_off, +n).
+    uint16_t away, away_n;
+    uint16_t dhcp_off, dhcp_off_n;
     int64_t drop_after_ms; // -1: never
 } wm_radio_sim_ap_t;
+
+// From `from` (ms) to `to`, -1: never.
+typedef struct {
+    int64_t from;
+    int64_t to;
+} wm_radio_sim_window_t;
 
 // How a connect ended, as the station's WLAN.status() tells it (wifimgr.sim maps them).
 enum {
@@ -84,6 +100,8 @@ typedef struct {
 typedef struct {
     wm_radio_sim_ap_t aps[WM_RADIO_SIM_MAX_APS];
     size_t ap_count;
+    wm_radio_sim_window_t windows[WM_RADIO_SIM_MAX_WINDOWS];
+    size_t window_count;
     wm_link_task_t *task;
     // The scan in progress.
     bool scanning;
@@ -122,6 +140,9 @@ void wm_radio_sim_deinit(wm_radio_sim_t *sim);
 
 // A consistent copy of what the station and the access point are doing; any thread.
 void wm_radio_sim_view(wm_radio_sim_t *sim, wm_radio_sim_view_t *out);
+
+// Adds a window for the access point to be added next; its index, or -1 when full.
+int wm_radio_sim_add_window(wm_radio_sim_t *sim, int64_t from, int64_t to);
 
 // Adds an access point; false when full.
 bool wm_radio_sim_add(wm_radio_sim_t *sim, const wm_radio_sim_ap_t *ap);

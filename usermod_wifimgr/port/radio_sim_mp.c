@@ -22,6 +22,25 @@ static int64_t seconds_ms(mp_obj_t ap, qstr attr) {
     return s < 0 ? -1 : (int64_t)(s * 1000);
 }
 
+// sim.py's windows [(from_ms, to_ms)] of `ap` into the radio's; the first index, the count.
+static uint16_t windows_of(wm_radio_sim_t *sim, mp_obj_t ap, qstr attr, uint16_t *n) {
+    size_t len;
+    mp_obj_t *items;
+    mp_obj_list_get(mp_load_attr(ap, attr), &len, &items);
+    uint16_t first = (uint16_t)sim->window_count;
+    for (size_t i = 0; i < len; i++) {
+        mp_obj_t *pair;
+        mp_obj_get_array_fixed_n(items[i], 2, &pair);
+        if (wm_radio_sim_add_window(sim, mp_obj_get_ll(pair[0]), mp_obj_get_ll(pair[1])) < 0) {
+            mp_raise_msg_varg(&mp_type_ValueError,
+                MP_ERROR_TEXT("sta: the scenario has more than %d times off the air or DHCP"),
+                WM_RADIO_SIM_MAX_WINDOWS);
+        }
+    }
+    *n = (uint16_t)len;
+    return first;
+}
+
 static mp_int_t int_of(mp_obj_t ap, qstr attr) {
     return mp_obj_get_int(mp_load_attr(ap, attr));
 }
@@ -53,8 +72,8 @@ mp_obj_t wm_radio_sim_mp_load(wm_radio_sim_t *sim, mp_obj_t sta) {
         ap.dhcp_ms = (uint32_t)int_of(aps[i], MP_QSTR_dhcp_ms);
         const char *ip = mp_obj_str_get_data(mp_load_attr(aps[i], MP_QSTR_ip), &len);
         wm_dns_parse_ipv4(ip, len, ap.ip);
-        ap.vanish_at_ms = seconds_ms(aps[i], MP_QSTR_vanish_at_s);
-        ap.return_at_ms = seconds_ms(aps[i], MP_QSTR_return_at_s);
+        ap.away = windows_of(sim, aps[i], MP_QSTR_away, &ap.away_n);
+        ap.dhcp_off = windows_of(sim, aps[i], MP_QSTR_dhcp_off, &ap.dhcp_off_n);
         ap.drop_after_ms = seconds_ms(aps[i], MP_QSTR_drop_after_s);
         if (!wm_radio_sim_add(sim, &ap)) {
             mp_raise_msg_varg(&mp_type_ValueError,
