@@ -2,9 +2,9 @@
 The OTA machinery only when an update runs (and never the host's flash stand-in, which only
 the unix port has), the portal and the DNS responder only once the access point is up, the
 Python twins only where the firmware has no C class, Improv only where it answers. Of the
-portal, while nobody visits, the server and the captive-portal probes alone: the page and its
-API (portal.api) while the device's own pages are visited, the owner's rare routes
-(portal.admin) for their request."""
+portal, while nobody visits, the server and the captive-portal probes alone: the JSON API
+(portal.api) while the device's own pages are visited, the page (portal.page), a POST's body
+(portal.form) and the owner's rare routes (portal.admin) for their request."""
 
 from helpers.pkg import run_json
 from helpers.portal import free_port
@@ -46,8 +46,9 @@ def test_with_the_access_point_up_the_portal_and_dns_and_nothing_of_ota(micropyt
     assert r["ap"] and r["servers"] == {"portal": "serving", "dns": "serving"}, r
     mods = set(r["modules"])
     assert {"wifimgr.portal", "wifimgr.portal.http"} <= mods, mods
-    # Nobody visited: neither the page and its API nor the owner's routes.
-    assert not mods & {"wifimgr.portal.api", "wifimgr.portal.admin"}, mods
+    # Nobody visited: nothing of the page, its API or the owner's routes.
+    visit = {"wifimgr.portal." + m for m in ("api", "page", "form", "admin")}
+    assert not mods & visit, mods
     # No update ran: no OTA machinery, no otadata, no flash stand-in; Improv is off here.
     assert not [m for m in mods if m.startswith(("wifimgr.ota", "wifimgr.partition"))], mods
     assert "wifimgr.improv" not in mods and "wifimgr.sim" in mods
@@ -117,6 +118,8 @@ async def main():
     auth = ["Cookie: " + cookie, "X-Token: " + json.loads(payload)["token"],
             "Content-Type: application/x-www-form-urlencoded"]
     seen["session"] = [st, portal.visit is not None]
+    st, _, payload = await request("GET", "/")
+    seen["page"] = [st, b"<html" in payload, loaded()]
     st, _, payload = await request("POST", "/api/unlock", headers=auth, body=b"key=abcd-efgh-jkmn")
     seen["unlock"] = [st, json.loads(payload)["error"], loaded()]
     # Another client keeps the visit: the first session, unused for more than 1 s, is over.
@@ -138,15 +141,18 @@ out(asyncio.run(main()))
 def test_the_page_and_its_api_load_with_a_visit_and_leave_with_its_sessions(micropython):
     """The first request for one of the device's own names loads portal.api (a probe does not);
     a session unused for SESSION_IDLE_MS is over, and once no request came for that long the
-    visit is dropped, sessions and module, until the next one. The owner's routes
-    (portal.admin) are loaded for their request and dropped after it."""
+    visit is dropped, sessions and module, until the next one. The page, a POST's body and the
+    owner's routes (portal.page, portal.form, portal.admin) are loaded for their request and
+    dropped after it."""
     r = run_json(micropython, VISIT.replace("PORT", str(free_port())))
     resident = ["wifimgr.portal._page", "wifimgr.portal.http"]
     assert r["idle"] == [resident, True], r
     assert r["probe"] == [302, resident, True], r
     api = sorted(resident + ["wifimgr.portal.api"])
     assert r["session"] == [200, True], r
-    # admin answered (its message) and is gone again
+    # the page's module served it and is gone; admin answered (its message) and is gone, as is
+    # the module that read the request's body
+    assert r["page"] == [200, True, api], r
     assert r["unlock"] == [403, "wrong setup key", api], r
     assert r["expired"] == [403, "missing or wrong session token: reload the page", True], r
     assert r["left"] == [resident, True, False], r

@@ -351,7 +351,7 @@ asyncio.run(main())
 def test_percent_decoding_of_every_byte(micropython):
     out = micropython.run(
         """
-from wifimgr.portal.api import unquote_bytes, unquote, parse_form
+from wifimgr.portal.form import unquote_bytes, unquote, parse_form
 from wifimgr.portal.http import HTTPError
 every = bytes(range(256))
 up = "".join("%%%02X" % b for b in every).encode()

@@ -8,11 +8,12 @@
 # is on the heap while it is loaded). While the portal serves, this module and the server
 # (portal.http): the listener, and the answer to the captive-portal probes and to every name
 # that is not the device's, the redirect to the portal. The first request for one of the
-# device's own names loads the page and its JSON API (portal.api, the visit); it stays, with
-# its sessions, until no request for it came for api.SESSION_IDLE_MS (a session lasts that
-# long unused), and is dropped then (wifimgr.drop), or when the portal stops. The owner's rare
-# routes (portal.admin: unlock, the known networks, forget, reorder, firmware update, leaving
-# safe mode) are loaded for their request and dropped after it (wifimgr.call_dropped).
+# device's own names loads the JSON API (portal.api, the visit); it stays, with its sessions,
+# until no request for it came for api.SESSION_IDLE_MS (a session lasts that long unused), and
+# is dropped then (wifimgr.drop), or when the portal stops. What a request needs beyond that is
+# loaded for it and dropped after it (wifimgr.call_dropped): the page (portal.page), a POST's
+# body (portal.form), the owner's rare routes (portal.admin: unlock, the known networks,
+# forget, reorder, firmware update, leaving safe mode).
 #
 # Who may do what (README, "Who can do what"): only requests for the device itself are served
 # (Host one of its own names; anything else is sent to the portal, never to the API), and a

@@ -10,7 +10,7 @@ from micropython import const
 
 from wifimgr.config import safe_url
 
-from .api import answer, text
+from .api import answer
 from .http import HTTPError
 
 _UNLOCK_PAUSE_MS = const(1000)  # after a wrong setup key, that session's unlocking waits
@@ -51,7 +51,7 @@ def order(visit, f, sess):
     if not isinstance(order, list) or not all(isinstance(s, str) for s in order):
         raise HTTPError(400, "order must be a list of network names", "order")
     for s in order:
-        text(s, "order")
+        f.check(s, "order")
     try:
         visit.manager.reorder(order)
     except ValueError as e:

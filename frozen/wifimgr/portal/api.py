@@ -1,32 +1,32 @@
-# The visit: the portal's page, its JSON API and the sessions, loaded while the device's own
-# pages are visited (wifimgr.portal says when). Every request for one of the device's names
-# comes here from its head (check_head: route, method, origin, session, token, setup key), then
-# to its handler; the owner's rare routes are functions of portal.admin, loaded for their
-# request.
+# The visit: the portal's JSON API and its sessions, loaded while the device's own pages are
+# visited (wifimgr.portal says when). Every request for one of the device's names comes here
+# from its head (check_head: route, method, origin, session, token, setup key), then to its
+# handler. The page (portal.page), a POST's body (portal.form) and the owner's rare routes
+# (portal.admin) are loaded for their request.
 
 import json
 import time
 
 from micropython import const
 
-from wifimgr import call_dropped, linkspec
+from wifimgr import call_dropped
 from wifimgr.store import same as _same
 
 from .http import HTTPError, Response
 
 SESSION_IDLE_MS = 600000  # 10 min: a session unused, and the visit without a request
 _MAX_SESSIONS = const(8)
-_MAX_TEXT_BYTES = const(256)  # of any one string field
 _COOKIE = "wm_sid"
 _JSON = "application/json"
 _NO_STORE = ("Cache-Control", "no-store")
 
 # path -> (method, handler, what it needs beyond a session for a POST: None, "key" (a session
 # unlocked with the setup key) or "provisioned" (that, once provisioned)). A handler is a
-# method of Visit, or "admin.<function>": portal.admin's, loaded for that request.
+# method of Visit, or "<module>.<function>": a function of portal.<module> (the page, the
+# owner's routes), loaded for that request.
 _ROUTES = {
-    "/": ("GET", "page", None),
-    "/index.html": ("GET", "page", None),
+    "/": ("GET", "page.page", None),
+    "/index.html": ("GET", "page.page", None),
     "/api/session": ("GET", "session", None),
     "/api/scan": ("GET", "scan", None),
     "/api/status": ("GET", "status", None),
@@ -42,118 +42,6 @@ _ROUTES = {
     "/api/ota": ("POST", "admin.ota", "key"),
     "/api/safe_mode/leave": ("POST", "admin.safe_mode", "key"),
 }
-
-
-# --- request bodies -------------------------------------------------------------------------
-
-
-def _unhex(c):
-    if 48 <= c <= 57:
-        return c - 48
-    c |= 32
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
-
-
-def unquote_bytes(raw, field):
-    """Percent-decodes form-encoded bytes (+ is a space); HTTPError naming `field`."""
-    if b"%" not in raw and b"+" not in raw:
-        return bytes(raw)
-    out = bytearray()
-    i, n = 0, len(raw)
-    while i < n:
-        c = raw[i]
-        if c == 37:  # %
-            hi = _unhex(raw[i + 1]) if i + 2 < n else -1
-            lo = _unhex(raw[i + 2]) if i + 2 < n else -1
-            if hi < 0 or lo < 0:
-                raise HTTPError(400, "%s: malformed percent-encoding" % field, field)
-            out.append(hi * 16 + lo)
-            i += 3
-            continue
-        out.append(32 if c == 43 else c)
-        i += 1
-    return bytes(out)
-
-
-def unquote(raw, field):
-    """Percent-decodes form-encoded bytes into str; HTTPError naming `field` unless strict
-    UTF-8."""
-    try:
-        return linkspec.check_utf8(unquote_bytes(raw, field), field)
-    except ValueError as e:
-        raise HTTPError(400, str(e), field)
-
-
-def parse_form(body):
-    """application/x-www-form-urlencoded -> dict of field -> list of str."""
-    fields = {}
-    if not body:
-        return fields
-    for pair in body.split(b"&"):
-        if not pair:
-            continue
-        eq = pair.find(b"=")
-        name = unquote(pair if eq < 0 else pair[:eq], "field name")
-        value = unquote(b"" if eq < 0 else pair[eq + 1 :], name)
-        fields.setdefault(name, []).append(value)
-    return fields
-
-
-class Fields:
-    """A request's fields from a JSON object or a form, with checks that name the field."""
-
-    def __init__(self, req):
-        ctype = req.header("content-type").split(";")[0].strip().lower()
-        self.json = ctype == _JSON
-        if self.json:
-            try:
-                doc = json.loads(req.body.decode())
-            except UnicodeError:
-                raise HTTPError(400, "body is not valid UTF-8")
-            except ValueError:
-                raise HTTPError(400, "body is not valid JSON")
-            if not isinstance(doc, dict):
-                raise HTTPError(400, "body must be a JSON object")
-            self.doc = doc
-        elif ctype in ("application/x-www-form-urlencoded", "") or ctype.startswith("text/"):
-            form = parse_form(req.body)
-            self.doc = {k: (v[0] if len(v) == 1 else v) for k, v in form.items()}
-        else:
-            raise HTTPError(415, "send application/x-www-form-urlencoded or application/json")
-
-    def get(self, name, default=None):
-        return self.doc.get(name, default)
-
-    def text(self, name, required=True):
-        value = self.doc.get(name)
-        if value is None:
-            if required:
-                raise HTTPError(400, "%s is missing" % name, name)
-            return ""
-        if not isinstance(value, str):
-            raise HTTPError(400, "%s must be a single string" % name, name)
-        return text(value, name)
-
-    def flag(self, name):
-        value = self.doc.get(name, False)
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "on", "yes"):
-            return True
-        if isinstance(value, str) and value.lower() in ("", "0", "false", "off", "no"):
-            return False
-        raise HTTPError(400, "%s must be true or false" % name, name)
-
-
-def text(value, field):
-    """Every string a client sends: valid UTF-8 (no lone surrogate), at most _MAX_TEXT_BYTES;
-    else HTTPError naming `field`."""
-    try:
-        return linkspec.check_text(value, field, _MAX_TEXT_BYTES)
-    except ValueError as e:
-        raise HTTPError(400, str(e), field)
 
 
 def answer(obj, status=200):
@@ -243,7 +131,6 @@ class Visit:
         self.manager = portal.manager
         self.sessions = []
         self._reveal = None  # (session, ssid): who gets the setup key once that trial joins
-        self._page = _load_page()
         self.used = time.ticks_ms()  # its last request
 
     async def keep(self):
@@ -285,10 +172,15 @@ class Visit:
         return self.handle
 
     def handle(self, req):
-        args = (Fields(req), req.session) if req.method == "POST" else (req,)
-        if req.route.startswith("admin."):
-            return call_dropped("portal.admin", req.route[6:], self, *args)
-        return getattr(self, req.route)(*args)
+        # A POST's handler gets its fields (portal.form, loaded for the request) and session.
+        if req.method == "POST":
+            args = (call_dropped("portal.form", "Fields", req), req.session)
+        else:
+            args = (req,)
+        module, _, name = req.route.rpartition(".")
+        if module:
+            return call_dropped("portal." + module, name, self, *args)
+        return getattr(self, name)(*args)
 
     def _check_origin(self, req):
         # What a browser says of the page that sent a state-changing request: ours or refused.
@@ -327,31 +219,6 @@ class Visit:
         return sess
 
     # --- GET -------------------------------------------------------------------------------
-
-    def page(self, req):
-        gz, length, etag, size, wbits = self._page
-        headers = [
-            ("ETag", etag),
-            ("Cache-Control", "no-cache"),
-            ("Vary", "Accept-Encoding"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
-            (
-                "Content-Security-Policy",
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
-                " connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'",
-            ),
-        ]
-        gzipped = "gzip" in _codings(req.header("accept-encoding"))
-        if not gzipped:
-            etag = etag[:-1] + '-identity"'  # another representation, another tag
-            headers[0] = ("ETag", etag)
-        if req.header("if-none-match") == etag:
-            return Response(304, b"", "text/html; charset=utf-8", headers)
-        if not gzipped:
-            return Response(200, _gunzip(gz, wbits), "text/html; charset=utf-8", headers, size)
-        headers.append(("Content-Encoding", "gzip"))
-        return Response(200, gz, "text/html; charset=utf-8", headers, length)
 
     def session(self, req):
         # The page's session: the one its cookie names, else a new one (and its cookie).
@@ -435,47 +302,3 @@ class Visit:
     def rescan(self, f, sess):
         self.manager.rescan()
         return answer({"scanning": True}, 202)
-
-
-# --- the page -------------------------------------------------------------------------------
-
-
-def _load_page():
-    # The page, gzipped by the build (tools/portal/mkpage.py): _page.GZIP, frozen bytes that
-    # stay in flash, or (as mip installs it) the file _page.FILE beside the module, streamed
-    # from the filesystem so that it never sits on the heap. (gz: bytes or a function that
-    # opens them, its length, the ETag, the size unzipped, the window it was made with)
-    from . import _page
-
-    if _page.FILE is None:
-        return _page.GZIP, len(_page.GZIP), _page.ETAG, _page.SIZE, _page.WBITS
-    import os
-
-    path = _page.__file__.rsplit("/", 1)[0] + "/" + _page.FILE
-    return lambda: open(path, "rb"), os.stat(path)[6], _page.ETAG, _page.SIZE, _page.WBITS
-
-
-def _codings(header):
-    out = []
-    for part in header.lower().split(","):
-        bits = part.split(";")
-        name = bits[0].strip()
-        q = [b.strip() for b in bits[1:] if b.strip().startswith("q=")]
-        if q and q[0][2:].strip() in ("0", "0.0", "0.00", "0.000"):
-            continue
-        out.append(name)
-    return out
-
-
-def _gunzip(gz, wbits):
-    # The page unzipped as it is sent (http.send streams it), in a window of 2**wbits bytes.
-    def open_plain():
-        import deflate
-
-        if callable(gz):
-            return deflate.DeflateIO(gz(), deflate.GZIP, wbits, True)
-        import io
-
-        return deflate.DeflateIO(io.BytesIO(gz), deflate.GZIP, wbits)
-
-    return open_plain
