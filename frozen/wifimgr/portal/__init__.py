@@ -179,8 +179,9 @@ class Portal:
 
             from .api import Visit
 
-            self.visit = Visit(self)
-            self._keeper = asyncio.create_task(self.visit.keep())
+            visit = Visit(self)
+            self._keeper = asyncio.create_task(visit.keep())
+            self.visit = visit  # only with the task that ends it
         return self.visit
 
     def drop_visit(self):
