@@ -24,7 +24,6 @@ LONG = {
     " device",
     "wifimgr.manager": "the Manager: the link's changes turned into events, stored credentials,"
     " servers and OTA, one state in one object",
-    "wifimgr.portal": "the portal's JSON API, one handler a route, and its sessions",
 }
 
 

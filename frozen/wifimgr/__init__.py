@@ -30,10 +30,9 @@ def native(name):
 
 
 def call_dropped(module, function, *args):
-    """wifimgr.<module>.<function>(*args), with the module dropped from sys.modules after: code
-    that runs now and then (the config document's checks, ...) is not kept between uses. From an
-    .mpy, as mip installs the package, a module's bytecode lives on the heap while it is loaded.
-    Only for modules nothing else keeps imported."""
+    """wifimgr.<module>.<function>(*args), with the module dropped after (drop()): code that
+    runs now and then (the config document's checks, the portal's rare routes, ...) is not kept
+    between uses. Only for modules nothing else keeps imported."""
     import sys
 
     name = "wifimgr." + module
@@ -41,8 +40,20 @@ def call_dropped(module, function, *args):
     try:
         return getattr(sys.modules[name], function)(*args)
     finally:
-        del sys.modules[name]
-        delattr(sys.modules["wifimgr"], module)
+        drop(module)
+
+
+def drop(module):
+    """Forgets wifimgr.<module> ("portal.api": a module of a subpackage), imported before: out of
+    sys.modules and its package, so that the heap it holds is freed once nothing refers to it.
+    From an .mpy, as mip installs the package, a module's bytecode lives on the heap while it is
+    loaded. call_dropped() for one call; the portal for its API, kept while it is visited."""
+    import sys
+
+    name = "wifimgr." + module
+    del sys.modules[name]
+    package, _, leaf = name.rpartition(".")
+    delattr(sys.modules[package], leaf)
 
 
 def link_class():

@@ -1,9 +1,13 @@
 """Lean at run time (issue 14): the package imports what the current state needs and no more.
 The OTA machinery only when an update runs (and never the host's flash stand-in, which only
 the unix port has), the portal and the DNS responder only once the access point is up, the
-Python twins only where the firmware has no C class, Improv only where it answers."""
+Python twins only where the firmware has no C class, Improv only where it answers. Of the
+portal, while nobody visits, the server and the captive-portal probes alone: the JSON API
+(portal.api) while the device's own pages are visited, the page (portal.page), a POST's body
+(portal.form) and the owner's rare routes (portal.admin) for their request."""
 
 from helpers.pkg import run_json
+from helpers.portal import free_port
 
 BODY = r"""
 import wifimgr
@@ -42,6 +46,9 @@ def test_with_the_access_point_up_the_portal_and_dns_and_nothing_of_ota(micropyt
     assert r["ap"] and r["servers"] == {"portal": "serving", "dns": "serving"}, r
     mods = set(r["modules"])
     assert {"wifimgr.portal", "wifimgr.portal.http"} <= mods, mods
+    # Nobody visited: nothing of the page, its API or the owner's routes.
+    visit = {"wifimgr.portal." + m for m in ("api", "page", "form", "admin")}
+    assert not mods & visit, mods
     # No update ran: no OTA machinery, no otadata, no flash stand-in; Improv is off here.
     assert not [m for m in mods if m.startswith(("wifimgr.ota", "wifimgr.partition"))], mods
     assert "wifimgr.improv" not in mods and "wifimgr.sim" in mods
@@ -70,3 +77,83 @@ out({"r": r, "modules": sorted(m for m in sys.modules if m.split(".")[:2] == ["w
     r = run_json(micropython, body)
     assert r["r"] == "not_pending", r
     assert r["modules"] == ["wifimgr.ota", "wifimgr.ota.journal", "wifimgr.ota.rollback"], r
+
+
+VISIT = r"""
+import wifimgr
+radio([])
+m = wifimgr.start("wifimgr.json", http=("127.0.0.1", PORT), dns=("127.0.0.1", 0), clock=clock)
+until(m, lambda s: s["servers"]["portal"] == "serving")
+portal = m._portal
+
+def loaded():
+    return sorted(k for k in sys.modules if k.startswith("wifimgr.portal."))
+
+async def request(method, path, host="127.0.0.1", headers=(), body=b""):
+    r, w = await asyncio.open_connection("127.0.0.1", PORT)
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n" % (
+        method, path, host, len(body))
+    w.write((head + "".join(h + "\r\n" for h in headers) + "\r\n").encode() + body)
+    await w.drain()
+    data = b""
+    while True:
+        chunk = await r.read(1024)
+        if not chunk:
+            break
+        data += chunk
+    w.close()
+    await w.wait_closed()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head.decode(), payload
+
+async def main():
+    seen = {"idle": [loaded(), portal.visit is None]}
+    st, _, _ = await request("GET", "/generate_204", host="connectivitycheck.gstatic.com")
+    seen["probe"] = [st, loaded(), portal.visit is None]
+    # The visit ends after SESSION_IDLE_MS without a request: 1 s here.
+    import wifimgr.portal.api as api
+    api.SESSION_IDLE_MS = 1000
+    st, head, payload = await request("GET", "/api/session")
+    cookie = head.split("Set-Cookie: ")[1].split(";")[0]
+    auth = ["Cookie: " + cookie, "X-Token: " + json.loads(payload)["token"],
+            "Content-Type: application/x-www-form-urlencoded"]
+    seen["session"] = [st, portal.visit is not None]
+    st, _, payload = await request("GET", "/")
+    seen["page"] = [st, b"<html" in payload, loaded()]
+    st, _, payload = await request("POST", "/api/unlock", headers=auth, body=b"key=abcd-efgh-jkmn")
+    seen["unlock"] = [st, json.loads(payload)["error"], loaded()]
+    # Another client keeps the visit: the first session, unused for more than 1 s, is over.
+    for _ in range(8):
+        await request("GET", "/api/status")
+        await asyncio.sleep_ms(200)
+    st, _, payload = await request("POST", "/api/rescan", headers=auth)
+    seen["expired"] = [st, json.loads(payload)["error"], portal.visit is not None]
+    await asyncio.sleep_ms(1500)
+    seen["left"] = [loaded(), portal.visit is None, "api" in dir(sys.modules["wifimgr.portal"])]
+    st, _, payload = await request("GET", "/api/session")
+    seen["again"] = [st, sorted(json.loads(payload)), loaded()]
+    return seen
+
+out(asyncio.run(main()))
+"""
+
+
+def test_the_page_and_its_api_load_with_a_visit_and_leave_with_its_sessions(micropython):
+    """The first request for one of the device's own names loads portal.api (a probe does not);
+    a session unused for SESSION_IDLE_MS is over, and once no request came for that long the
+    visit is dropped, sessions and module, until the next one. The page, a POST's body and the
+    owner's routes (portal.page, portal.form, portal.admin) are loaded for their request and
+    dropped after it."""
+    r = run_json(micropython, VISIT.replace("PORT", str(free_port())))
+    resident = ["wifimgr.portal._page", "wifimgr.portal.http"]
+    assert r["idle"] == [resident, True], r
+    assert r["probe"] == [302, resident, True], r
+    api = sorted(resident + ["wifimgr.portal.api"])
+    assert r["session"] == [200, True], r
+    # the page's module served it and is gone; admin answered (its message) and is gone, as is
+    # the module that read the request's body
+    assert r["page"] == [200, True, api], r
+    assert r["unlock"] == [403, "wrong setup key", api], r
+    assert r["expired"] == [403, "missing or wrong session token: reload the page", True], r
+    assert r["left"] == [resident, True, False], r
+    assert r["again"] == [200, ["provisioned", "token", "unlocked"], api], r

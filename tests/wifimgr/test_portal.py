@@ -351,7 +351,7 @@ asyncio.run(main())
 def test_percent_decoding_of_every_byte(micropython):
     out = micropython.run(
         """
-from wifimgr.portal import unquote_bytes, unquote, parse_form
+from wifimgr.portal.form import unquote_bytes, unquote, parse_form
 from wifimgr.portal.http import HTTPError
 every = bytes(range(256))
 up = "".join("%%%02X" % b for b in every).encode()
@@ -382,7 +382,7 @@ def test_networks_are_deduplicated_by_ssid(micropython):
     out = micropython.run(
         """
 import json
-from wifimgr.portal import networks
+from wifimgr.portal.api import networks
 recs = [
     {"ssid": "Office", "bssid": "a", "rssi": -81, "channel": 1, "secure": True, "hidden": False},
     {"ssid": "Office", "bssid": "b", "rssi": -49, "channel": 11, "secure": True, "hidden": False},

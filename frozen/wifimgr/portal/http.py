@@ -5,53 +5,47 @@
 # take: one deadline from its first byte. A connection still sending its request (slow, idle or
 # hostile, in the head or in the body) gives its place to a new one when all places are taken,
 # so a crowd of slow clients cannot lock out a phone; only one being answered keeps its place.
-# The handler's `check_head(request)` refuses a request from its head alone (a missing token),
-# before any of its body is read. A malformed request gets a 4xx with a short reason and its
-# connection is closed; everyone else keeps being served.
+# The portal's `check_head(request)` refuses a request from its head alone (a missing token),
+# before any of its body is read. A malformed request gets a 4xx with a short reason (JSON, as
+# every error: {"error": ..., "field": ...}) and its connection is closed; everyone else keeps
+# being served.
 
 import asyncio
+import json
 import sys
 import time
 
 from micropython import const
 
-MAX_CONNECTIONS = const(4)
-MAX_HEAD_BYTES = const(2048)  # request line and header fields together
-MAX_HEADERS = const(24)
-MAX_BODY_BYTES = const(2048)
-REQUEST_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its body
-IDLE_TIMEOUT_MS = const(10000)  # keep-alive: between two requests
-WRITE_TIMEOUT_MS = const(10000)
+_MAX_CONNECTIONS = const(4)
+_MAX_HEAD_BYTES = const(2048)  # request line and header fields together
+_MAX_HEADERS = const(24)
+_MAX_BODY_BYTES = const(2048)
+_REQUEST_TIMEOUT_MS = const(5000)  # first byte of a request to the end of its body
+_IDLE_TIMEOUT_MS = const(10000)  # keep-alive: between two requests
+_WRITE_TIMEOUT_MS = const(10000)
 _READ = const(512)
 _CHUNK = const(512)  # bytes of a large body per write
 # asyncio's own timeout (MicroPython has no builtin TimeoutError)
 _Timeout = asyncio.TimeoutError
 _DRAIN_READS = const(16)
 _DRAIN_MS = const(100)
+# A connection is a list: [its task, the ticks since it waits for its current request (None
+# while one is answered: then it is never evicted), the ticks by which that request must be in]
+_TASK = const(0)
+_SINCE = const(1)
+_DEADLINE = const(2)
 
-REASONS = {
-    200: "OK",
-    202: "Accepted",
-    204: "No Content",
-    302: "Found",
-    304: "Not Modified",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    411: "Length Required",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
-}
+# The reason phrase of each status the portal answers, one "\n<status> <reason>" each: a string
+# stays in flash where a dict would be built on the heap.
+_REASONS = (
+    "\n200 OK\n202 Accepted\n302 Found\n304 Not Modified\n400 Bad Request\n403 Forbidden"
+    "\n404 Not Found\n405 Method Not Allowed\n408 Request Timeout\n409 Conflict"
+    "\n411 Length Required\n413 Content Too Large\n414 URI Too Long"
+    "\n415 Unsupported Media Type\n429 Too Many Requests"
+    "\n431 Request Header Fields Too Large\n500 Internal Server Error\n501 Not Implemented"
+    "\n503 Service Unavailable\n505 HTTP Version Not Supported\n"
+)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")
 
 
@@ -73,17 +67,10 @@ class Request:
         self.headers = headers  # lower-case name -> str
         self.body = b""
         q = target.find("?")
-        self.path = target if q < 0 else target[:q]
-        self.query = "" if q < 0 else target[q + 1 :]
+        self.path = target if q < 0 else target[:q]  # the query is not used
 
     def header(self, name, default=""):
         return self.headers.get(name, default)
-
-    def keep_alive(self):
-        conn = self.headers.get("connection", "").lower()
-        if self.version == "HTTP/1.1":
-            return "close" not in conn
-        return "keep-alive" in conn
 
 
 class Response:
@@ -91,14 +78,14 @@ class Response:
     that opens a stream of exactly `length` bytes (readinto, close), sent in slices; the
     Server opens it once the handler returned."""
 
-    def __init__(self, status=200, body=b"", content_type="text/plain", headers=None, length=None):
+    def __init__(self, status, body, content_type, headers, length=None):
         self.status = status
         if isinstance(body, str):
             body = body.encode()
         self.body = body
         self.length = len(body) if length is None else length
         self.content_type = content_type
-        self.headers = headers  # list of (name, value) or None
+        self.headers = headers  # list of (name, value)
 
 
 def _is_token(s):
@@ -111,7 +98,9 @@ def _is_token(s):
 
 
 def parse_head(head):
-    """Parses a request head (bytes up to, not including, the blank line) into a Request."""
+    """Parses a request head (bytes up to, not including, the blank line) into a Request, with
+    `length`, the number of body bytes to read; HTTPError when it is malformed or its framing
+    unusable."""
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not parts[1]:
@@ -137,8 +126,8 @@ def parse_head(head):
         target = "/" if slash < 0 else target[slash:]
     elif target[0] != "/" and not (method == "OPTIONS" and target == "*"):
         raise HTTPError(400, "request target must start with /")
-    if len(lines) - 1 > MAX_HEADERS:
-        raise HTTPError(431, "more than %d header fields" % MAX_HEADERS)
+    if len(lines) - 1 > _MAX_HEADERS:
+        raise HTTPError(431, "more than %d header fields" % _MAX_HEADERS)
     headers = {}
     for line in lines[1:]:
         colon = line.find(b":")
@@ -162,38 +151,43 @@ def parse_head(head):
     req = Request(method, target, version, headers)
     if method not in _METHODS:
         raise HTTPError(501, "method %s is not implemented" % method)
+    if "transfer-encoding" in headers:
+        raise HTTPError(501, "chunked request bodies are not accepted; send Content-Length")
+    text = headers.get("content-length")
+    if text is None:
+        if method in ("POST", "PUT", "PATCH"):
+            raise HTTPError(411, "Content-Length is required")
+        text = "0"
+    if not text or len(text) > 9 or not text.isdigit():
+        raise HTTPError(400, "malformed Content-Length")
+    req.length = int(text)
+    if req.length > _MAX_BODY_BYTES:
+        raise HTTPError(413, "body larger than %d bytes" % _MAX_BODY_BYTES)
     return req
 
 
-def body_length(req):
-    """The number of body bytes to read; HTTPError when the framing is unusable."""
-    if "transfer-encoding" in req.headers:
-        raise HTTPError(501, "chunked request bodies are not accepted; send Content-Length")
-    text = req.headers.get("content-length")
-    if text is None:
-        if req.method in ("POST", "PUT", "PATCH"):
-            raise HTTPError(411, "Content-Length is required")
-        return 0
-    if not text or len(text) > 9 or not text.isdigit():
-        raise HTTPError(400, "malformed Content-Length")
-    n = int(text)
-    if n > MAX_BODY_BYTES:
-        raise HTTPError(413, "body larger than %d bytes" % MAX_BODY_BYTES)
-    return n
+def error_response(e):
+    """The answer to an HTTPError: {"error": its message, "field": its field, if any}."""
+    doc = {"error": e.message}
+    if e.field:
+        doc["field"] = e.field
+    headers = [("Cache-Control", "no-store")] + (e.headers or [])
+    return Response(e.status, json.dumps(doc), "application/json", headers)
 
 
 def encode_head(resp, keep_alive):
     """The status line and header fields of `resp`, as bytes."""
+    at = _REASONS.find("\n%d " % resp.status)
+    reason = "Status" if at < 0 else _REASONS[at + 5 : _REASONS.find("\n", at + 5)]
     h = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
         resp.status,
-        REASONS.get(resp.status, "Status"),
+        reason,
         resp.content_type,
         resp.length,
     )
     h += "Connection: %s\r\n" % ("keep-alive" if keep_alive else "close")
-    if resp.headers:
-        for name, value in resp.headers:
-            h += "%s: %s\r\n" % (name, value)
+    for name, value in resp.headers:
+        h += "%s: %s\r\n" % (name, value)
     h += "\r\n"
     return h.encode()
 
@@ -214,14 +208,14 @@ async def send(writer, resp, keep_alive, head_only=False):
             n = 0
         else:
             writer.write(head)
-        await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
         if not n:
             return
         if stream is None:
             mv = memoryview(body)
             for i in range(0, n, _CHUNK):
                 writer.write(mv[i : i + _CHUNK])
-                await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+                await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
             return
         mv = memoryview(bytearray(_CHUNK))
         while n:
@@ -229,51 +223,26 @@ async def send(writer, resp, keep_alive, head_only=False):
             if not got:
                 raise OSError("body shorter than its Content-Length")
             writer.write(mv[:got])
-            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
             n -= got
     finally:
         if stream is not None:
             stream.close()
 
 
-class _Conn:
-    def __init__(self, task, now):
-        self.task = task
-        self.since = now  # when it started to wait for its current request
-        self.busy = False  # a request is being answered: never evicted
-        self.deadline = now  # ticks by which the current request must be in
-
-
 class Server:
-    """HTTP/1.1 on asyncio: `Server(handler, host, port)`, then `await start()`, `stop()`.
+    """HTTP/1.1 on asyncio: `Server(host, port, check_head)`, then `await start()`, `stop()`.
 
-    `handler(request)` returns a Response or raises HTTPError; it must not block.
-    `check_head(request)`, if given, raises HTTPError to refuse a request from its head, before
-    its body is read. `error_handler(status, message, field)` makes the Response for an error
-    (JSON, text...).
+    `check_head(request)`, from the request's head: raises HTTPError to refuse it before its
+    body is read, returns the Response that answers it from the head alone, or the handler that
+    answers it once its body is in: `handler(request)`, which returns a Response or raises
+    HTTPError and must not block.
     """
 
-    def __init__(
-        self,
-        handler,
-        host="0.0.0.0",
-        port=80,
-        max_connections=MAX_CONNECTIONS,
-        error_handler=None,
-        check_head=None,
-        request_timeout_ms=REQUEST_TIMEOUT_MS,
-        idle_timeout_ms=IDLE_TIMEOUT_MS,
-    ):
-        if not isinstance(max_connections, int) or not 1 <= max_connections <= 64:
-            raise ValueError("max_connections must be 1 to 64")
-        self.handler = handler
+    def __init__(self, host, port, check_head):
         self.host = host
         self.port = port
-        self.max_connections = max_connections
-        self.error_handler = error_handler or _text_error
         self.check_head = check_head
-        self.request_timeout_ms = request_timeout_ms
-        self.idle_timeout_ms = idle_timeout_ms
         self._server = None
         self._conns = []
         self.stats = {
@@ -296,33 +265,37 @@ class Server:
         conns, self._conns = self._conns, []
         me = asyncio.current_task()
         for conn in conns:
-            if conn.task is not me:  # stopped from a handler: that one ends after its answer
-                conn.task.cancel()
+            if conn[_TASK] is not me:  # stopped from a handler: that one ends after its answer
+                conn[_TASK].cancel()
 
     def _place(self, conn):
         # True when the new connection may be served: there is a free place, or the one that
         # has waited longest for a request gives up its place.
-        if len(self._conns) >= self.max_connections:
+        if len(self._conns) >= _MAX_CONNECTIONS:
             victim = None
             for c in self._conns:
-                if not c.busy and (victim is None or time.ticks_diff(c.since, victim.since) < 0):
+                since = c[_SINCE]
+                if since is not None and (
+                    victim is None or time.ticks_diff(since, victim[_SINCE]) < 0
+                ):
                     victim = c
             if victim is None:
                 return False
             self._conns.remove(victim)
             self.stats["evicted"] += 1
-            victim.task.cancel()
+            victim[_TASK].cancel()
         self._conns.append(conn)
         return True
 
     async def _accept(self, reader, writer):
-        conn = _Conn(asyncio.current_task(), time.ticks_ms())
+        now = time.ticks_ms()
+        conn = [asyncio.current_task(), now, now]
         self.stats["connections"] += 1
         try:
             if not self._place(conn):
                 self.stats["refused"] += 1
-                resp = self.error_handler(503, "busy: too many connections", None)
-                resp.headers = (resp.headers or []) + [("Retry-After", "1")]
+                busy = HTTPError(503, "busy: too many connections", None, [("Retry-After", "1")])
+                resp = error_response(busy)
                 await asyncio.wait_for_ms(send(writer, resp, False), 1000)
                 return
             self.stats["open"] = len(self._conns)
@@ -347,57 +320,55 @@ class Server:
         buf = b""
         first = True
         while True:
-            conn.busy = False
-            conn.since = time.ticks_ms()
+            conn[_SINCE] = time.ticks_ms()
             try:
                 head, buf = await self._read_head(conn, reader, buf, first)
             except HTTPError as e:
-                await self._error(writer, e.status, e.message, e.field, reader)
+                await self._error(writer, e, reader)
                 return
             if head is None:
                 return  # the client closed
             first = False
-            early = None
             try:
                 req = parse_head(head)
-                n = body_length(req)
-                if self.check_head is not None:
-                    early = self.check_head(req)
+                answer = self.check_head(req)
             except HTTPError as e:
-                await self._error(writer, e.status, e.message, e.field, reader, e.headers)
+                await self._error(writer, e, reader)
                 return
-            if early is not None and n:
+            n = req.length
+            if not callable(answer) and n:
                 # answered from the head: the body is not read, and the connection closes
                 self.stats["requests"] += 1
-                await send(writer, early, False, req.method == "HEAD")
+                await send(writer, answer, False, req.method == "HEAD")
                 await self._drain(reader)
                 return
             if n:
                 if req.header("expect").lower() == "100-continue" and len(buf) < n:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+                    await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
                 try:
                     req.body, buf = await self._read_body(conn, reader, buf, n)
                 except _Timeout:
                     self.stats["timeouts"] += 1
-                    await self._error(writer, 408, "request took too long", None)
+                    await self._error(writer, HTTPError(408, "request took too long"))
                     return
                 if req.body is None:
                     return
-            conn.busy = True
-            keep = req.keep_alive()
+            conn[_SINCE] = None
+            how = req.header("connection").lower()
+            keep = "close" not in how if req.version == "HTTP/1.1" else "keep-alive" in how
             self.stats["requests"] += 1
             try:
-                resp = early or self.handler(req)
+                resp = answer(req) if callable(answer) else answer
                 if callable(resp.body) and req.method != "HEAD":
                     resp.body = resp.body()  # opened here: if it cannot be, a 500 answers
             except HTTPError as e:
                 self.stats["errors"] += 1
-                resp = self._error_response(e.status, e.message, e.field, e.headers)
+                resp = error_response(e)
             except Exception as e:
                 sys.print_exception(e)
                 self.stats["errors"] += 1
-                resp = self.error_handler(500, "internal error", None)
+                resp = error_response(HTTPError(500, "internal error"))
                 keep = False
             await send(writer, resp, keep, req.method == "HEAD")
             if not keep or self._server is None:
@@ -405,28 +376,28 @@ class Server:
 
     async def _read_head(self, conn, reader, buf, first):
         # (head, rest): head is None when the client closed before sending a request. The
-        # request's deadline (conn.deadline) starts with its first byte.
+        # request's deadline (conn[_DEADLINE]) starts with its first byte.
         waiting = not first and not buf  # keep-alive: the idle timeout until a byte comes
-        limit = self.idle_timeout_ms if waiting else self.request_timeout_ms
-        conn.deadline = time.ticks_add(time.ticks_ms(), limit)
+        limit = _IDLE_TIMEOUT_MS if waiting else _REQUEST_TIMEOUT_MS
+        conn[_DEADLINE] = time.ticks_add(time.ticks_ms(), limit)
         while True:
             end = buf.find(b"\r\n\r\n")
             if end >= 0:
-                if end > MAX_HEAD_BYTES:
-                    raise HTTPError(431, "request head larger than %d bytes" % MAX_HEAD_BYTES)
+                if end > _MAX_HEAD_BYTES:
+                    raise HTTPError(431, "request head larger than %d bytes" % _MAX_HEAD_BYTES)
                 return buf[:end], buf[end + 4 :]
-            if len(buf) > MAX_HEAD_BYTES:
+            if len(buf) > _MAX_HEAD_BYTES:
                 if buf.find(b"\r\n") < 0:
-                    raise HTTPError(414, "request line larger than %d bytes" % MAX_HEAD_BYTES)
-                raise HTTPError(431, "request head larger than %d bytes" % MAX_HEAD_BYTES)
+                    raise HTTPError(414, "request line larger than %d bytes" % _MAX_HEAD_BYTES)
+                raise HTTPError(431, "request head larger than %d bytes" % _MAX_HEAD_BYTES)
             if buf and buf.find(b"\r\n") < 0 and buf.find(b"\n") >= 0:
                 raise HTTPError(400, "lines must end with CRLF")
             if buf and waiting:
                 # a keep-alive connection started a request: it gets the request timeout
                 waiting = False
-                conn.since = time.ticks_ms()
-                conn.deadline = time.ticks_add(conn.since, self.request_timeout_ms)
-            left = time.ticks_diff(conn.deadline, time.ticks_ms())
+                conn[_SINCE] = time.ticks_ms()
+                conn[_DEADLINE] = time.ticks_add(conn[_SINCE], _REQUEST_TIMEOUT_MS)
+            left = time.ticks_diff(conn[_DEADLINE], time.ticks_ms())
             try:
                 if left <= 0:
                     raise _Timeout
@@ -445,7 +416,7 @@ class Server:
     async def _read_body(self, conn, reader, buf, n):
         # Within what is left of the request's deadline.
         while len(buf) < n:
-            left = time.ticks_diff(conn.deadline, time.ticks_ms())
+            left = time.ticks_diff(conn[_DEADLINE], time.ticks_ms())
             if left <= 0:
                 raise _Timeout
             data = await asyncio.wait_for_ms(reader.read(min(_READ, n - len(buf))), left)
@@ -454,15 +425,9 @@ class Server:
             buf += data
         return buf[:n], buf[n:]
 
-    def _error_response(self, status, message, field, headers=None):
-        resp = self.error_handler(status, message, field)
-        if headers:
-            resp.headers = (resp.headers or []) + headers
-        return resp
-
-    async def _error(self, writer, status, message, field, reader=None, headers=None):
+    async def _error(self, writer, e, reader=None):
         self.stats["errors"] += 1
-        await send(writer, self._error_response(status, message, field, headers), False)
+        await send(writer, error_response(e), False)
         if reader is not None:
             await self._drain(reader)
 
@@ -475,7 +440,3 @@ class Server:
                     break
             except _Timeout:
                 break
-
-
-def _text_error(status, message, field):
-    return Response(status, message + "\n")
