@@ -599,3 +599,78 @@ def test_a_request_without_token_is_refused_from_its_head(device):
             b"POST /api/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000\r\n\r\ns"
         )
         assert s.recv(100).startswith(b"HTTP/1.1 403")
+
+
+def test_a_request_the_heap_is_too_short_for_is_answered_503_and_the_next_is_served(micropython):
+    """Short of memory, never silent (issue 14): tried, a MemoryError where a request is
+    answered from its head (the page's API, loaded by the first request for the device's own
+    pages: Portal._visit) and one inside a handler (the manager's status() for /api/status).
+    Each gets the 503 the server keeps ready as bytes (building an answer would need the heap
+    that is missing), counted in the portal's stats and said on the log; the next request is
+    served. Before, the first closed the connection without an answer and the second was a
+    500 "internal error"."""
+    from helpers.pkg import PRELUDE
+
+    port = free_port()
+    body = r"""
+import wifimgr
+radio([])
+m = wifimgr.start("wifimgr.json", http=("127.0.0.1", PORT), dns=("127.0.0.1", 0), clock=clock)
+until(m, lambda s: s["servers"]["portal"] == "serving")
+portal = m._portal
+
+def short_once(obj, name):
+    real = getattr(obj, name)
+    def short(*args):
+        setattr(obj, name, real)
+        raise MemoryError("memory allocation failed, allocating 512 bytes")
+    setattr(obj, name, short)
+
+async def get(path):
+    r, w = await asyncio.open_connection("127.0.0.1", PORT)
+    w.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+    await w.drain()
+    data = b""
+    while True:
+        chunk = await r.read(1024)
+        if not chunk:
+            break
+        data += chunk
+        if b"\r\n\r\n" in data:
+            head, _, payload = data.partition(b"\r\n\r\n")
+            n = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+            if n and len(payload) >= int(n[0].split(b":")[1]):
+                break
+    w.close()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return [head.split(b"\r\n")[0].decode(), head.decode().lower(), payload.decode()]
+
+async def main():
+    seen = {}
+    short_once(portal, "_visit")
+    seen["head"] = await get("/api/session")
+    status = await get("/api/status")
+    seen["after_head"] = status[0]
+    short_once(m, "status")
+    seen["handler"] = await get("/api/status")
+    status = await get("/api/status")
+    seen["after_handler"] = status[0]
+    seen["stats"] = json.loads(status[2])["portal"]
+    return seen
+
+out(asyncio.run(main()))
+""".replace("PORT", str(port))
+    proc = micropython.run(PRELUDE + body, check=False)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    for case in ("head", "handler"):
+        line, head, payload = got[case]
+        assert line == "HTTP/1.1 503 Service Unavailable", got
+        assert "retry-after: 2" in head and "connection: close" in head, head
+        assert json.loads(payload) == {
+            "error": "the device is short of memory: try again in a moment"
+        }, payload
+    assert got["after_head"] == got["after_handler"] == "HTTP/1.1 200 OK", got
+    assert got["stats"]["no_memory"] == 2 and got["stats"]["errors"] == 0, got["stats"]
+    said = "wifimgr:portal: short of memory for a request (answered 503)"
+    assert proc.stderr.count(said) == 2, proc.stderr

@@ -17,6 +17,8 @@ import time
 
 from micropython import const
 
+from wifimgr import _log as log
+
 _MAX_CONNECTIONS = const(4)
 _MAX_HEAD_BYTES = const(2048)  # request line and header fields together
 _MAX_HEADERS = const(24)
@@ -166,6 +168,17 @@ def parse_head(head):
     return req
 
 
+# The answer when the heap is too short to build one (a request's handler, or the page's API
+# loaded for it, raised MemoryError): a literal, which stays in flash when frozen, so that
+# sending it allocates nothing more.
+NO_MEMORY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Cache-Control: no-store\r\nRetry-After: 2\r\nConnection: close\r\n"
+    b"Content-Length: 65\r\n\r\n"
+    b'{"error": "the device is short of memory: try again in a moment"}'
+)
+
+
 def error_response(e):
     """The answer to an HTTPError: {"error": its message, "field": its field, if any}."""
     doc = {"error": e.message}
@@ -253,6 +266,7 @@ class Server:
             "requests": 0,
             "errors": 0,
             "timeouts": 0,
+            "no_memory": 0,
         }
 
     async def start(self):
@@ -335,6 +349,9 @@ class Server:
             except HTTPError as e:
                 await self._error(writer, e, reader)
                 return
+            except MemoryError:
+                await self._short_of_memory(writer)
+                return
             n = req.length
             if not callable(answer) and n:
                 # answered from the head: the body is not read, and the connection closes
@@ -365,6 +382,9 @@ class Server:
             except HTTPError as e:
                 self.stats["errors"] += 1
                 resp = error_response(e)
+            except MemoryError:
+                await self._short_of_memory(writer)
+                return
             except Exception as e:
                 sys.print_exception(e)
                 self.stats["errors"] += 1
@@ -424,6 +444,17 @@ class Server:
                 return None, b""
             buf += data
         return buf[:n], buf[n:]
+
+    async def _short_of_memory(self, writer):
+        # Counted in stats (the page's status card shows them), said on the console, answered
+        # 503 with the connection closed: what the request held is garbage now.
+        self.stats["no_memory"] += 1
+        try:
+            log.error("portal: short of memory for a request (answered 503)")
+        except MemoryError:
+            pass
+        writer.write(NO_MEMORY)
+        await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
 
     async def _error(self, writer, e, reader=None):
         self.stats["errors"] += 1
