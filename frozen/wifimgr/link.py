@@ -433,13 +433,17 @@ class Machine:
         )
 
     def _round(self, now, cached):
-        # A round: the remembered BSSID on its channel if allowed, else the only candidate by
-        # name, else a full scan (always a scan when not `cached`: rescan()).
+        # A round: the remembered BSSID on its channel if allowed (its turn of the probes: they
+        # go on from the next), else the only candidate by name, else a full scan (always a
+        # scan when not `cached`: rescan()).
         self.round_start = now
         self.plan = []
         self.probing = False
         slot = self._hint_slot(now) if cached else -1
         if slot >= 0:
+            turn = self._served_of(self.hint[1])
+            if turn >= 0:
+                self.probe_next = turn + 1
             self._connect(slot, self.hint[1], self.hint[2], _CACHED, now)
             return
         if cached and self._only_candidate(now):

@@ -324,8 +324,9 @@ static bool only_candidate(const wm_link_t *l, uint32_t now) {
     return l->policy.probe_ms != 0 && !l->has_hint && l->cand_count == 1 && !backed_off(l, 0, now);
 }
 
-// A round: the remembered BSSID on its channel if allowed, else the only candidate by name,
-// else a full scan (always a scan when `cached` is false: rescan()).
+// A round: the remembered BSSID on its channel if allowed (its turn of the probes: they go on
+// from the next), else the only candidate by name, else a full scan (always a scan when
+// `cached` is false: rescan()).
 static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->round_start = now;
     l->plan_len = 0;
@@ -333,6 +334,10 @@ static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->probing = 0;
     int slot = cached ? hint_slot(l, now) : -1;
     if (slot >= 0) {
+        int turn = served_of(l, l->hint_bssid);
+        if (turn >= 0) {
+            l->probe_next = (uint8_t)(turn + 1);
+        }
         do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_CACHED, now);
         return;
     }
