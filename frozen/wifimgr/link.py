@@ -26,12 +26,15 @@ What it does:
   the others (of the same SSID too) are tried; a join by name, its BSSID unknown, backs off
   that candidate's joins by name. One exception: no address from a BSSID that gave one (the
   remembered one, or any joined since start(); a rebooting router's radio is back before its
-  DHCP server) backs nothing off: the round goes on to the others, and the probes go to that
-  BSSID from then on (the remembered one may be a mesh node still away).
+  DHCP server) backs nothing off: the round goes on to the others, and the rounds' fast
+  reconnect goes to that BSSID from then on (the remembered one may be a mesh node still away).
 - While disconnected it starts a new round (fast reconnect, then scan) every `rescan_ms`, and
   between rounds probes every `probe_ms`, right after a round's scan and then every probe_ms
-  after the last probe ended: the remembered BSSID on its channel, else the only candidate by
-  name. A probe is quiet (the state stays "waiting", `attempts` does not move) until it
+  after the last probe ended: in turn each BSSID that gave an address for a candidate (the
+  remembered one among them; at most MAX_BACKOFFS, the latest kept) on its channel, so a mesh
+  node still away does not hide the router that is back, else the only candidate by name. Only
+  an address puts a BSSID in the turn: an access point that copies a known SSID never gets a
+  probe. A probe is quiet (the state stays "waiting", `attempts` does not move) until it
   associates; then it is a join like the fast reconnect. So a network that comes back is
   rejoined within about probe_ms plus the probe plus association and DHCP.
 - `try_credentials()` connects to the given network at once with the access point left up and
@@ -161,9 +164,11 @@ class Machine:
         # [bssid, fails, retry_at]: a failure with the BSSID known backs off that BSSID, and
         # the network's other access points are still tried.
         self.backoffs = []
-        # The BSSIDs that gave an address (the remembered one too), the latest last: their
-        # no_ip is the network's services late, not their radio.
+        # (bssid, ssid, channel) of the BSSIDs that gave an address (the remembered one too),
+        # the latest last, at most MAX_BACKOFFS: their no_ip is the network's services late, not
+        # their radio, and the probes go round them.
         self.served = []
+        self.probe_next = 0  # the entry of `served` the next probe looks at first
         self.ap_policy = _FALLBACK
         self.set_policy(check_policy(None))
         self.hint = None  # (ssid, bssid, channel) of the last network that gave an address
@@ -225,14 +230,23 @@ class Machine:
     def remember(self, ssid, bssid, channel):
         self.hint = (ssid, bssid, channel)
         if bssid is not None:
-            self._served(bssid)
+            self._add_served(ssid, bssid, channel)
 
-    def _served(self, bssid):
-        if bssid in self.served:
-            self.served.remove(bssid)
-        elif len(self.served) == MAX_BACKOFFS:
-            self.served.pop(0)
-        self.served.append(bssid)
+    def _served_of(self, bssid):
+        for i, s in enumerate(self.served):
+            if s[0] == bssid:
+                return i
+        return -1
+
+    def _add_served(self, ssid, bssid, channel):
+        # `bssid` gave an address for `ssid` on `channel`: the latest last; a full list gives up
+        # the oldest.
+        i = self._served_of(bssid)
+        if i < 0 and len(self.served) == MAX_BACKOFFS:
+            i = 0
+        if i >= 0:
+            self.served.pop(i)
+        self.served.append((bssid, ssid, channel))
 
     def ssid_of(self, slot):
         if slot == TRIAL_SLOT:
@@ -378,12 +392,34 @@ class Machine:
         i = self._backoff_of(bssid)
         return i >= 0 and self.backoffs[i][2] > now
 
-    def _hint_slot(self, now):
-        # The slot of the remembered network if it is a candidate free to try, else -1.
-        slot = self._slot_of(self.hint[0]) if self.hint is not None else -1
-        if slot < 0 or self.cands[slot].retry_at > now:
+    def _slot_through(self, ssid, bssid, now):
+        # The slot of the candidate `ssid` if it is free to try through `bssid` (not backed off,
+        # and a pinned candidate only through its own BSSID), else -1.
+        slot = self._slot_of(ssid)
+        if slot < 0 or self.cands[slot].retry_at > now or self._bssid_backed_off(bssid, now):
             return -1
-        return -1 if self._bssid_backed_off(self.hint[1], now) else slot
+        c = self.cands[slot]
+        return -1 if c.bssid is not None and c.bssid != bssid else slot
+
+    def _hint_slot(self, now):
+        # The slot of the remembered network if it is a candidate free to try there, else -1.
+        return -1 if self.hint is None else self._slot_through(self.hint[0], self.hint[1], now)
+
+    def _served_slot(self, i, now):
+        # The slot of the network served[i] gave an address for if it is free to try there,
+        # else -1.
+        bssid, ssid, _ = self.served[i]
+        return self._slot_through(ssid, bssid, now)
+
+    def _next_probe(self, now):
+        # The entry of `served` the next probe goes to: the first free to try from probe_next
+        # on, round the list, or -1.
+        n = len(self.served)
+        for k in range(n):
+            i = (self.probe_next + k) % n
+            if self._served_slot(i, now) >= 0:
+                return i
+        return -1
 
     def _only_candidate(self, now):
         # With nothing remembered and one candidate a scan cannot change the choice: that
@@ -397,13 +433,17 @@ class Machine:
         )
 
     def _round(self, now, cached):
-        # A round: the remembered BSSID on its channel if allowed, else the only candidate by
-        # name, else a full scan (always a scan when not `cached`: rescan()).
+        # A round: the remembered BSSID on its channel if allowed (its turn of the probes: they
+        # go on from the next), else the only candidate by name, else a full scan (always a
+        # scan when not `cached`: rescan()).
         self.round_start = now
         self.plan = []
         self.probing = False
         slot = self._hint_slot(now) if cached else -1
         if slot >= 0:
+            turn = self._served_of(self.hint[1])
+            if turn >= 0:
+                self.probe_next = turn + 1
             self._connect(slot, self.hint[1], self.hint[2], _CACHED, now)
             return
         if cached and self._only_candidate(now):
@@ -493,18 +533,23 @@ class Machine:
         t = self.round_at
         if (
             self.probe_ms
-            and (self._hint_slot(now) >= 0 or self._only_candidate(now))
+            and (self._next_probe(now) >= 0 or self._only_candidate(now))
             and now + after < t
         ):
             t = now + after
         self.t_state = t
 
     def _probe(self, now):
-        # While waiting: the remembered network on its channel (one channel dwell on a device),
-        # else the only candidate by name (the radio's channel search).
-        slot = self._hint_slot(now)
-        if slot >= 0:
-            self._connect(slot, self.hint[1], self.hint[2], _PROBE, now)
+        # While waiting: the BSSIDs that gave an address for a candidate in turn, each on its
+        # channel (one channel dwell on a device; the remembered one is among them, and a node
+        # of the network still away does not hide another that is back), else the only
+        # candidate by name (the radio's channel search). Only an address puts a BSSID in the
+        # turn: an access point that copies a known SSID is never probed.
+        i = self._next_probe(now)
+        if i >= 0:
+            bssid, _, channel = self.served[i]
+            self.probe_next = i + 1
+            self._connect(self._served_slot(i, now), bssid, channel, _PROBE, now)
         elif self._only_candidate(now):
             self._connect(0, self.cands[0].bssid, 0, _PROBE, now)
         else:
@@ -525,7 +570,7 @@ class Machine:
         # full table gives up the entry due first. No address from a BSSID that gave one is its
         # network's services late, not the access point failing (a rebooting router's radio is
         # back before its DHCP server): it backs nothing off, and the probes go on.
-        if reason == NO_IP and bssid in self.served:
+        if reason == NO_IP and self._served_of(bssid) >= 0:
             return
         if bssid is None:
             c = self.cands[slot]
@@ -548,7 +593,7 @@ class Machine:
 
     def _failed(self, reason, now):
         slot, bssid, channel, kind = self.cur
-        if reason == NO_IP and slot >= 0 and channel and bssid in self.served:
+        if reason == NO_IP and slot >= 0 and channel and self._served_of(bssid) >= 0:
             # A BSSID that gave an address is on the air with its services late: the one to
             # probe and to join first from now on (the owner's last_good stays as it was).
             self.hint = (self.ssid_of(slot), bssid, channel)
@@ -621,7 +666,7 @@ class Machine:
             self.cands[slot].fails = 0
             self.cands[slot].retry_at = 0
         if bssid is not None:
-            self._served(bssid)
+            self._add_served(self.ssid_of(slot), bssid, channel)
         joined = self._backoff_of(bssid) if bssid is not None else -1
         if joined >= 0:
             self.backoffs[joined] = self.backoffs[-1]

@@ -133,24 +133,31 @@ void wm_link_commit_candidates(wm_link_t *l) {
 
 static int served_of(const wm_link_t *l, const uint8_t bssid[6]) {
     for (int i = 0; i < l->served_count; i++) {
-        if (memcmp(l->served[i], bssid, 6) == 0) {
+        if (memcmp(l->served[i].bssid, bssid, 6) == 0) {
             return i;
         }
     }
     return -1;
 }
 
-// The latest last; a full list gives up the oldest.
-static void add_served(wm_link_t *l, const uint8_t bssid[6]) {
+// `bssid` gave an address for `ssid` on `channel`: the latest last; a full list gives up the
+// oldest.
+static void add_served(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const uint8_t bssid[6],
+    uint8_t channel) {
     int i = served_of(l, bssid);
     if (i < 0 && l->served_count == WM_LINK_MAX_BACKOFFS) {
         i = 0;
     }
     if (i >= 0) {
-        memmove(l->served[i], l->served[i + 1], (size_t)(l->served_count - 1 - i) * 6);
+        memmove(&l->served[i], &l->served[i + 1],
+            (size_t)(l->served_count - 1 - i) * sizeof(wm_link_served_t));
         l->served_count--;
     }
-    memcpy(l->served[l->served_count++], bssid, 6);
+    wm_link_served_t *s = &l->served[l->served_count++];
+    memmove(s->bssid, bssid, 6);
+    memmove(s->ssid, ssid, ssid_len);
+    s->ssid_len = (uint8_t)ssid_len;
+    s->channel = channel;
 }
 
 int wm_link_remember(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const uint8_t bssid[6],
@@ -166,7 +173,7 @@ int wm_link_remember(wm_link_t *l, const uint8_t *ssid, size_t ssid_len, const u
     memcpy(l->hint_bssid, bssid, 6);
     l->hint_channel = channel;
     l->has_hint = 1;
-    add_served(l, bssid);
+    add_served(l, ssid, ssid_len, bssid, channel);
     return WM_LINK_OK;
 }
 
@@ -275,11 +282,40 @@ static bool bssid_backed_off(const wm_link_t *l, const uint8_t bssid[6], uint32_
     return i >= 0 && !due(l->backoffs[i].retry_at, now);
 }
 
-// The slot of the remembered network if it is a candidate free to try, else -1.
+// The slot of the candidate `ssid` if it is free to try through `bssid` (not backed off, and a
+// pinned candidate only through its own BSSID), else -1.
+static int slot_through(const wm_link_t *l, const uint8_t *ssid, size_t len,
+    const uint8_t bssid[6], uint32_t now) {
+    int slot = slot_of(l, ssid, len);
+    if (slot < 0 || backed_off(l, slot, now) || bssid_backed_off(l, bssid, now)) {
+        return -1;
+    }
+    const wm_link_candidate_t *c = &l->cands[slot];
+    return c->has_bssid && memcmp(c->bssid, bssid, 6) != 0 ? -1 : slot;
+}
+
+// The slot of the remembered network if it is a candidate free to try there, else -1.
 static int hint_slot(const wm_link_t *l, uint32_t now) {
-    int slot = l->has_hint ? slot_of(l, l->hint_ssid, l->hint_ssid_len) : -1;
-    return slot >= 0 && !backed_off(l, slot, now) && !bssid_backed_off(l, l->hint_bssid, now)
-           ? slot : -1;
+    return l->has_hint ? slot_through(l, l->hint_ssid, l->hint_ssid_len, l->hint_bssid, now) : -1;
+}
+
+// The slot of the network `served` entry i gave an address for if it is free to try there, else
+// -1.
+static int served_slot(const wm_link_t *l, int i, uint32_t now) {
+    const wm_link_served_t *s = &l->served[i];
+    return slot_through(l, s->ssid, s->ssid_len, s->bssid, now);
+}
+
+// The entry of `served` the next probe goes to: the first free to try from probe_next on,
+// round the list, or -1.
+static int next_probe(const wm_link_t *l, uint32_t now) {
+    for (int k = 0; k < l->served_count; k++) {
+        int i = (l->probe_next + k) % l->served_count;
+        if (served_slot(l, i, now) >= 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 // With nothing remembered and one candidate a scan cannot change the choice: that candidate
@@ -288,8 +324,9 @@ static bool only_candidate(const wm_link_t *l, uint32_t now) {
     return l->policy.probe_ms != 0 && !l->has_hint && l->cand_count == 1 && !backed_off(l, 0, now);
 }
 
-// A round: the remembered BSSID on its channel if allowed, else the only candidate by name,
-// else a full scan (always a scan when `cached` is false: rescan()).
+// A round: the remembered BSSID on its channel if allowed (its turn of the probes: they go on
+// from the next), else the only candidate by name, else a full scan (always a scan when
+// `cached` is false: rescan()).
 static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->round_start = now;
     l->plan_len = 0;
@@ -297,6 +334,10 @@ static void begin_round(wm_link_t *l, uint32_t now, bool cached) {
     l->probing = 0;
     int slot = cached ? hint_slot(l, now) : -1;
     if (slot >= 0) {
+        int turn = served_of(l, l->hint_bssid);
+        if (turn >= 0) {
+            l->probe_next = (uint8_t)(turn + 1);
+        }
         do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_CACHED, now);
         return;
     }
@@ -377,19 +418,25 @@ static void wait(wm_link_t *l, uint32_t now, uint32_t after) {
     l->st.has_cur = 0;
     l->probing = 0;
     uint32_t t = l->round_at;
-    if (l->policy.probe_ms != 0 && (hint_slot(l, now) >= 0 || only_candidate(l, now))
+    if (l->policy.probe_ms != 0 && (next_probe(l, now) >= 0 || only_candidate(l, now))
         && (int32_t)(now + after - t) < 0) {
         t = now + after;
     }
     set_state_timer(l, true, t);
 }
 
-// While waiting: the remembered network on its channel (one channel dwell on a device), else
-// the only candidate by name (the radio's channel search).
+// While waiting: the BSSIDs that gave an address for a candidate in turn, each on its channel
+// (one channel dwell on a device; the remembered one is among them, and a node of the network
+// still away does not hide another that is back), else the only candidate by name (the radio's
+// channel search). Only an address puts a BSSID in the turn: an access point that copies a
+// known SSID is never probed.
 static void probe(wm_link_t *l, uint32_t now) {
-    int slot = hint_slot(l, now);
-    if (slot >= 0) {
-        do_connect(l, slot, true, l->hint_bssid, l->hint_channel, WM_LINK_KIND_PROBE, now);
+    int i = next_probe(l, now);
+    if (i >= 0) {
+        const wm_link_served_t *s = &l->served[i];
+        l->probe_next = (uint8_t)(i + 1);
+        do_connect(l, served_slot(l, i, now), true, s->bssid, s->channel, WM_LINK_KIND_PROBE,
+            now);
     } else if (only_candidate(l, now)) {
         const wm_link_candidate_t *c = &l->cands[0];
         do_connect(l, 0, c->has_bssid, c->bssid, 0, WM_LINK_KIND_PROBE, now);
@@ -589,7 +636,9 @@ static void got_ip(wm_link_t *l, const wm_link_event_t *ev, uint32_t now) {
         l->cands[slot].retry_at = 0;
     }
     if (has_bssid) {
-        add_served(l, bssid);
+        size_t len;
+        const uint8_t *ssid = wm_link_ssid_of(l, slot, &len);
+        add_served(l, ssid, len, bssid, channel);
     }
     int joined = has_bssid ? backoff_of(l, bssid) : -1;
     if (joined >= 0) {

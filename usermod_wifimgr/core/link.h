@@ -176,6 +176,14 @@ typedef struct {
     uint32_t retry_at;
 } wm_link_backoff_t;
 
+// A BSSID that gave an address, with the SSID it gave it for and its channel then (0: unknown).
+typedef struct {
+    uint8_t bssid[6];
+    uint8_t channel;
+    uint8_t ssid_len;
+    uint8_t ssid[WM_LINK_SSID_MAX];
+} wm_link_served_t;
+
 typedef struct {
     int8_t slot;
     uint8_t rank;
@@ -203,10 +211,12 @@ typedef struct {
     uint8_t cand_count;
     wm_link_backoff_t backoffs[WM_LINK_MAX_BACKOFFS];
     uint8_t backoff_count;
-    // The BSSIDs that gave an address (the remembered one too), the latest last: their no_ip
-    // is the network's services late, not their radio.
-    uint8_t served[WM_LINK_MAX_BACKOFFS][6];
+    // The BSSIDs that gave an address (the remembered one too), the latest last, at most
+    // WM_LINK_MAX_BACKOFFS: their no_ip is the network's services late, not their radio, and
+    // the probes go round them.
+    wm_link_served_t served[WM_LINK_MAX_BACKOFFS];
     uint8_t served_count;
+    uint8_t probe_next; // the entry of `served` the next probe looks at first
     uint8_t trial_ssid[WM_LINK_SSID_MAX];
     uint8_t trial_ssid_len;
     uint8_t orphan_ssid[WM_LINK_SSID_MAX];
