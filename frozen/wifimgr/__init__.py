@@ -110,9 +110,7 @@ def start(
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
-    from wifimgr import policy
-
-    if policy.wants_improv(m.config):  # the module is imported only where it answers
+    if call_dropped("policy", "wants_improv", m.config):  # improv: imported only where it answers
         try:
             from wifimgr import improv
         except ImportError:  # a package installed without it
@@ -138,7 +136,9 @@ def run(app=None):
 
     m = _manager if _manager is not None and _manager.started else start()
     loop = asyncio.get_event_loop()
-    loop.set_exception_handler(lambda _loop, ctx: m.app.record("task", ctx["exception"]))
+    loop.set_exception_handler(
+        lambda _loop, ctx: call_dropped("safemode", "record", m.app, "task", ctx["exception"])
+    )
     if app is not None:
         _launch(m, app)
     loop.run_forever()
@@ -148,15 +148,12 @@ def _launch(m, app):
     # Counts this boot, then starts the application unless this boot is in safe mode.
     import asyncio
 
-    from wifimgr.safemode import GRACE_S, SAFE_BOOTS
-
-    reason = m.app.boot(m.config.get("safe_mode_boots", SAFE_BOOTS), _fresh_image())
+    reason = call_dropped("safemode", "boot", m.app, m.config, _fresh_image(), m.now_ms())
     if reason:
         # On the serial console at every log level, as the setup key is.
         print("wifimgr: safe mode: %s; the application is not started." % reason)
         print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
         return
-    m.app.start(m.now_ms(), m.config.get("app_grace_s", GRACE_S) * 1000)
 
     async def main():
         try:
@@ -167,7 +164,7 @@ def _launch(m, app):
             if r is not None and hasattr(r, "send"):  # a coroutine
                 await r
         except Exception as e:
-            m.app.record("main", e)
+            call_dropped("safemode", "record", m.app, "main", e)
 
     asyncio.create_task(main())
 
@@ -187,7 +184,9 @@ def _fresh_image():
 def app_ok():
     """The application says it is healthy: this boot is not counted as a failed one (see
     run()); an updated firmware is kept once this and WiFi are back."""
-    _get().app.ok()
+    app = _get().app
+    if not app["healthy"]:  # (wifimgr.safemode is loaded only when that changes)
+        call_dropped("safemode", "ok", app)
 
 
 def leave_safe_mode(config_path=DEFAULT_CONFIG, *, restart=True):

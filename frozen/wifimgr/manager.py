@@ -14,11 +14,18 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, _fs, backend, dns_class, link_class, policy, subscribe
+from wifimgr import (
+    __version__,
+    _fs,
+    backend,
+    call_dropped,
+    dns_class,
+    link_class,
+    subscribe,
+)
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
-from wifimgr.safemode import AppGuard
 from wifimgr.store import SETUP_KEY, Store
 
 SERVE = ("ap", "always", "never")
@@ -113,8 +120,7 @@ class Manager:
                 self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
         self.data = data if data is not None else {}
         # The application's crashes and boot count (wifimgr.safemode), beside the configuration.
-        self.app = AppGuard(_dirname(config_path))
-        self.app.on_crash = self._app_crashed
+        self.app = call_dropped("safemode", "guard", _dirname(config_path))
         self._events = events if events is not None else {}
         self._import_provisioning()
         self._make_setup_key()
@@ -307,20 +313,23 @@ class Manager:
         when the station is next between networks (a new round starts on the new list)."""
         cfg = self.config
         try:
-            cands = policy.candidates(cfg)
-            pol = policy.link_policy(cfg, self._override)
+            cands = call_dropped("policy", "candidates", cfg)
+            pol = call_dropped("policy", "link_policy", cfg, self._override)
             order = [c["ssid"] for c in cands]
             if order != self._order and self._busy(self._link.status()):
                 self._deferred = True
                 return
             self._link.configure(cands, pol)
             self._order = order
+            ap = pol["ap_config"]
         except ValueError as e:
             msg = "configuration not usable by the state machine: %s" % e
             log.error(msg)
             self.errors.append(msg)
-            self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
+            ap = call_dropped("policy", "ap_config", cfg)
+            self._link.configure([], {"ap_policy": "fallback", "ap_config": ap})
             self._order = []
+        self._ap_ssid = ap["ssid"]  # what status() and the log name the access point
         self._deferred = False
 
     def _busy(self, s):
@@ -345,7 +354,7 @@ class Manager:
                 self._start_servers()
             return
         self._started = True
-        policy.set_hostname(self.hostname, self._sta)
+        call_dropped("policy", "set_hostname", self.hostname, self._sta)
         last = self.config.get("last_good")
         if last:
             try:
@@ -405,8 +414,8 @@ class Manager:
     def leave_safe_mode(self, restart_ms=None):
         """Leaves safe mode: the boot count is set to 0, so the next boot starts the
         application; with `restart_ms`, the device restarts that long after (on the loop)."""
-        was = self.app.safe
-        self.app.leave()
+        was = self.app["safe"]
+        call_dropped("safemode", "leave", self.app)
         log.info("safe mode left%s", "" if was else " (it was not on)")
         if restart_ms is not None:
 
@@ -450,7 +459,7 @@ class Manager:
     def _status(self):
         s = self._link.status()
         up = s["ap_active"]
-        s["ap_ssid"] = policy.ap_config(self.config)["ssid"] if up else None
+        s["ap_ssid"] = self._ap_ssid if up else None
         s["ap_ip"] = s["ap_security"] = None
         if up:
             try:
@@ -488,23 +497,11 @@ class Manager:
         s["ap_error"] = ap_error = s.get("ap_error")
         if ap_error:
             s["errors"].append("access point not started: %s" % ap_error)
-        s["app_error"] = self.app.last()
-        s["safe_mode"] = self.app.safe
+        app = self.app
+        last = app["crashes"][-1:]  # the newest, and whether it happened since this boot
+        s["app_error"] = dict(last[0], this_boot=app["new"] > 0) if last else None
+        s["safe_mode"] = app["safe"]
         return s
-
-    def _app_crashed(self, where, exc):
-        # An image still pending verification whose application crashes goes back to the
-        # previous image now (docs/ota.md, "Safe mode and rollback").
-        ota = sys.modules.get("wifimgr.ota")
-        if ota is None or not self.app.counting:
-            return  # no application run by wifimgr.run(app), or no OTA
-        try:
-            pending = ota.status().get("pending_verify")
-        except OSError:
-            pending = False
-        if pending:
-            log.error("the new firmware's application crashed: rolling back")
-            ota.reset()
 
     def _make_setup_key(self):
         # Made at first boot, kept in the store, printed at every boot (the serial console is
@@ -544,7 +541,7 @@ class Manager:
                 if r is not None:
                     result = r
             except Exception as e:  # a user callback must not stop the manager
-                self.app.record("callback " + event, e)
+                call_dropped("safemode", "record", self.app, "callback " + event, e)
         return result
 
     def _note(self, s):
@@ -572,7 +569,7 @@ class Manager:
         if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
             if s["ssid"] and state == "connecting":
                 # Before association: with DHCP stopped the address comes with it.
-                policy.apply_static_ip(self.config, self._sta, s["ssid"])
+                call_dropped("policy", "apply_static_ip", self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
         asked = self._asked
         if asked and trial and trial["ssid"] == asked[0]:
@@ -627,8 +624,7 @@ class Manager:
             elif state == "waiting":
                 log.info("no known network joined (last: %s): trying again later", reason)
         if s["ap_active"] != prev["ap_active"]:
-            ap = policy.ap_config(self.config)["ssid"]
-            log.info("access point %s %s", ap, "up" if s["ap_active"] else "down")
+            log.info("access point %s %s", self._ap_ssid, "up" if s["ap_active"] else "down")
 
     def _store_trial(self, ssid):
         if self._trial is None or self._trial[0] != ssid:
@@ -660,7 +656,7 @@ class Manager:
 
     def _start_webrepl(self, s):
         if self._webrepl != "started":
-            r = policy.webrepl(self.config, s)
+            r = call_dropped("policy", "webrepl", self.config, s)
             if r is not None:
                 self._webrepl = r
 
@@ -768,7 +764,10 @@ class Manager:
             self._start_servers()  # a server that failed to start, again after its backoff
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
-        self.app.tick(self.now_ms())
+        g = self.app["grace"]  # the application's grace time: ran it without a crash?
+        if g and not self.app["healthy"] and not self.app["new"]:
+            if ticks_diff(self.now_ms(), g[0]) >= g[1]:
+                call_dropped("safemode", "ok", self.app, True)
         if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
             log.info("portal idle for %d s: closing the access point", timeout)
             self._override = {"ap_policy": "never"}
@@ -849,7 +848,7 @@ class Manager:
     def _app_healthy(self):
         # What the OTA guard waits for besides WiFi: the application run by wifimgr.run(app)
         # said it is healthy (app_ok(), or app_grace_s without a crash).
-        return self.app.healthy or not self.app.counting
+        return self.app["healthy"] or not self.app["counting"]
 
     def _module(self, name):
         # wifimgr.<name> (portal, ota), or None when this installation does not have it.

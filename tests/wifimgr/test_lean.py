@@ -28,6 +28,12 @@ out({"state": s["state"], "ap": s["ap_active"], "servers": s["servers"], "module
 """
 
 
+# What runs now and then is loaded for that and dropped after (wifimgr.call_dropped()): the
+# store's crypto (a load, a save), the configuration's document checks, safe mode's code (at
+# boot, on a crash), the policy (when the configuration changes, on a connect).
+DROPPED = {"wifimgr._seal", "wifimgr._schema", "wifimgr.safemode", "wifimgr.policy"}
+
+
 def state(micropython, known):
     body = BODY.replace("KNOWN", "True" if known else "False")
     return run_json(micropython, body)
@@ -45,9 +51,7 @@ def test_with_the_access_point_up_the_portal_and_dns_and_nothing_of_ota(micropyt
     # No update ran: no OTA machinery, no otadata, no flash stand-in; Improv is off here.
     assert not [m for m in mods if m.startswith(("wifimgr.ota", "wifimgr.partition"))], mods
     assert "wifimgr.improv" not in mods and "wifimgr.sim" in mods
-    # What runs now and then is loaded for that and dropped: the store's crypto (a load, a
-    # save), the configuration's document checks.
-    assert not mods & {"wifimgr._seal", "wifimgr._schema"}, mods
+    assert not mods & DROPPED, mods
     assert mods & {"wifimgr.link", "wifimgr.dns"} == twins(r["native"]), mods
 
 
@@ -57,7 +61,7 @@ def test_joined_without_the_access_point_no_portal_no_dns(micropython):
     mods = set(r["modules"])
     assert not [m for m in mods if m.startswith(("wifimgr.portal", "wifimgr.ota"))], mods
     assert "wifimgr.dns" not in mods and "wifimgr.improv" not in mods, mods
-    assert not mods & {"wifimgr._seal", "wifimgr._schema"}, mods
+    assert not mods & DROPPED, mods
     assert ("wifimgr.link" in mods) == (not r["native"]), mods
 
 
