@@ -31,9 +31,6 @@ from wifimgr.store import SETUP_KEY, Store
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
 _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
-OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
-OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
-_OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
 _BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
 _FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
     "wrong_password": "%s refused the password",
@@ -291,14 +288,13 @@ class Manager:
         if self._ota is not None and self._ota["state"] == "running":
             raise OSError("ota_update: an update is already running")
         ota = self._module("ota")
-        shown = _config.safe_url(url)
         if ota is None:
+            shown = _config.safe_url(url)
             self._ota = {"state": "failed", "url": shown, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
-        if ota.unavailable():  # ota.status() says why; nothing is started
-            raise OSError("ota_update: %s" % ota.unavailable())
-        self._ota = {"state": "running", "url": shown, "error": None}
-        asyncio.create_task(self._run_ota(ota, url, sha256))
+        from wifimgr.ota.managed import start
+
+        self._ota = start(ota, url, sha256, self.config)
 
     # --- what the public API adds -------------------------------------------------------------
 
@@ -369,7 +365,12 @@ class Manager:
         if ota_guard is None:
             ota_guard = "esp32" in sys.modules or sys.platform == "esp32"
         if ota_guard:
-            self._guard_ota()
+            # A freshly updated image is kept only once the device is back on WiFi.
+            ota = self._module("ota")
+            if ota is not None:
+                from wifimgr.ota.managed import guard
+
+                self._guard_task = guard(ota, self, self._clock)
 
     def stop(self):
         """Stops the servers and the state machine (the station disconnects, the AP closes)."""
@@ -489,7 +490,8 @@ class Manager:
             trial["url"] = "http://%s.local/" % self.hostname if done else None
             trial["hook"] = self._hook if done else None
             s["trial"] = trial
-        s["ota"] = self._ota_status()
+        ota = sys.modules.get("wifimgr.ota")  # loaded once an update or the guard ran
+        s["ota"] = ota.merged_status(self._ota) if ota else self._ota and dict(self._ota)
         s["webrepl"] = self._webrepl
         s["servers"] = self._servers_status(up)
         s["errors"] = list(self.errors)
@@ -775,80 +777,6 @@ class Manager:
             self._link.stop()
             self.apply()
             self._link.start()
-
-    async def _run_ota(self, ota, url, sha256):
-        shown = _config.safe_url(url)  # what the status and the log say: no credentials
-        trust = {"ca": self.config.get("ota_ca"), "pin": self.config.get("ota_pin")}
-        try:
-            # Other tasks (the portal showing the progress) run while it downloads.
-            if url.split("?")[0].endswith(".json"):
-                installed = await ota.aupdate_from_manifest(
-                    url, reboot=False, sha256=sha256, **trust
-                )
-            else:
-                installed = await ota.aupdate(url, sha256=sha256, reboot=False, **trust)
-        except Exception as e:
-            log.error("OTA from %s failed: %r", shown, e)
-            self._ota = {"state": "failed", "url": shown, "error": str(e) or repr(e)}
-            return
-        if installed is None:  # the manifest offers nothing newer than this firmware
-            self._ota = {"state": "up_to_date", "url": shown, "error": None}
-            return
-        self._ota = {"state": "done", "url": shown, "error": None}
-        log.info("OTA from %s installed; restarting in %d ms", shown, OTA_RESTART_DELAY_MS)
-        await asyncio.sleep_ms(OTA_RESTART_DELAY_MS)  # the portal shows "installed" meanwhile
-        ota.reset()
-
-    def _ota_status(self):
-        # Ours (running, done, failed, up_to_date) with the OTA module's details: while ours
-        # runs, the module's step (downloading, percent, ...) once it has begun this update;
-        # after it, what the module says of the outcome (cause, version, slot). Without an
-        # update of ours, the module's own state (e.g. the health check after one).
-        ota = sys.modules.get("wifimgr.ota")
-        try:
-            progress = ota.status() if ota is not None else {"state": "idle"}
-        except OSError as e:  # the boot record could not be read
-            progress = {"state": "idle", "status_error": str(e)}
-        if self._ota is None:
-            return progress if progress["state"] != "idle" else None
-        out = dict(self._ota)
-        if out["state"] != "running":
-            for k, v in progress.items():
-                if k not in ("state", "url", "error"):
-                    out[k] = v
-        elif progress["state"] in _OTA_STEPS:
-            out.update(progress)
-            out["url"] = self._ota["url"]
-        return out
-
-    def _guard_ota(self):
-        # A freshly updated image is kept only once the device is back on WiFi (wifimgr.ota
-        # marks it valid, or reboots into the previous image at the deadline).
-        ota = self._module("ota")
-        if ota is None or not hasattr(ota, "guard"):
-            return
-
-        async def guard():
-            try:
-                r = await ota.guard(
-                    lambda: self._link.status()["state"] == "connected" and self._app_healthy(),
-                    deadline_ms=self.config.get("ota_guard_s", OTA_GUARD_S) * 1000,
-                    health_url=self.config.get("ota_health_url"),
-                    clock=self._clock,
-                    ca=self.config.get("ota_ca"),
-                    pin=self.config.get("ota_pin"),
-                )
-                if r not in ("not_pending", "unavailable"):  # unavailable: in ota.status()
-                    log.info("OTA health check: the new firmware is %s", r)
-            except Exception as e:
-                log.error("OTA health check failed: %r", e)
-
-        self._guard_task = asyncio.create_task(guard())
-
-    def _app_healthy(self):
-        # What the OTA guard waits for besides WiFi: the application run by wifimgr.run(app)
-        # said it is healthy (app_ok(), or app_grace_s without a crash).
-        return self.app["healthy"] or not self.app["counting"]
 
     def _module(self, name):
         # wifimgr.<name> (portal, ota), or None when this installation does not have it.
