@@ -29,17 +29,17 @@ def native(name):
     return getattr(_wifimgr, name, None)
 
 
-def call_dropped(module, function, *args):
-    """wifimgr.<module>.<function>(*args), with the module dropped from sys.modules after: code
-    that runs now and then (the config document's checks, ...) is not kept between uses. From an
-    .mpy, as mip installs the package, a module's bytecode lives on the heap while it is loaded.
-    Only for modules nothing else keeps imported."""
+def call_dropped(module, function, *args, **kw):
+    """wifimgr.<module>.<function>(*args, **kw), with the module dropped from sys.modules after:
+    code that runs now and then (the config document's checks, the one-shot API, ...) is not
+    kept between uses. From an .mpy, as mip installs the package, a module's bytecode lives on
+    the heap while it is loaded. Only for modules nothing else keeps imported."""
     import sys
 
     name = "wifimgr." + module
     __import__(name)
     try:
-        return getattr(sys.modules[name], function)(*args)
+        return getattr(sys.modules[name], function)(*args, **kw)
     finally:
         del sys.modules[name]
         delattr(sys.modules["wifimgr"], module)
@@ -231,107 +231,47 @@ def log_level(level):
     _log.setLevel(level)
 
 
-# --- one shot ----------------------------------------------------------------------------------
+# --- one shot: the code is wifimgr._oneshot's, loaded for the call and dropped after ----------
 
 
-def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None, fresh=False):
-    # Runs the loop until predicate(status); `fresh`: a new round first if the last one is over.
-    import asyncio
-
-    async def main():
-        m.start(http=http, dns=dns, serve=serve)
-        if fresh and m.status(visitor=False)["state"] == "waiting":
-            m.rescan()
-            await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
-        ok = await m.wait_for(predicate, timeout_ms)
-        # A freshly updated image is marked valid once connected: give the check its moment
-        # before the loop stops.
-        if m.status(visitor=False)["state"] == "connected":
-            from time import ticks_diff
-
-            t = m.now_ms()
-            while m.checking_ota and ticks_diff(m.now_ms(), t) < 2000:
-                await asyncio.sleep_ms(50)
-        return ok
-
-    return asyncio.run(main())
+def setup_network(*args, **kw):
+    """setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None): joins the
+    most preferred known network it can, opens the access point as the configuration's
+    start_policy says, starts WebREPL if asked for; returns True if connected. Returns after
+    one round through the known networks."""
+    return call_dropped("_oneshot", "setup_network", *args, **kw)
 
 
-def _round_over(s):
-    return s["state"] in ("connected", "waiting")
+def has_ssid(*args, **kw):
+    """has_ssid(config_path=DEFAULT_CONFIG, *, clock=None): True if credentials for at least
+    one network are stored."""
+    return call_dropped("_oneshot", "has_ssid", *args, **kw)
 
 
-def setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
-    """Joins the most preferred known network it can, opens the access point as the
-    configuration's start_policy says, starts WebREPL if asked for; returns True if
-    connected. Returns after one round through the known networks."""
-    m = _get(config_path, clock)
-    m.set_override(None)
-    _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m.status(visitor=False)["state"] == "connected"
+def connect(*args, **kw):
+    """connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None): tries the known
+    networks once without opening the access point; the connected station WLAN, or None."""
+    return call_dropped("_oneshot", "connect", *args, **kw)
 
 
-def has_ssid(config_path=DEFAULT_CONFIG, *, clock=None):
-    """True if credentials for at least one network are stored."""
-    return bool(_get(config_path, clock).known_networks())
+def setup(*args, **kw):
+    """setup(name=None, config_path=DEFAULT_CONFIG, *, http=("0.0.0.0", 80),
+    dns=("0.0.0.0", 53), timeout_ms=None, clock=None): opens the access point (named `name`,
+    else the device name) with the portal and waits until the user has given working
+    credentials and the access point closed; returns the connected station WLAN, or None if
+    `timeout_ms` (or the portal idle timeout) ran out."""
+    return call_dropped("_oneshot", "setup", *args, **kw)
 
 
-def connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
-    """Tries the known networks once without opening the access point; the connected station
-    WLAN, or None."""
-    m = _get(config_path, clock)
-    m.set_override({"ap_policy": "never"})
-    _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m.sta if m.status(visitor=False)["state"] == "connected" else None
+def connect_or_setup(*args, **kw):
+    """connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
+    connects to a known network, else runs setup(); returns the connected WLAN (or None on a
+    timeout). `name` is the device's access point name and hostname; `callback(status)` runs
+    on connect and what it returns is shown by the portal."""
+    return call_dropped("_oneshot", "connect_or_setup", *args, **kw)
 
 
-def setup(
-    name=None,
-    config_path=DEFAULT_CONFIG,
-    *,
-    http=("0.0.0.0", 80),
-    dns=("0.0.0.0", 53),
-    timeout_ms=None,
-    clock=None,
-):
-    """Opens the access point (named `name`, else the device name) with the portal and waits
-    until the user has given working credentials and the access point closed; returns the
-    connected station WLAN, or None if `timeout_ms` (or the portal idle timeout) ran out."""
-    m = _get(config_path, clock)
-    if name is not None:
-        m.set_name(name)
-    m.set_override({"ap_policy": "fallback"})
-
-    def done(s):
-        if s["state"] == "connected" and not s["ap_active"]:
-            return True
-        # Idle timeout: the access point closed without credentials.
-        return m.idle_closed and not s["ap_active"]
-
-    _run_until(m, done, timeout_ms, "ap", http, dns, fresh=True)
-    return m.sta if m.status(visitor=False)["state"] == "connected" else None
-
-
-def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
-    """Connects to a known network, else runs setup(); returns the connected WLAN (or None on
-    a timeout). `name` is the device's access point name and hostname; `callback(status)`
-    runs on connect and what it returns is shown by the portal."""
-    m = _get(config_path, options.get("clock"))
-    if name is not None:
-        m.set_name(name)
-    if callback is not None and callback not in _events.get("connected", ()):
-        on("connected", callback)
-    sta = None
-    if has_ssid(config_path):
-        sta = connect(config_path, timeout_ms=options.get("timeout_ms"))
-    if sta is None:
-        sta = setup(name, config_path, **options)
-    return sta
-
-
-def clear(config_path=DEFAULT_CONFIG):
-    """Forgets every known network and its stored password."""
-    m = _get(config_path)
-    m.config.clear_networks()
-    m.config.delete("last_good")
-    m.apply()
+def clear(*args, **kw):
+    """clear(config_path=DEFAULT_CONFIG): forgets every known network and its stored
+    password."""
+    return call_dropped("_oneshot", "clear", *args, **kw)
