@@ -29,9 +29,17 @@ out({"state": s["state"], "ap": s["ap_active"], "servers": s["servers"], "module
 
 
 # What runs now and then is loaded for that and dropped after (wifimgr.call_dropped()): the
-# store's crypto (a load, a save), the configuration's document checks, safe mode's code (at
-# boot, on a crash), the policy (when the configuration changes, on a connect).
-DROPPED = {"wifimgr._seal", "wifimgr._schema", "wifimgr.safemode", "wifimgr.policy"}
+# store's crypto (a load, a save), the configuration's document checks and its editing (a
+# change), safe mode's code (at boot, on a crash), the policy (when the configuration
+# changes, on a connect), the one-shot API (setup_network() etc.).
+DROPPED = {
+    "wifimgr._seal",
+    "wifimgr._schema",
+    "wifimgr._cfgedit",
+    "wifimgr.safemode",
+    "wifimgr.policy",
+    "wifimgr._oneshot",
+}
 
 
 def state(micropython, known):
