@@ -148,7 +148,7 @@ def _launch(m, app):
     # Counts this boot, then starts the application unless this boot is in safe mode.
     import asyncio
 
-    reason = call_dropped("safemode", "boot", m.app, m.config, _fresh_image(), m.now_ms())
+    reason = call_dropped("safemode", "boot", m.app, m.config, m.now_ms())
     if reason:
         # On the serial console at every log level, as the setup key is.
         print("wifimgr: safe mode: %s; the application is not started." % reason)
@@ -167,18 +167,6 @@ def _launch(m, app):
             call_dropped("safemode", "record", m.app, "main", e)
 
     asyncio.create_task(main())
-
-
-def _fresh_image():
-    # True when this boot runs a freshly updated image the guard has not kept yet.
-    try:
-        from wifimgr import ota
-    except ImportError:
-        return False
-    try:
-        return bool(ota.status().get("pending_verify"))
-    except OSError:
-        return False
 
 
 def app_ok():

@@ -16,7 +16,6 @@ from micropython import const
 
 from wifimgr import (
     __version__,
-    _fs,
     backend,
     call_dropped,
     dns_class,
@@ -26,7 +25,7 @@ from wifimgr import (
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
-from wifimgr.store import SETUP_KEY, Store
+from wifimgr.store import SETUP_KEY, Store, same
 
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
@@ -109,18 +108,12 @@ class Manager:
         if self.config.error:
             self.errors.append(self.config.error)
         _config.use(self.config)
-        if self.config.error is None and self.config.has_plaintext():
-            # A schema 2 file with passwords in it: migrate now, not at some later save.
-            try:
-                self.config.save()
-            except Exception as e:
-                self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
+        # Passwords of a schema 2 file moved, a wifi.json imported, the setup key printed.
+        call_dropped("provision", "at_start", self.config, self.store, self.errors)
         self.data = data if data is not None else {}
         # The application's crashes and boot count (wifimgr.safemode), beside the configuration.
         self.app = call_dropped("safemode", "guard", _dirname(config_path))
         self._events = events if events is not None else {}
-        self._import_provisioning()
-        self._make_setup_key()
         cls = _link_class()
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
@@ -176,12 +169,7 @@ class Manager:
     def is_setup_key(self, given):
         """True if `given` is this device's setup key (compared in constant time)."""
         key = self.store.get(SETUP_KEY)
-        if not key or not isinstance(given, str) or len(given) != len(key):
-            return False
-        diff = 0
-        for i in range(len(key)):
-            diff |= ord(given[i]) ^ ord(key[i])
-        return diff == 0
+        return bool(key) and same(given, key)
 
     @property
     def setup_key(self):
@@ -505,35 +493,10 @@ class Manager:
         s["safe_mode"] = app["safe"]
         return s
 
-    def _make_setup_key(self):
-        # Made at first boot, kept in the store, printed at every boot (the serial console is
-        # one of the places its owner reads it; the label is the other). Not through the
-        # logger: it must show at every log level, and only here.
-        try:
-            key = self.store.setup_key()
-        except OSError as e:
-            key = self.store.get(SETUP_KEY)
-            self.errors.append("setup key not saved (it holds for this boot only): %s" % e)
-        print("wifimgr: setup key %s" % key)
-
     def _handled(self, trial):
         # True once _changed has seen this trial connected (credentials stored, hook called).
         p = self._prev and self._prev["trial"]
         return bool(p) and p["state"] == "connected" and p["ssid"] == trial["ssid"]
-
-    def _import_provisioning(self):
-        path = _dirname(self.config.path) + "wifi.json"
-        if not _fs.exists(path):
-            return
-        from wifimgr.provision import import_wifi_json  # only when there is a file to import
-
-        try:
-            if import_wifi_json(self.config, path):
-                log.info("provisioned from %s", path)
-        except (OSError, ValueError) as e:
-            msg = "wifi.json not imported: %s" % e
-            log.error(msg)
-            self.errors.append(msg)
 
     def _emit(self, event, arg):
         result = None

@@ -154,7 +154,7 @@ def record(guard, where, exc):
 # --- the boot count ------------------------------------------------------------------------
 
 
-def boot(guard, config, fresh_image, now_ms):
+def boot(guard, config, now_ms):
     """Counts this boot (committed at once) against the configuration's safe_mode_boots;
     returns why it is in safe mode, or None: then the application starts now and is healthy
     after app_grace_s without a crash (the Manager's tick, then ok())."""
@@ -164,7 +164,7 @@ def boot(guard, config, fresh_image, now_ms):
         before = nvs.get_i32(_BOOTS)
     except OSError:
         before = 0
-    if fresh_image:
+    if _fresh_image():
         before = 0  # an update: the new image gets its own chances
     guard["boots"] = min(before, limit) + 1
     guard["counting"] = True
@@ -175,6 +175,18 @@ def boot(guard, config, fresh_image, now_ms):
         return guard["safe"]
     guard["grace"] = (now_ms, config.get("app_grace_s", GRACE_S) * 1000)
     return None
+
+
+def _fresh_image():
+    # True when this boot runs a freshly updated image the guard has not kept yet.
+    try:
+        from wifimgr import ota
+    except ImportError:
+        return False
+    try:
+        return bool(ota.status().get("pending_verify"))
+    except OSError:
+        return False
 
 
 def ok(guard, graced=False):

@@ -31,8 +31,10 @@ out({"state": s["state"], "ap": s["ap_active"], "servers": s["servers"], "module
 # What runs now and then is loaded for that and dropped after (wifimgr.call_dropped()): the
 # store's crypto (a load, a save), the configuration's document checks and its editing (a
 # change), safe mode's code (at boot, on a crash), the policy (when the configuration
-# changes, on a connect), the one-shot API (setup_network() etc.).
+# changes, on a connect), the one-shot API (setup_network() etc.), what the manager does once
+# at start (wifimgr.provision: passwords migrated, a wifi.json imported, the setup key).
 DROPPED = {
+    "wifimgr.provision",
     "wifimgr._seal",
     "wifimgr._schema",
     "wifimgr._cfgedit",
