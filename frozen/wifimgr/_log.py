@@ -41,9 +41,6 @@ def setLevel(new):
         _logger.setLevel(new)
 
 
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
 def escape(text):
     """`text` with control characters (C0, DEL, C1) written as \\n, \\r, \\t or \\xNN: a
     message holding an SSID from the air stays one line; it can neither forge a line of its
@@ -56,7 +53,8 @@ def escape(text):
     out = []
     for c in text:
         if c < " " or "\x7f" <= c <= "\x9f":
-            out.append(_ESCAPES.get(c) or "\\x%02x" % ord(c))
+            i = "\n\r\t".find(c)
+            out.append("\\" + "nrt"[i] if i >= 0 else "\\x%02x" % ord(c))
         else:
             out.append(c)
     return "".join(out)

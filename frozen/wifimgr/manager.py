@@ -31,12 +31,14 @@ SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
 _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
 _BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
-_FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
-    "wrong_password": "%s refused the password",
-    "not_found": "%s is not on the air",
-    "no_ip": "%s gave no address",
-    "link_lost": "lost the link to %s",
-}
+# How the log says an attempt on a network ended, by the link's status()["reason"] (a tuple,
+# not a dict: frozen, it stays in flash).
+_FAILED = (
+    ("wrong_password", "%s refused the password"),
+    ("not_found", "%s is not on the air"),
+    ("no_ip", "%s gave no address"),
+    ("link_lost", "lost the link to %s"),
+)
 _RETRY_MIN_MS = const(2000)  # a server that failed to start: first retry, doubling up to
 _RETRY_MAX_MS = const(60000)
 
@@ -67,11 +69,6 @@ def _link_class():
 
 def _mac(bssid):
     return None if bssid is None else ":".join("%02x" % b for b in bssid)
-
-
-def _dirname(path):
-    i = path.rfind("/")
-    return path[: i + 1] if i >= 0 else ""
 
 
 class Manager:
@@ -112,7 +109,8 @@ class Manager:
         call_dropped("provision", "at_start", self.config, self.store, self.errors)
         self.data = data if data is not None else {}
         # The application's crashes and boot count (wifimgr.safemode), beside the configuration.
-        self.app = call_dropped("safemode", "guard", _dirname(config_path))
+        directory = config_path[: config_path.rfind("/") + 1]  # "" for a bare name
+        self.app = call_dropped("safemode", "guard", directory)
         self._events = events if events is not None else {}
         cls = _link_class()
         self._link = (
@@ -576,7 +574,8 @@ class Manager:
         was, left = prev["state"], prev["ssid"]
         if reason and left and was in _BUSY and (reason != prev.get("reason") or ssid != left):
             # The attempt on `left` ended: say why before what comes next.
-            log.info(_FAILED.get(reason, "%s failed"), left)
+            said = [text for r, text in _FAILED if r == reason]
+            log.info(said[0] if said else "%s failed", left)
         if state != was or ssid != left:
             if state == "connected":
                 ch = s["channel"]
