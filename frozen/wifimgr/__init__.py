@@ -139,34 +139,22 @@ def run(app=None):
     loop.set_exception_handler(
         lambda _loop, ctx: call_dropped("safemode", "record", m.app, "task", ctx["exception"])
     )
-    if app is not None:
-        _launch(m, app)
+    # With an application: this boot is counted, and it starts unless this boot is in safe mode.
+    if app is not None and not call_dropped("safemode", "boot", m.app, m.config, m.now_ms()):
+
+        async def main():
+            try:
+                a = app
+                if isinstance(a, str):
+                    a = getattr(__import__(a), "main", None)
+                r = a() if callable(a) else a
+                if r is not None and hasattr(r, "send"):  # a coroutine
+                    await r
+            except Exception as e:
+                call_dropped("safemode", "record", m.app, "main", e)
+
+        asyncio.create_task(main())
     loop.run_forever()
-
-
-def _launch(m, app):
-    # Counts this boot, then starts the application unless this boot is in safe mode.
-    import asyncio
-
-    reason = call_dropped("safemode", "boot", m.app, m.config, m.now_ms())
-    if reason:
-        # On the serial console at every log level, as the setup key is.
-        print("wifimgr: safe mode: %s; the application is not started." % reason)
-        print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
-        return
-
-    async def main():
-        try:
-            a = app
-            if isinstance(a, str):
-                a = getattr(__import__(a), "main", None)
-            r = a() if callable(a) else a
-            if r is not None and hasattr(r, "send"):  # a coroutine
-                await r
-        except Exception as e:
-            call_dropped("safemode", "record", m.app, "main", e)
-
-    asyncio.create_task(main())
 
 
 def app_ok():

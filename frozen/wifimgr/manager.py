@@ -401,18 +401,7 @@ class Manager:
     def leave_safe_mode(self, restart_ms=None):
         """Leaves safe mode: the boot count is set to 0, so the next boot starts the
         application; with `restart_ms`, the device restarts that long after (on the loop)."""
-        was = self.app["safe"]
-        call_dropped("safemode", "leave", self.app)
-        log.info("safe mode left%s", "" if was else " (it was not on)")
-        if restart_ms is not None:
-
-            async def restart():
-                await asyncio.sleep_ms(restart_ms)
-                from wifimgr.platform import reset
-
-                reset()
-
-            asyncio.create_task(restart())
+        call_dropped("safemode", "leave", self.app, restart_ms)
 
     async def wait_for(self, predicate, timeout_ms=None):
         """Waits until predicate(status) is true, with every change of the link handled (events

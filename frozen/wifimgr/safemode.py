@@ -156,8 +156,9 @@ def record(guard, where, exc):
 
 def boot(guard, config, now_ms):
     """Counts this boot (committed at once) against the configuration's safe_mode_boots;
-    returns why it is in safe mode, or None: then the application starts now and is healthy
-    after app_grace_s without a crash (the Manager's tick, then ok())."""
+    returns why it is in safe mode (and says so on the console), or None: then the
+    application starts now and is healthy after app_grace_s without a crash (the Manager's
+    tick, then ok())."""
     limit = config.get("safe_mode_boots", SAFE_BOOTS)
     nvs = _nvs(guard["dir"])
     try:
@@ -172,6 +173,9 @@ def boot(guard, config, now_ms):
     nvs.commit()
     if before >= limit:
         guard["safe"] = "the application did not come up healthy in the last %d boots" % before
+        # On the serial console at every log level, as the setup key is.
+        print("wifimgr: safe mode: %s; the application is not started." % guard["safe"])
+        print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
         return guard["safe"]
     guard["grace"] = (now_ms, config.get("app_grace_s", GRACE_S) * 1000)
     return None
@@ -201,10 +205,23 @@ def ok(guard, graced=False):
         _reset_count(guard)
 
 
-def leave(guard):
-    """Leaves safe mode: the next boot starts the application."""
+def leave(guard, restart_ms=None):
+    """Leaves safe mode: the next boot starts the application; with `restart_ms`, the device
+    restarts that long after (on the running loop)."""
+    was = guard["safe"]
     guard["safe"] = None
     _reset_count(guard)
+    log.info("safe mode left%s", "" if was else " (it was not on)")
+    if restart_ms is not None:
+        import asyncio
+
+        async def restart():
+            await asyncio.sleep_ms(restart_ms)
+            from wifimgr.platform import reset
+
+            reset()
+
+        asyncio.create_task(restart())
 
 
 def _reset_count(guard):
