@@ -658,11 +658,13 @@ class Manager:
         if not failed:
             self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
             return
+        # The next try first: saying what failed may itself run short of memory.
+        retry_ms = self._retry_ms
+        self._retry_at = ticks_add(self.now_ms(), retry_ms)
+        self._retry_ms = min(retry_ms * 2, _RETRY_MAX_MS)
         for name, what, e in failed:
             msg = "%s did not start: %s: %s" % (what, type(e).__name__, e)
-            self._server_error(name, msg, log.error, " (trying again in %d ms)" % self._retry_ms)
-        self._retry_at = ticks_add(self.now_ms(), self._retry_ms)
-        self._retry_ms = min(self._retry_ms * 2, _RETRY_MAX_MS)
+            self._server_error(name, msg, log.error, " (trying again in %d ms)" % retry_ms)
 
     def _server_error(self, name, msg, report=log.error, more=""):
         # One current message per server in self.errors: the last failure, none once it runs.
@@ -672,7 +674,10 @@ class Manager:
         if msg is not None:
             self._server_msgs[name] = msg
             self.errors.append(msg)
-            report(msg + more)
+            try:
+                report(msg + more)
+            except MemoryError:
+                pass  # the heap is that short: status()["errors"] has it, the next try logs it
 
     def _servers_status(self, ap_active):
         # Per server: "serving", "missing" (wanted now but not running: errors says why) or
