@@ -30,15 +30,6 @@ from wifimgr.store import SETUP_KEY, Store, same
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
 _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
-_BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
-# How the log says an attempt on a network ended, by the link's status()["reason"] (a tuple,
-# not a dict: frozen, it stays in flash).
-_FAILED = (
-    ("wrong_password", "%s refused the password"),
-    ("not_found", "%s is not on the air"),
-    ("no_ip", "%s gave no address"),
-    ("link_lost", "lost the link to %s"),
-)
 _RETRY_MIN_MS = const(2000)  # a server that failed to start: first retry, doubling up to
 _RETRY_MAX_MS = const(60000)
 
@@ -534,7 +525,8 @@ class Manager:
         if trial is not None and trial["state"] == "connected":
             if ptrial is None or ptrial["state"] != "connected" or ptrial["ssid"] != trial["ssid"]:
                 provisioned = self._store_trial(trial["ssid"])
-        self._log_state(s, prev)
+        if log.level <= log.INFO:  # what a serial console shows at wifimgr.log_level(20)
+            call_dropped("_console", "state_lines", s, prev, self._ap_ssid)
         if s.get("ap_error") and s.get("ap_error") != prev.get("ap_error"):
             log.error("access point not started: %s", s["ap_error"])
         if state == "connected" and was != "connected":
@@ -556,28 +548,6 @@ class Manager:
             if self._serve == "ap":
                 self._stop_servers()
             self._emit("ap_stopped", self._status())
-
-    def _log_state(self, s, prev):
-        # One line per change at INFO (wifimgr.log_level(20)): what a serial console shows.
-        state, ssid, reason = s["state"], s["ssid"], s["reason"]
-        was, left = prev["state"], prev["ssid"]
-        if reason and left and was in _BUSY and (reason != prev.get("reason") or ssid != left):
-            # The attempt on `left` ended: say why before what comes next.
-            said = [text for r, text in _FAILED if r == reason]
-            log.info(said[0] if said else "%s failed", left)
-        if state != was or ssid != left:
-            if state == "connected":
-                ch = s["channel"]
-                log.info("connected to %s: %s, %s dBm%s", ssid, s["ip"], s["rssi"],
-                         ", channel %s" % ch if ch is not None else "")  # fmt: skip
-            elif state in ("connecting", "getting_ip"):
-                log.info("%s %s", "joining" if state == "connecting" else "asking DHCP of", ssid)
-            elif state == "waiting" and reason in (None, "not_found"):
-                log.info("none of the known networks is on the air")
-            elif state == "waiting":
-                log.info("no known network joined (last: %s): trying again later", reason)
-        if s["ap_active"] != prev["ap_active"]:
-            log.info("access point %s %s", self._ap_ssid, "up" if s["ap_active"] else "down")
 
     def _store_trial(self, ssid):
         if self._trial is None or self._trial[0] != ssid:

@@ -32,8 +32,10 @@ out({"state": s["state"], "ap": s["ap_active"], "servers": s["servers"], "module
 # store's crypto (a load, a save), the configuration's document checks and its editing (a
 # change), safe mode's code (at boot, on a crash), the policy (when the configuration
 # changes, on a connect), the one-shot API (setup_network() etc.), what the manager does once
-# at start (wifimgr.provision: passwords migrated, a wifi.json imported, the setup key).
+# at start (wifimgr.provision: passwords migrated, a wifi.json imported, the setup key), the
+# console's INFO lines (quiet by default).
 DROPPED = {
+    "wifimgr._console",
     "wifimgr.provision",
     "wifimgr._seal",
     "wifimgr._schema",
