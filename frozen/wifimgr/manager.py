@@ -58,10 +58,6 @@ def _link_class():
     return link_class()
 
 
-def _mac(bssid):
-    return None if bssid is None else ":".join("%02x" % b for b in bssid)
-
-
 class Manager:
     """Manager(config_path="/wifimgr.json", *, sta=None, ap=None, clock=None, store=None,
     uid=None, data=None, events=None).
@@ -180,7 +176,7 @@ class Manager:
             out.append(
                 {
                     "ssid": _ssid_text(ssid),
-                    "bssid": _mac(bssid),
+                    "bssid": None if bssid is None else ":".join("%02x" % b for b in bssid),
                     "rssi": rssi,
                     "channel": channel,
                     "secure": authmode != 0,
@@ -449,7 +445,9 @@ class Manager:
             trial = {"ssid": self._asked[0], "state": "trying", "reason": None, "ip": None}
         if trial is not None:
             trial = dict(trial)
-            if trial["state"] == "connected" and not self._handled(trial):
+            p = self._prev and self._prev["trial"]  # what _changed has seen of it
+            handled = p and p["state"] == "connected" and p["ssid"] == trial["ssid"]
+            if trial["state"] == "connected" and not handled:
                 # Joined, but not stored and hooked yet (_follow runs next): still trying.
                 trial["state"], trial["ip"] = "trying", None
             done = trial["state"] == "connected"
@@ -470,11 +468,6 @@ class Manager:
         s["app_error"] = dict(last[0], this_boot=app["new"] > 0) if last else None
         s["safe_mode"] = app["safe"]
         return s
-
-    def _handled(self, trial):
-        # True once _changed has seen this trial connected (credentials stored, hook called).
-        p = self._prev and self._prev["trial"]
-        return bool(p) and p["state"] == "connected" and p["ssid"] == trial["ssid"]
 
     def _emit(self, event, arg):
         result = None
