@@ -69,8 +69,11 @@ def log(lvl, msg, *args):
     if _attach() is not None:
         _logger.log(lvl, "%s", msg)
         return
-    names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
-    print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
+    # In pieces, nothing built for the line: what is said when the heap runs short must fit.
+    name = (
+        ("DEBUG", "INFO", "WARNING")[lvl // 10 - 1] if lvl in (DEBUG, INFO, WARNING) else "ERROR"
+    )
+    print(name, "wifimgr", msg, sep=":", file=sys.stderr)
 
 
 def debug(msg, *args):
