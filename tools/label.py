@@ -25,7 +25,7 @@ from pathlib import Path
 import segno
 
 MAC = re.compile(r"^[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}$")
-# wifimgr.store.make_setup_key(): three groups of four of SETUP_KEY_ALPHABET.
+# wifimgr._seal.make_setup_key(): three groups of four of SETUP_KEY_ALPHABET.
 SETUP_KEY_ALPHABET = "3467acdefghjkmnpqrtwxy"
 SETUP_KEY = re.compile(r"^[%s]{4}(-[%s]{4}){2}$" % (SETUP_KEY_ALPHABET, SETUP_KEY_ALPHABET))
 QR_SIDE_MM = 30

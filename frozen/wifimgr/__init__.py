@@ -29,16 +29,16 @@ def native(name):
     return getattr(_wifimgr, name, None)
 
 
-def call_dropped(module, function, *args):
-    """wifimgr.<module>.<function>(*args), with the module dropped after (drop()): code that
-    runs now and then (the config document's checks, the portal's rare routes, ...) is not kept
-    between uses. Only for modules nothing else keeps imported."""
+def call_dropped(module, function, *args, **kw):
+    """wifimgr.<module>.<function>(*args, **kw), with the module dropped after (drop()): code
+    that runs now and then (the config document's checks, the one-shot API, the portal's rare
+    routes, ...) is not kept between uses. Only for modules nothing else keeps imported."""
     import sys
 
     name = "wifimgr." + module
     __import__(name)
     try:
-        return getattr(sys.modules[name], function)(*args)
+        return getattr(sys.modules[name], function)(*args, **kw)
     finally:
         drop(module)
 
@@ -121,9 +121,7 @@ def start(
     m = _get(config_path, clock)
     m.set_override(None)
     m.start(http=http, dns=dns, serve=serve, ota_guard=ota_guard)
-    from wifimgr import policy
-
-    if policy.wants_improv(m.config):  # the module is imported only where it answers
+    if call_dropped("policy", "wants_improv", m.config):  # improv: imported only where it answers
         try:
             from wifimgr import improv
         except ImportError:  # a package installed without it
@@ -149,56 +147,33 @@ def run(app=None):
 
     m = _manager if _manager is not None and _manager.started else start()
     loop = asyncio.get_event_loop()
-    loop.set_exception_handler(lambda _loop, ctx: m.app.record("task", ctx["exception"]))
-    if app is not None:
-        _launch(m, app)
+    loop.set_exception_handler(
+        lambda _loop, ctx: call_dropped("safemode", "record", m.app, "task", ctx["exception"])
+    )
+    # With an application: this boot is counted, and it starts unless this boot is in safe mode.
+    if app is not None and not call_dropped("safemode", "boot", m.app, m.config, m.now_ms()):
+
+        async def main():
+            try:
+                a = app
+                if isinstance(a, str):
+                    a = getattr(__import__(a), "main", None)
+                r = a() if callable(a) else a
+                if r is not None and hasattr(r, "send"):  # a coroutine
+                    await r
+            except Exception as e:
+                call_dropped("safemode", "record", m.app, "main", e)
+
+        asyncio.create_task(main())
     loop.run_forever()
-
-
-def _launch(m, app):
-    # Counts this boot, then starts the application unless this boot is in safe mode.
-    import asyncio
-
-    from wifimgr.safemode import GRACE_S, SAFE_BOOTS
-
-    reason = m.app.boot(m.config.get("safe_mode_boots", SAFE_BOOTS), _fresh_image())
-    if reason:
-        # On the serial console at every log level, as the setup key is.
-        print("wifimgr: safe mode: %s; the application is not started." % reason)
-        print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
-        return
-    m.app.start(m.now_ms(), m.config.get("app_grace_s", GRACE_S) * 1000)
-
-    async def main():
-        try:
-            a = app
-            if isinstance(a, str):
-                a = getattr(__import__(a), "main", None)
-            r = a() if callable(a) else a
-            if r is not None and hasattr(r, "send"):  # a coroutine
-                await r
-        except Exception as e:
-            m.app.record("main", e)
-
-    asyncio.create_task(main())
-
-
-def _fresh_image():
-    # True when this boot runs a freshly updated image the guard has not kept yet.
-    try:
-        from wifimgr import ota
-    except ImportError:
-        return False
-    try:
-        return bool(ota.status().get("pending_verify"))
-    except OSError:
-        return False
 
 
 def app_ok():
     """The application says it is healthy: this boot is not counted as a failed one (see
     run()); an updated firmware is kept once this and WiFi are back."""
-    _get().app.ok()
+    app = _get().app
+    if not app["healthy"]:  # (wifimgr.safemode is loaded only when that changes)
+        call_dropped("safemode", "ok", app)
 
 
 def leave_safe_mode(config_path=DEFAULT_CONFIG, *, restart=True):
@@ -243,107 +218,47 @@ def log_level(level):
     _log.setLevel(level)
 
 
-# --- one shot ----------------------------------------------------------------------------------
+# --- one shot: the code is wifimgr._oneshot's, loaded for the call and dropped after ----------
 
 
-def _run_until(m, predicate, timeout_ms=None, serve="never", http=None, dns=None, fresh=False):
-    # Runs the loop until predicate(status); `fresh`: a new round first if the last one is over.
-    import asyncio
-
-    async def main():
-        m.start(http=http, dns=dns, serve=serve)
-        if fresh and m.status(visitor=False)["state"] == "waiting":
-            m.rescan()
-            await m.wait_for(lambda s: s["state"] != "waiting", timeout_ms)
-        ok = await m.wait_for(predicate, timeout_ms)
-        # A freshly updated image is marked valid once connected: give the check its moment
-        # before the loop stops.
-        if m.status(visitor=False)["state"] == "connected":
-            from time import ticks_diff
-
-            t = m.now_ms()
-            while m.checking_ota and ticks_diff(m.now_ms(), t) < 2000:
-                await asyncio.sleep_ms(50)
-        return ok
-
-    return asyncio.run(main())
+def setup_network(*args, **kw):
+    """setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None): joins the
+    most preferred known network it can, opens the access point as the configuration's
+    start_policy says, starts WebREPL if asked for; returns True if connected. Returns after
+    one round through the known networks."""
+    return call_dropped("_oneshot", "setup_network", *args, **kw)
 
 
-def _round_over(s):
-    return s["state"] in ("connected", "waiting")
+def has_ssid(*args, **kw):
+    """has_ssid(config_path=DEFAULT_CONFIG, *, clock=None): True if credentials for at least
+    one network are stored."""
+    return call_dropped("_oneshot", "has_ssid", *args, **kw)
 
 
-def setup_network(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
-    """Joins the most preferred known network it can, opens the access point as the
-    configuration's start_policy says, starts WebREPL if asked for; returns True if
-    connected. Returns after one round through the known networks."""
-    m = _get(config_path, clock)
-    m.set_override(None)
-    _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m.status(visitor=False)["state"] == "connected"
+def connect(*args, **kw):
+    """connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None): tries the known
+    networks once without opening the access point; the connected station WLAN, or None."""
+    return call_dropped("_oneshot", "connect", *args, **kw)
 
 
-def has_ssid(config_path=DEFAULT_CONFIG, *, clock=None):
-    """True if credentials for at least one network are stored."""
-    return bool(_get(config_path, clock).known_networks())
+def setup(*args, **kw):
+    """setup(name=None, config_path=DEFAULT_CONFIG, *, http=("0.0.0.0", 80),
+    dns=("0.0.0.0", 53), timeout_ms=None, clock=None): opens the access point (named `name`,
+    else the device name) with the portal and waits until the user has given working
+    credentials and the access point closed; returns the connected station WLAN, or None if
+    `timeout_ms` (or the portal idle timeout) ran out."""
+    return call_dropped("_oneshot", "setup", *args, **kw)
 
 
-def connect(config_path=DEFAULT_CONFIG, *, timeout_ms=None, clock=None):
-    """Tries the known networks once without opening the access point; the connected station
-    WLAN, or None."""
-    m = _get(config_path, clock)
-    m.set_override({"ap_policy": "never"})
-    _run_until(m, _round_over, timeout_ms, fresh=True)
-    return m.sta if m.status(visitor=False)["state"] == "connected" else None
+def connect_or_setup(*args, **kw):
+    """connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
+    connects to a known network, else runs setup(); returns the connected WLAN (or None on a
+    timeout). `name` is the device's access point name and hostname; `callback(status)` runs
+    on connect and what it returns is shown by the portal."""
+    return call_dropped("_oneshot", "connect_or_setup", *args, **kw)
 
 
-def setup(
-    name=None,
-    config_path=DEFAULT_CONFIG,
-    *,
-    http=("0.0.0.0", 80),
-    dns=("0.0.0.0", 53),
-    timeout_ms=None,
-    clock=None,
-):
-    """Opens the access point (named `name`, else the device name) with the portal and waits
-    until the user has given working credentials and the access point closed; returns the
-    connected station WLAN, or None if `timeout_ms` (or the portal idle timeout) ran out."""
-    m = _get(config_path, clock)
-    if name is not None:
-        m.set_name(name)
-    m.set_override({"ap_policy": "fallback"})
-
-    def done(s):
-        if s["state"] == "connected" and not s["ap_active"]:
-            return True
-        # Idle timeout: the access point closed without credentials.
-        return m.idle_closed and not s["ap_active"]
-
-    _run_until(m, done, timeout_ms, "ap", http, dns, fresh=True)
-    return m.sta if m.status(visitor=False)["state"] == "connected" else None
-
-
-def connect_or_setup(name=None, callback=None, config_path=DEFAULT_CONFIG, **options):
-    """Connects to a known network, else runs setup(); returns the connected WLAN (or None on
-    a timeout). `name` is the device's access point name and hostname; `callback(status)`
-    runs on connect and what it returns is shown by the portal."""
-    m = _get(config_path, options.get("clock"))
-    if name is not None:
-        m.set_name(name)
-    if callback is not None and callback not in _events.get("connected", ()):
-        on("connected", callback)
-    sta = None
-    if has_ssid(config_path):
-        sta = connect(config_path, timeout_ms=options.get("timeout_ms"))
-    if sta is None:
-        sta = setup(name, config_path, **options)
-    return sta
-
-
-def clear(config_path=DEFAULT_CONFIG):
-    """Forgets every known network and its stored password."""
-    m = _get(config_path)
-    m.config.clear_networks()
-    m.config.delete("last_good")
-    m.apply()
+def clear(*args, **kw):
+    """clear(config_path=DEFAULT_CONFIG): forgets every known network and its stored
+    password."""
+    return call_dropped("_oneshot", "clear", *args, **kw)

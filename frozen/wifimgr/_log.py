@@ -41,9 +41,6 @@ def setLevel(new):
         _logger.setLevel(new)
 
 
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
 def escape(text):
     """`text` with control characters (C0, DEL, C1) written as \\n, \\r, \\t or \\xNN: a
     message holding an SSID from the air stays one line; it can neither forge a line of its
@@ -56,7 +53,8 @@ def escape(text):
     out = []
     for c in text:
         if c < " " or "\x7f" <= c <= "\x9f":
-            out.append(_ESCAPES.get(c) or "\\x%02x" % ord(c))
+            i = "\n\r\t".find(c)
+            out.append("\\" + "nrt"[i] if i >= 0 else "\\x%02x" % ord(c))
         else:
             out.append(c)
     return "".join(out)
@@ -71,8 +69,11 @@ def log(lvl, msg, *args):
     if _attach() is not None:
         _logger.log(lvl, "%s", msg)
         return
-    names = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING"}
-    print("%s:wifimgr:%s" % (names.get(lvl, "ERROR"), msg), file=sys.stderr)
+    # In pieces, nothing built for the line: what is said when the heap runs short must fit.
+    name = (
+        ("DEBUG", "INFO", "WARNING")[lvl // 10 - 1] if lvl in (DEBUG, INFO, WARNING) else "ERROR"
+    )
+    print(name, "wifimgr", msg, sep=":", file=sys.stderr)
 
 
 def debug(msg, *args):

@@ -44,7 +44,6 @@ becomes `<path>.bak`, then the new one is renamed into place. Loading tries `<pa
 """
 
 import json
-import os
 
 from wifimgr import _fs, call_dropped
 from wifimgr import _log as log
@@ -138,55 +137,14 @@ class Config:
         self._doc = doc if doc is not None else {"schema": SCHEMA}
         return self
 
-    def _secrets_in_file(self):
-        # Plaintext secrets of a schema 2 file: (store name, value, dict, key) to move.
-        out = []
-        doc = self._doc
-        for net in doc.get("known_networks", []):
-            if "password" in net:
-                out.append((network_secret(net["ssid"]), net["password"], net, "password"))
-        cfg = doc.get("access_point", {}).get("config", {})
-        for k in ("password", "key"):
-            if k in cfg:
-                out.append((AP_SECRET, cfg[k], cfg, k))
-        if doc.get("webrepl_password") is not None:
-            out.append((WEBREPL_SECRET, doc["webrepl_password"], doc, "webrepl_password"))
-        return out
-
     def has_plaintext(self):
         """True when the file as read holds passwords (schema 2): save() moves them."""
-        return bool(self._secrets_in_file())
+        return call_dropped("_cfgedit", "has_plaintext", self)
 
     def save(self):
         """Writes the configuration (schema 3, no secrets) atomically; secrets go to the store
         first. OSError/ConfigError naming the path if it cannot be written."""
-        check(self._doc)
-        moved = self._secrets_in_file()
-        if moved and self.store is None:
-            raise ConfigError("%s: cannot save: passwords need a credential store" % self.path)
-        for name, value, _, _ in moved:
-            self.store.put(name, value, save=False)
-        if moved:
-            self.store.save()
-        self._doc["schema"] = SCHEMA
-        data = _dumps_without(self._doc, moved)
-        if self._refused and _fs.exists(self.path) and not _fs.is_dir(self.path):
-            bad = self.path + ".bad"
-            if _fs.exists(bad):
-                os.remove(bad)
-            os.rename(self.path, bad)
-            log.error("config: kept the refused %s as %s", self.path, bad)
-        _fs.write_atomic(self.path, data)
-        for _, _, holder, key in moved:
-            del holder[key]
-        if moved and _fs.read_bytes(self.path) == data:
-            # The migrated file reads back: the previous version held the passwords in
-            # plaintext and goes now.
-            _fs.step("migrated")
-            os.remove(self.path + ".bak")
-        self._refused = False
-        self.error = None
-        self.source = self.path
+        call_dropped("_cfgedit", "save", self)
 
     # --- secrets ---------------------------------------------------------------------------
 
@@ -196,14 +154,6 @@ class Config:
         if self.store is None:
             return None
         return self.store.get(name)
-
-    def _set_secret(self, name, value):
-        if self.store is None:
-            raise ConfigError("%s: needs a credential store" % name)
-        if value:
-            self.store.put(name, value)
-        else:
-            self.store.delete(name)
 
     def password(self, ssid):
         """The password of a known network ("" for an open one), or None if unknown."""
@@ -221,20 +171,13 @@ class Config:
         return self._secret(AP_SECRET) or ""
 
     def set_ap_password(self, password):
-        password = check_password(password, "access_point.config.password")
-        cfg = self._doc.get("access_point", {}).get("config", {})
-        for k in ("password", "key"):
-            cfg.pop(k, None)
-        self._set_secret(AP_SECRET, password)
+        call_dropped("_cfgedit", "set_ap_password", self, password)
 
     def webrepl_password(self):
         return self._secret(WEBREPL_SECRET, self._doc, "webrepl_password")
 
     def set_webrepl_password(self, password):
-        if password is not None:
-            check({"webrepl_password": password})
-        self._doc.pop("webrepl_password", None)
-        self._set_secret(WEBREPL_SECRET, password)
+        call_dropped("_cfgedit", "set_webrepl_password", self, password)
 
     # --- known networks --------------------------------------------------------------------
 
@@ -255,68 +198,18 @@ class Config:
         static_ip, or any other key) and puts it first (`first=True`), last (False) or, if
         known, where it was (None); the password goes to the store. Keys of an existing entry
         that are not given are kept."""
-        ssid = check_ssid(ssid)
-        password = check_password(password)
-        nets = list(self._doc.get("known_networks", []))
-        entry = {"ssid": ssid}
-        at = len(nets)
-        for i, net in enumerate(nets):
-            if net["ssid"] == ssid:
-                entry = nets.pop(i)
-                at = i
-                break
-        entry = dict(entry)
-        entry.pop("password", None)
-        entry.update(options)
-        call_dropped("_schema", "check_network", entry, "network %r" % ssid)
-        nets.insert(0 if first else len(nets) if first is False else at, entry)
-        if len(nets) > MAX_NETWORKS:
-            _err("known_networks", "at most %d networks" % MAX_NETWORKS)
-        old = self._doc.get("known_networks")
-        self._doc["known_networks"] = nets
-        try:
-            self._set_secret(network_secret(ssid), password)
-        except BaseException:
-            if old is None:
-                del self._doc["known_networks"]
-            else:
-                self._doc["known_networks"] = old
-            raise
-        if save:
-            self.save()
+        call_dropped("_cfgedit", "add_network", self, ssid, password, first, save, options)
 
     def remove_network(self, ssid, save=True):
         """Forgets a network and its password; False if it was not known."""
-        nets = self._doc.get("known_networks", [])
-        for i, net in enumerate(nets):
-            if net["ssid"] == ssid:
-                nets.pop(i)
-                if self.store is not None:
-                    self.store.delete(network_secret(ssid))
-                if self._doc.get("last_good") and self._doc["last_good"][0] == ssid:
-                    self._doc["last_good"] = None
-                if save:
-                    self.save()
-                return True
-        return False
+        return call_dropped("_cfgedit", "remove_network", self, ssid, save)
 
     def reorder(self, ssids, save=True):
         """Puts the known networks in the order of `ssids`, which must be a permutation."""
-        nets = self._doc.get("known_networks", [])
-        if not isinstance(ssids, (list, tuple)):
-            raise ValueError("reorder: expected a list of SSIDs")
-        if len(ssids) != len(nets) or sorted(ssids) != sorted(n["ssid"] for n in nets):
-            raise ValueError("reorder: %r is not an order of the known networks" % (ssids,))
-        by_ssid = {n["ssid"]: n for n in nets}
-        self._doc["known_networks"] = [by_ssid[s] for s in ssids]
-        if save:
-            self.save()
+        call_dropped("_cfgedit", "reorder", self, ssids, save)
 
     def clear_networks(self, save=True):
-        for ssid in self.ssids():
-            self.remove_network(ssid, save=False)
-        if save:
-            self.save()
+        call_dropped("_cfgedit", "clear_networks", self, save)
 
     # --- plain keys ------------------------------------------------------------------------
 
@@ -381,19 +274,6 @@ class Config:
     @property
     def start_policy(self):
         return self._doc.get("access_point", {}).get("start_policy", "fallback")
-
-
-def _dumps_without(doc, moved):
-    # JSON of doc without the secrets listed in `moved`, leaving doc itself intact.
-    removed = []
-    for _, value, holder, key in moved:
-        removed.append((holder, key, value))
-        del holder[key]
-    try:
-        return json.dumps(doc).encode()
-    finally:
-        for holder, key, value in removed:
-            holder[key] = value
 
 
 # The configuration of the running manager (or the default file), for wifimgr.config.get/set.

@@ -14,26 +14,22 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from micropython import const
 
-from wifimgr import __version__, _fs, backend, dns_class, link_class, policy, subscribe
+from wifimgr import (
+    __version__,
+    backend,
+    call_dropped,
+    dns_class,
+    link_class,
+    subscribe,
+)
 from wifimgr import _log as log
 from wifimgr import config as _config
 from wifimgr.platform import AP_DEFAULT_IP
-from wifimgr.safemode import AppGuard
-from wifimgr.store import SETUP_KEY, Store
+from wifimgr.store import SETUP_KEY, Store, same
 
 SERVE = ("ap", "always", "never")
 _TICK_MS = const(500)
 _FOLLOW_MS = const(20)  # how often the manager looks for changes the link noted
-OTA_GUARD_S = const(120)  # default ota_guard_s: how long a new image has to rejoin WiFi
-OTA_RESTART_DELAY_MS = const(3000)  # from "installed" to the restart, for the portal to show it
-_OTA_STEPS = ("checking", "connecting", "downloading", "verifying")  # of wifimgr.ota.status()
-_BUSY = ("connecting", "getting_ip", "connected")  # states in which the link names a network
-_FAILED = {  # how the log says an attempt on a network ended (the link's status()["reason"])
-    "wrong_password": "%s refused the password",
-    "not_found": "%s is not on the air",
-    "no_ip": "%s gave no address",
-    "link_lost": "lost the link to %s",
-}
 _RETRY_MIN_MS = const(2000)  # a server that failed to start: first retry, doubling up to
 _RETRY_MAX_MS = const(60000)
 
@@ -60,15 +56,6 @@ def _link_class():
 
         return Link
     return link_class()
-
-
-def _mac(bssid):
-    return None if bssid is None else ":".join("%02x" % b for b in bssid)
-
-
-def _dirname(path):
-    i = path.rfind("/")
-    return path[: i + 1] if i >= 0 else ""
 
 
 class Manager:
@@ -105,19 +92,13 @@ class Manager:
         if self.config.error:
             self.errors.append(self.config.error)
         _config.use(self.config)
-        if self.config.error is None and self.config.has_plaintext():
-            # A schema 2 file with passwords in it: migrate now, not at some later save.
-            try:
-                self.config.save()
-            except Exception as e:
-                self.errors.append("%s: passwords not moved to the store: %s" % (config_path, e))
+        # Passwords of a schema 2 file moved, a wifi.json imported, the setup key printed.
+        call_dropped("provision", "at_start", self.config, self.store, self.errors)
         self.data = data if data is not None else {}
         # The application's crashes and boot count (wifimgr.safemode), beside the configuration.
-        self.app = AppGuard(_dirname(config_path))
-        self.app.on_crash = self._app_crashed
+        directory = config_path[: config_path.rfind("/") + 1]  # "" for a bare name
+        self.app = call_dropped("safemode", "guard", directory)
         self._events = events if events is not None else {}
-        self._import_provisioning()
-        self._make_setup_key()
         cls = _link_class()
         self._link = (
             cls(self._sta, self._ap, clock) if clock is not None else cls(self._sta, self._ap)
@@ -173,12 +154,7 @@ class Manager:
     def is_setup_key(self, given):
         """True if `given` is this device's setup key (compared in constant time)."""
         key = self.store.get(SETUP_KEY)
-        if not key or not isinstance(given, str) or len(given) != len(key):
-            return False
-        diff = 0
-        for i in range(len(key)):
-            diff |= ord(given[i]) ^ ord(key[i])
-        return diff == 0
+        return bool(key) and same(given, key)
 
     @property
     def setup_key(self):
@@ -200,7 +176,7 @@ class Manager:
             out.append(
                 {
                     "ssid": _ssid_text(ssid),
-                    "bssid": _mac(bssid),
+                    "bssid": None if bssid is None else ":".join("%02x" % b for b in bssid),
                     "rssi": rssi,
                     "channel": channel,
                     "secure": authmode != 0,
@@ -285,14 +261,13 @@ class Manager:
         if self._ota is not None and self._ota["state"] == "running":
             raise OSError("ota_update: an update is already running")
         ota = self._module("ota")
-        shown = _config.safe_url(url)
         if ota is None:
+            shown = _config.safe_url(url)
             self._ota = {"state": "failed", "url": shown, "error": "no OTA module installed"}
             raise OSError("ota_update: this firmware has no wifimgr.ota module")
-        if ota.unavailable():  # ota.status() says why; nothing is started
-            raise OSError("ota_update: %s" % ota.unavailable())
-        self._ota = {"state": "running", "url": shown, "error": None}
-        asyncio.create_task(self._run_ota(ota, url, sha256))
+        from wifimgr.ota.managed import start
+
+        self._ota = start(ota, url, sha256, self.config)
 
     # --- what the public API adds -------------------------------------------------------------
 
@@ -307,20 +282,23 @@ class Manager:
         when the station is next between networks (a new round starts on the new list)."""
         cfg = self.config
         try:
-            cands = policy.candidates(cfg)
-            pol = policy.link_policy(cfg, self._override)
+            cands = call_dropped("policy", "candidates", cfg)
+            pol = call_dropped("policy", "link_policy", cfg, self._override)
             order = [c["ssid"] for c in cands]
             if order != self._order and self._busy(self._link.status()):
                 self._deferred = True
                 return
             self._link.configure(cands, pol)
             self._order = order
+            ap = pol["ap_config"]
         except ValueError as e:
             msg = "configuration not usable by the state machine: %s" % e
             log.error(msg)
             self.errors.append(msg)
-            self._link.configure([], {"ap_policy": "fallback", "ap_config": policy.ap_config(cfg)})
+            ap = call_dropped("policy", "ap_config", cfg)
+            self._link.configure([], {"ap_policy": "fallback", "ap_config": ap})
             self._order = []
+        self._ap_ssid = ap["ssid"]  # what status() and the log name the access point
         self._deferred = False
 
     def _busy(self, s):
@@ -345,7 +323,7 @@ class Manager:
                 self._start_servers()
             return
         self._started = True
-        policy.set_hostname(self.hostname, self._sta)
+        call_dropped("policy", "set_hostname", self.hostname, self._sta)
         last = self.config.get("last_good")
         if last:
             try:
@@ -360,7 +338,12 @@ class Manager:
         if ota_guard is None:
             ota_guard = "esp32" in sys.modules or sys.platform == "esp32"
         if ota_guard:
-            self._guard_ota()
+            # A freshly updated image is kept only once the device is back on WiFi.
+            ota = self._module("ota")
+            if ota is not None:
+                from wifimgr.ota.managed import guard
+
+                self._guard_task = guard(ota, self, self._clock)
 
     def stop(self):
         """Stops the servers and the state machine (the station disconnects, the AP closes)."""
@@ -405,18 +388,7 @@ class Manager:
     def leave_safe_mode(self, restart_ms=None):
         """Leaves safe mode: the boot count is set to 0, so the next boot starts the
         application; with `restart_ms`, the device restarts that long after (on the loop)."""
-        was = self.app.safe
-        self.app.leave()
-        log.info("safe mode left%s", "" if was else " (it was not on)")
-        if restart_ms is not None:
-
-            async def restart():
-                await asyncio.sleep_ms(restart_ms)
-                from wifimgr.platform import reset
-
-                reset()
-
-            asyncio.create_task(restart())
+        call_dropped("safemode", "leave", self.app, restart_ms)
 
     async def wait_for(self, predicate, timeout_ms=None):
         """Waits until predicate(status) is true, with every change of the link handled (events
@@ -450,7 +422,7 @@ class Manager:
     def _status(self):
         s = self._link.status()
         up = s["ap_active"]
-        s["ap_ssid"] = policy.ap_config(self.config)["ssid"] if up else None
+        s["ap_ssid"] = self._ap_ssid if up else None
         s["ap_ip"] = s["ap_security"] = None
         if up:
             try:
@@ -473,14 +445,17 @@ class Manager:
             trial = {"ssid": self._asked[0], "state": "trying", "reason": None, "ip": None}
         if trial is not None:
             trial = dict(trial)
-            if trial["state"] == "connected" and not self._handled(trial):
+            p = self._prev and self._prev["trial"]  # what _changed has seen of it
+            handled = p and p["state"] == "connected" and p["ssid"] == trial["ssid"]
+            if trial["state"] == "connected" and not handled:
                 # Joined, but not stored and hooked yet (_follow runs next): still trying.
                 trial["state"], trial["ip"] = "trying", None
             done = trial["state"] == "connected"
             trial["url"] = "http://%s.local/" % self.hostname if done else None
             trial["hook"] = self._hook if done else None
             s["trial"] = trial
-        s["ota"] = self._ota_status()
+        ota = sys.modules.get("wifimgr.ota")  # loaded once an update or the guard ran
+        s["ota"] = ota.merged_status(self._ota) if ota else self._ota and dict(self._ota)
         s["webrepl"] = self._webrepl
         s["servers"] = self._servers_status(up)
         s["errors"] = list(self.errors)
@@ -490,53 +465,11 @@ class Manager:
             s["errors"].append("access point not started: %s" % ap_error)
         if s.get("error"):  # the twin's task failed a turn since it last connected
             s["errors"].append("link: %s" % s["error"])
-        s["app_error"] = self.app.last()
-        s["safe_mode"] = self.app.safe
+        app = self.app
+        last = app["crashes"][-1:]  # the newest, and whether it happened since this boot
+        s["app_error"] = dict(last[0], this_boot=app["new"] > 0) if last else None
+        s["safe_mode"] = app["safe"]
         return s
-
-    def _app_crashed(self, where, exc):
-        # An image still pending verification whose application crashes goes back to the
-        # previous image now (docs/ota.md, "Safe mode and rollback").
-        ota = sys.modules.get("wifimgr.ota")
-        if ota is None or not self.app.counting:
-            return  # no application run by wifimgr.run(app), or no OTA
-        try:
-            pending = ota.status().get("pending_verify")
-        except OSError:
-            pending = False
-        if pending:
-            log.error("the new firmware's application crashed: rolling back")
-            ota.reset()
-
-    def _make_setup_key(self):
-        # Made at first boot, kept in the store, printed at every boot (the serial console is
-        # one of the places its owner reads it; the label is the other). Not through the
-        # logger: it must show at every log level, and only here.
-        try:
-            key = self.store.setup_key()
-        except OSError as e:
-            key = self.store.get(SETUP_KEY)
-            self.errors.append("setup key not saved (it holds for this boot only): %s" % e)
-        print("wifimgr: setup key %s" % key)
-
-    def _handled(self, trial):
-        # True once _changed has seen this trial connected (credentials stored, hook called).
-        p = self._prev and self._prev["trial"]
-        return bool(p) and p["state"] == "connected" and p["ssid"] == trial["ssid"]
-
-    def _import_provisioning(self):
-        path = _dirname(self.config.path) + "wifi.json"
-        if not _fs.exists(path):
-            return
-        from wifimgr.provision import import_wifi_json  # only when there is a file to import
-
-        try:
-            if import_wifi_json(self.config, path):
-                log.info("provisioned from %s", path)
-        except (OSError, ValueError) as e:
-            msg = "wifi.json not imported: %s" % e
-            log.error(msg)
-            self.errors.append(msg)
 
     def _emit(self, event, arg):
         result = None
@@ -546,7 +479,7 @@ class Manager:
                 if r is not None:
                     result = r
             except Exception as e:  # a user callback must not stop the manager
-                self.app.record("callback " + event, e)
+                call_dropped("safemode", "record", self.app, "callback " + event, e)
         return result
 
     def _note(self, s):
@@ -574,7 +507,7 @@ class Manager:
         if state in ("connecting", "getting_ip") and (was != state or prev["ssid"] != s["ssid"]):
             if s["ssid"] and state == "connecting":
                 # Before association: with DHCP stopped the address comes with it.
-                policy.apply_static_ip(self.config, self._sta, s["ssid"])
+                call_dropped("policy", "apply_static_ip", self.config, self._sta, s["ssid"])
         trial, ptrial = s["trial"], prev["trial"]
         asked = self._asked
         if asked and trial and trial["ssid"] == asked[0]:
@@ -587,7 +520,8 @@ class Manager:
         if trial is not None and trial["state"] == "connected":
             if ptrial is None or ptrial["state"] != "connected" or ptrial["ssid"] != trial["ssid"]:
                 provisioned = self._store_trial(trial["ssid"])
-        self._log_state(s, prev)
+        if log.level <= log.INFO:  # what a serial console shows at wifimgr.log_level(20)
+            call_dropped("_console", "state_lines", s, prev, self._ap_ssid)
         if s.get("ap_error") and s.get("ap_error") != prev.get("ap_error"):
             log.error("access point not started: %s", s["ap_error"])
         if state == "connected" and was != "connected":
@@ -609,28 +543,6 @@ class Manager:
             if self._serve == "ap":
                 self._stop_servers()
             self._emit("ap_stopped", self._status())
-
-    def _log_state(self, s, prev):
-        # One line per change at INFO (wifimgr.log_level(20)): what a serial console shows.
-        state, ssid, reason = s["state"], s["ssid"], s["reason"]
-        was, left = prev["state"], prev["ssid"]
-        if reason and left and was in _BUSY and (reason != prev.get("reason") or ssid != left):
-            # The attempt on `left` ended: say why before what comes next.
-            log.info(_FAILED.get(reason, "%s failed"), left)
-        if state != was or ssid != left:
-            if state == "connected":
-                ch = s["channel"]
-                log.info("connected to %s: %s, %s dBm%s", ssid, s["ip"], s["rssi"],
-                         ", channel %s" % ch if ch is not None else "")  # fmt: skip
-            elif state in ("connecting", "getting_ip"):
-                log.info("%s %s", "joining" if state == "connecting" else "asking DHCP of", ssid)
-            elif state == "waiting" and reason in (None, "not_found"):
-                log.info("none of the known networks is on the air")
-            elif state == "waiting":
-                log.info("no known network joined (last: %s): trying again later", reason)
-        if s["ap_active"] != prev["ap_active"]:
-            ap = policy.ap_config(self.config)["ssid"]
-            log.info("access point %s %s", ap, "up" if s["ap_active"] else "down")
 
     def _store_trial(self, ssid):
         if self._trial is None or self._trial[0] != ssid:
@@ -662,7 +574,7 @@ class Manager:
 
     def _start_webrepl(self, s):
         if self._webrepl != "started":
-            r = policy.webrepl(self.config, s)
+            r = call_dropped("policy", "webrepl", self.config, s)
             if r is not None:
                 self._webrepl = r
 
@@ -711,11 +623,13 @@ class Manager:
         if not failed:
             self._retry_at, self._retry_ms = None, _RETRY_MIN_MS
             return
+        # The next try first: saying what failed may itself run short of memory.
+        retry_ms = self._retry_ms
+        self._retry_at = ticks_add(self.now_ms(), retry_ms)
+        self._retry_ms = min(retry_ms * 2, _RETRY_MAX_MS)
         for name, what, e in failed:
             msg = "%s did not start: %s: %s" % (what, type(e).__name__, e)
-            self._server_error(name, msg, log.error, " (trying again in %d ms)" % self._retry_ms)
-        self._retry_at = ticks_add(self.now_ms(), self._retry_ms)
-        self._retry_ms = min(self._retry_ms * 2, _RETRY_MAX_MS)
+            self._server_error(name, msg, log.error, " (trying again in %d ms)" % retry_ms)
 
     def _server_error(self, name, msg, report=log.error, more=""):
         # One current message per server in self.errors: the last failure, none once it runs.
@@ -725,7 +639,10 @@ class Manager:
         if msg is not None:
             self._server_msgs[name] = msg
             self.errors.append(msg)
-            report(msg + more)
+            try:
+                report(msg + more)
+            except MemoryError:
+                pass  # the heap is that short: status()["errors"] has it, the next try logs it
 
     def _servers_status(self, ap_active):
         # Per server: "serving", "missing" (wanted now but not running: errors says why) or
@@ -770,7 +687,10 @@ class Manager:
             self._start_servers()  # a server that failed to start, again after its backoff
         if s["state"] == "connected":
             self._remember(s)  # the link reports last_good just after "connected"
-        self.app.tick(self.now_ms())
+        g = self.app["grace"]  # the application's grace time: ran it without a crash?
+        if g and not self.app["healthy"] and not self.app["new"]:
+            if ticks_diff(self.now_ms(), g[0]) >= g[1]:
+                call_dropped("safemode", "ok", self.app, True)
         if timeout and s["ap_active"] and ticks_diff(self.now_ms(), self._seen) >= timeout * 1000:
             log.info("portal idle for %d s: closing the access point", timeout)
             self._override = {"ap_policy": "never"}
@@ -778,80 +698,6 @@ class Manager:
             self._link.stop()
             self.apply()
             self._link.start()
-
-    async def _run_ota(self, ota, url, sha256):
-        shown = _config.safe_url(url)  # what the status and the log say: no credentials
-        trust = {"ca": self.config.get("ota_ca"), "pin": self.config.get("ota_pin")}
-        try:
-            # Other tasks (the portal showing the progress) run while it downloads.
-            if url.split("?")[0].endswith(".json"):
-                installed = await ota.aupdate_from_manifest(
-                    url, reboot=False, sha256=sha256, **trust
-                )
-            else:
-                installed = await ota.aupdate(url, sha256=sha256, reboot=False, **trust)
-        except Exception as e:
-            log.error("OTA from %s failed: %r", shown, e)
-            self._ota = {"state": "failed", "url": shown, "error": str(e) or repr(e)}
-            return
-        if installed is None:  # the manifest offers nothing newer than this firmware
-            self._ota = {"state": "up_to_date", "url": shown, "error": None}
-            return
-        self._ota = {"state": "done", "url": shown, "error": None}
-        log.info("OTA from %s installed; restarting in %d ms", shown, OTA_RESTART_DELAY_MS)
-        await asyncio.sleep_ms(OTA_RESTART_DELAY_MS)  # the portal shows "installed" meanwhile
-        ota.reset()
-
-    def _ota_status(self):
-        # Ours (running, done, failed, up_to_date) with the OTA module's details: while ours
-        # runs, the module's step (downloading, percent, ...) once it has begun this update;
-        # after it, what the module says of the outcome (cause, version, slot). Without an
-        # update of ours, the module's own state (e.g. the health check after one).
-        ota = sys.modules.get("wifimgr.ota")
-        try:
-            progress = ota.status() if ota is not None else {"state": "idle"}
-        except OSError as e:  # the boot record could not be read
-            progress = {"state": "idle", "status_error": str(e)}
-        if self._ota is None:
-            return progress if progress["state"] != "idle" else None
-        out = dict(self._ota)
-        if out["state"] != "running":
-            for k, v in progress.items():
-                if k not in ("state", "url", "error"):
-                    out[k] = v
-        elif progress["state"] in _OTA_STEPS:
-            out.update(progress)
-            out["url"] = self._ota["url"]
-        return out
-
-    def _guard_ota(self):
-        # A freshly updated image is kept only once the device is back on WiFi (wifimgr.ota
-        # marks it valid, or reboots into the previous image at the deadline).
-        ota = self._module("ota")
-        if ota is None or not hasattr(ota, "guard"):
-            return
-
-        async def guard():
-            try:
-                r = await ota.guard(
-                    lambda: self._link.status()["state"] == "connected" and self._app_healthy(),
-                    deadline_ms=self.config.get("ota_guard_s", OTA_GUARD_S) * 1000,
-                    health_url=self.config.get("ota_health_url"),
-                    clock=self._clock,
-                    ca=self.config.get("ota_ca"),
-                    pin=self.config.get("ota_pin"),
-                )
-                if r not in ("not_pending", "unavailable"):  # unavailable: in ota.status()
-                    log.info("OTA health check: the new firmware is %s", r)
-            except Exception as e:
-                log.error("OTA health check failed: %r", e)
-
-        self._guard_task = asyncio.create_task(guard())
-
-    def _app_healthy(self):
-        # What the OTA guard waits for besides WiFi: the application run by wifimgr.run(app)
-        # said it is healthy (app_ok(), or app_grace_s without a crash).
-        return self.app.healthy or not self.app.counting
 
     def _module(self, name):
         # wifimgr.<name> (portal, ota), or None when this installation does not have it.

@@ -1,6 +1,7 @@
 """Provisioning files: a `wifi.json` dropped on the filesystem (mipy-esp style,
 {"SSID": "PASSWORD", ...}, most preferred first) becomes known networks, their passwords in the
-credential store; the manager imports it at start.
+credential store; the manager imports it at start (`at_start()`, with what else it does to
+the configuration and the store once, this module loaded for it and dropped after).
 """
 
 import json
@@ -9,7 +10,7 @@ import os
 from wifimgr import _fs
 from wifimgr import _log as log
 from wifimgr import config as _config
-from wifimgr.store import Store
+from wifimgr.store import SETUP_KEY, Store
 
 
 def _string_end(text, i):
@@ -83,3 +84,32 @@ def import_wifi_json(cfg, path):
     os.remove(path)
     log.info("imported %d network(s) from %s (%d already known)", len(items), path, len(known))
     return [ssid for ssid, _ in items]
+
+
+def at_start(cfg, store, errors):
+    """What the Manager does once with the configuration `cfg` and the store it read; what
+    fails is added to `errors` (its status()["errors"]): the passwords of a schema 2 file are
+    moved to the store now, not at some later save; a wifi.json beside the configuration is
+    imported; the setup key is made at first boot and printed at every boot (the serial
+    console is one of the places its owner reads it; the label is the other; not through the
+    logger: it must show at every log level, and only here)."""
+    if cfg.error is None and cfg.has_plaintext():
+        try:
+            cfg.save()
+        except Exception as e:
+            errors.append("%s: passwords not moved to the store: %s" % (cfg.path, e))
+    path = cfg.path[: cfg.path.rfind("/") + 1] + "wifi.json"
+    if _fs.exists(path):
+        try:
+            if import_wifi_json(cfg, path):
+                log.info("provisioned from %s", path)
+        except (OSError, ValueError) as e:
+            msg = "wifi.json not imported: %s" % e
+            log.error(msg)
+            errors.append(msg)
+    try:
+        key = store.setup_key()
+    except OSError as e:
+        key = store.get(SETUP_KEY)
+        errors.append("setup key not saved (it holds for this boot only): %s" % e)
+    print("wifimgr: setup key %s" % key)

@@ -1,10 +1,17 @@
 """What the application may not take down: its crashes are kept and shown, boots that crash
 are counted, and after SAFE_BOOTS of them in a row the device starts in safe mode.
 
-- `AppGuard(directory)`: one per Manager. `record(where, exc)` keeps the newest CRASHES_KEPT
-  tracebacks (CRASH_BYTES each at most, the end of the traceback) in `<directory>` +
-  CRASH_FILE, written atomically, at most CRASH_WRITES times a boot (a callback failing every
-  second must not wear the flash out); `last()` is what status()["app_error"] shows.
+- `guard(directory)`: the application's state, one dict per Manager (its `app`), which the
+  Manager and the facade read and hand to the functions here; this module is loaded only for
+  those (wifimgr.call_dropped(): at boot, on a crash, when the application is healthy or safe
+  mode is left), not kept between them. Its keys: "dir" (`directory`), "crashes" (the newest
+  CRASHES_KEPT, from earlier boots too, oldest first), "new" (how many of them this boot
+  recorded), "writes" (of the crash file, this boot), "counting" (wifimgr.run(app) counts
+  this boot), "healthy", "safe" (why this boot is in safe mode, or None), "grace" ((started
+  at, grace ms) of the application, or None) and "boots".
+- `record(guard, where, exc)` keeps the newest CRASHES_KEPT tracebacks (CRASH_BYTES each at
+  most, the end of the traceback) in `<directory>` + CRASH_FILE, written atomically, at most
+  CRASH_WRITES times a boot (a callback failing every second must not wear the flash out).
 - The boot count: how many boots in a row ended before the application was healthy
   (`ok()`: wifimgr.app_ok(), or `app_grace_s` without a crash). `boot()` adds this boot to it
   and commits it before the application starts, so a crash, a watchdog reset or a power cut
@@ -20,7 +27,6 @@ are counted, and after SAFE_BOOTS of them in a row the device starts in safe mod
 import json
 import os
 import sys
-import time
 
 from micropython import const
 
@@ -87,117 +93,139 @@ def traceback_text(exc):
     return text[-CRASH_BYTES:]
 
 
-class AppGuard:
-    def __init__(self, directory, nvs=None):
-        self._path = directory + CRASH_FILE
-        self._directory = directory
-        self._nvs = nvs
-        self._writes = 0
-        self._new = 0  # entries recorded in this boot
-        self._crashes = self._load()
-        self.counting = False  # wifimgr.run(app) counts this boot
-        self.healthy = False
-        self.safe = None  # why this boot is in safe mode, or None
-        self.boots = 0
-        self.on_crash = None  # called with (where, exc) after a crash is kept
-        self._grace = None  # (started at, grace ms) of the application
+def guard(directory):
+    """The application's state (see above) with the crashes kept in `directory`."""
+    crashes = []
+    try:
+        with open(directory + CRASH_FILE) as f:
+            doc = json.load(f)
+        if isinstance(doc, list):
+            crashes = [e for e in doc if isinstance(e, dict)][-CRASHES_KEPT:]
+    except (OSError, ValueError):
+        pass
+    return {
+        "dir": directory,
+        "crashes": crashes,
+        "new": 0,
+        "writes": 0,
+        "counting": False,
+        "healthy": False,
+        "safe": None,
+        "grace": None,
+        "boots": 0,
+    }
 
-    def _load(self):
+
+# --- crashes -------------------------------------------------------------------------------
+
+
+def record(guard, where, exc):
+    """Keeps the traceback of `exc`, an unhandled exception in the application (`where`:
+    "main", "task", "callback connected", ...), and logs it. An image still pending
+    verification whose application (run by wifimgr.run(app)) crashes goes back to the
+    previous image now (docs/ota.md, "Safe mode and rollback")."""
+    error = "%s: %s" % (type(exc).__name__, exc)
+    entry = {"where": where, "error": error[:200], "traceback": traceback_text(exc)}
+    log.error("application crashed in %s: %s", where, error)
+    guard["crashes"] = (guard["crashes"] + [entry])[-CRASHES_KEPT:]
+    guard["new"] = min(guard["new"] + 1, CRASHES_KEPT)
+    if guard["writes"] < CRASH_WRITES:
+        guard["writes"] += 1
+        path = guard["dir"] + CRASH_FILE
         try:
-            with open(self._path) as f:
-                doc = json.load(f)
-            if isinstance(doc, list):
-                return [e for e in doc if isinstance(e, dict)][-CRASHES_KEPT:]
-        except (OSError, ValueError):
-            pass
-        return []
+            tmp = path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(guard["crashes"], f)
+            os.rename(tmp, path)
+        except OSError as e:
+            log.warning("crash not kept in %s: %s", path, e)
+    ota = sys.modules.get("wifimgr.ota")
+    if ota is None or not guard["counting"]:
+        return  # no application run by wifimgr.run(app), or no OTA
+    try:
+        pending = ota.status().get("pending_verify")
+    except OSError:
+        pending = False
+    if pending:
+        log.error("the new firmware's application crashed: rolling back")
+        ota.reset()
 
-    def _store(self):
-        if self._nvs is None:
-            self._nvs = _nvs(self._directory)
-        return self._nvs
 
-    # --- crashes -------------------------------------------------------------------------
+# --- the boot count ------------------------------------------------------------------------
 
-    def record(self, where, exc):
-        """Keeps the traceback of `exc`, an unhandled exception in the application (`where`:
-        "main", "task", "callback connected", ...), logs it and says so to on_crash."""
-        error = "%s: %s" % (type(exc).__name__, exc)
-        entry = {"where": where, "error": error[:200], "traceback": traceback_text(exc)}
-        log.error("application crashed in %s: %s", where, error)
-        self._crashes.append(entry)
-        self._crashes = self._crashes[-CRASHES_KEPT:]
-        self._new = min(self._new + 1, CRASHES_KEPT)
-        if self._writes < CRASH_WRITES:
-            self._writes += 1
-            try:
-                tmp = self._path + ".tmp"
-                with open(tmp, "w") as f:
-                    json.dump(self._crashes, f)
-                os.rename(tmp, self._path)
-            except OSError as e:
-                log.warning("crash not kept in %s: %s", self._path, e)
-        if self.on_crash is not None:
-            self.on_crash(where, exc)
 
-    def crashes(self):
-        """The kept crashes, oldest first (at most CRASHES_KEPT, from earlier boots too)."""
-        return [dict(e) for e in self._crashes]
+def boot(guard, config, now_ms):
+    """Counts this boot (committed at once) against the configuration's safe_mode_boots;
+    returns why it is in safe mode (and says so on the console), or None: then the
+    application starts now and is healthy after app_grace_s without a crash (the Manager's
+    tick, then ok())."""
+    limit = config.get("safe_mode_boots", SAFE_BOOTS)
+    nvs = _nvs(guard["dir"])
+    try:
+        before = nvs.get_i32(_BOOTS)
+    except OSError:
+        before = 0
+    if _fresh_image():
+        before = 0  # an update: the new image gets its own chances
+    guard["boots"] = min(before, limit) + 1
+    guard["counting"] = True
+    nvs.set_i32(_BOOTS, guard["boots"])
+    nvs.commit()
+    if before >= limit:
+        guard["safe"] = "the application did not come up healthy in the last %d boots" % before
+        # On the serial console at every log level, as the setup key is.
+        print("wifimgr: safe mode: %s; the application is not started." % guard["safe"])
+        print("wifimgr: leave it from the portal or with wifimgr.leave_safe_mode()")
+        return guard["safe"]
+    guard["grace"] = (now_ms, config.get("app_grace_s", GRACE_S) * 1000)
+    return None
 
-    def last(self):
-        """The newest crash with "this_boot" (True if it happened since this boot), or None."""
-        if not self._crashes:
-            return None
-        out = dict(self._crashes[-1])
-        out["this_boot"] = self._new > 0
-        return out
 
-    # --- the boot count ------------------------------------------------------------------
+def _fresh_image():
+    # True when this boot runs a freshly updated image the guard has not kept yet.
+    try:
+        from wifimgr import ota
+    except ImportError:
+        return False
+    try:
+        return bool(ota.status().get("pending_verify"))
+    except OSError:
+        return False
 
-    def boot(self, limit=SAFE_BOOTS, fresh_image=False):
-        """Counts this boot (committed at once); returns why it is in safe mode, or None."""
-        nvs = self._store()
-        try:
-            before = nvs.get_i32(_BOOTS)
-        except OSError:
-            before = 0
-        if fresh_image:
-            before = 0  # an update: the new image gets its own chances
-        self.boots = min(before, limit) + 1
-        self.counting = True
-        nvs.set_i32(_BOOTS, self.boots)
-        nvs.commit()
-        if before >= limit:
-            self.safe = "the application did not come up healthy in the last %d boots" % before
-        return self.safe
 
-    def start(self, now_ms, grace_ms):
-        """The application starts now: healthy after grace_ms without a crash (tick())."""
-        self._grace = (now_ms, grace_ms)
+def ok(guard, graced=False):
+    """The application is healthy (`graced`: it ran app_grace_s without a crash): this boot
+    does not count as a failed one."""
+    if guard["healthy"]:
+        return
+    if graced:
+        log.info("application up for %d s without a crash: healthy", guard["grace"][1] // 1000)
+    guard["healthy"] = True
+    if guard["counting"] and guard["safe"] is None:
+        _reset_count(guard)
 
-    def tick(self, now_ms):
-        """Called now and then by the manager: the grace time without a crash makes it ok()."""
-        g = self._grace
-        if g is not None and not self.healthy and not self._new:
-            if time.ticks_diff(now_ms, g[0]) >= g[1]:
-                log.info("application up for %d s without a crash: healthy", g[1] // 1000)
-                self.ok()
 
-    def ok(self):
-        """The application is healthy: this boot does not count as a failed one."""
-        if self.healthy:
-            return
-        self.healthy = True
-        if self.counting and self.safe is None:
-            self._reset_count()
+def leave(guard, restart_ms=None):
+    """Leaves safe mode: the next boot starts the application; with `restart_ms`, the device
+    restarts that long after (on the running loop)."""
+    was = guard["safe"]
+    guard["safe"] = None
+    _reset_count(guard)
+    log.info("safe mode left%s", "" if was else " (it was not on)")
+    if restart_ms is not None:
+        import asyncio
 
-    def leave(self):
-        """Leaves safe mode: the next boot starts the application."""
-        self.safe = None
-        self._reset_count()
+        async def restart():
+            await asyncio.sleep_ms(restart_ms)
+            from wifimgr.platform import reset
 
-    def _reset_count(self):
-        nvs = self._store()
-        nvs.set_i32(_BOOTS, 0)
-        nvs.commit()
-        self.boots = 0
+            reset()
+
+        asyncio.create_task(restart())
+
+
+def _reset_count(guard):
+    nvs = _nvs(guard["dir"])
+    nvs.set_i32(_BOOTS, 0)
+    nvs.commit()
+    guard["boots"] = 0

@@ -114,11 +114,11 @@ def test_printed_label_scans_back_to_the_join_string(tmp_path, args, name, uri):
 
 
 def test_setup_keys_are_the_firmwares(micropython):
-    """The label takes what wifimgr.store.make_setup_key() makes, and nothing else."""
+    """The label takes what wifimgr._seal.make_setup_key() makes, and nothing else."""
     keys = micropython.run(
-        "from wifimgr.store import make_setup_key\nfor _ in range(20): print(make_setup_key())"
+        "from wifimgr._seal import make_setup_key\nfor _ in range(20): print(make_setup_key())"
     ).split()
     assert len(keys) == 20
     for key in keys:
         assert label.check_setup_key(key) == key
-    assert label.SETUP_KEY_ALPHABET in (ROOT / "frozen/wifimgr/store.py").read_text()
+    assert label.SETUP_KEY_ALPHABET in (ROOT / "frozen/wifimgr/_seal.py").read_text()

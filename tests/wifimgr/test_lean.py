@@ -32,6 +32,24 @@ out({"state": s["state"], "ap": s["ap_active"], "servers": s["servers"], "module
 """
 
 
+# What runs now and then is loaded for that and dropped after (wifimgr.call_dropped()): the
+# store's crypto (a load, a save), the configuration's document checks and its editing (a
+# change), safe mode's code (at boot, on a crash), the policy (when the configuration
+# changes, on a connect), the one-shot API (setup_network() etc.), what the manager does once
+# at start (wifimgr.provision: passwords migrated, a wifi.json imported, the setup key), the
+# console's INFO lines (quiet by default).
+DROPPED = {
+    "wifimgr._console",
+    "wifimgr.provision",
+    "wifimgr._seal",
+    "wifimgr._schema",
+    "wifimgr._cfgedit",
+    "wifimgr.safemode",
+    "wifimgr.policy",
+    "wifimgr._oneshot",
+}
+
+
 def state(micropython, known):
     body = BODY.replace("KNOWN", "True" if known else "False")
     return run_json(micropython, body)
@@ -52,6 +70,7 @@ def test_with_the_access_point_up_the_portal_and_dns_and_nothing_of_ota(micropyt
     # No update ran: no OTA machinery, no otadata, no flash stand-in; Improv is off here.
     assert not [m for m in mods if m.startswith(("wifimgr.ota", "wifimgr.partition"))], mods
     assert "wifimgr.improv" not in mods and "wifimgr.sim" in mods
+    assert not mods & DROPPED, mods
     assert mods & {"wifimgr.link", "wifimgr.dns"} == twins(r["native"]), mods
 
 
@@ -61,6 +80,7 @@ def test_joined_without_the_access_point_no_portal_no_dns(micropython):
     mods = set(r["modules"])
     assert not [m for m in mods if m.startswith(("wifimgr.portal", "wifimgr.ota"))], mods
     assert "wifimgr.dns" not in mods and "wifimgr.improv" not in mods, mods
+    assert not mods & DROPPED, mods
     assert ("wifimgr.link" in mods) == (not r["native"]), mods
 
 

@@ -459,19 +459,18 @@ def test_an_access_point_the_radio_refuses_is_in_errors(micropython):
     """The C Link keeps the access point down when its config cannot be offered (link_task.c:
     ap_error) instead of leaving the driver's open default up; the manager names it in
     status()["errors"] and on the log. config.py refuses such a config before it gets that far,
-    so the test swaps policy.ap_config for one whose passphrase is too short for WPA2, as a
-    driver refusing a channel would be reported."""
+    so the test hands the link one whose passphrase is too short for WPA2 past the manager's
+    configuration, as a driver refusing a channel would be reported."""
     if micropython.link != "native":
         pytest.skip("the twin's ap.config() raises instead: only the C Link reports ap_error")
     r = run_json(
         micropython,
         """
 radio([])
-from wifimgr import policy
-policy.ap_config = lambda cfg: {"ssid": "Setup", "key": "short", "security": 3}
-"""
-        + START
-        + """
+from wifimgr.manager import Manager
+m = Manager("wifimgr.json", clock=clock, uid=UID)
+m.link.configure([], {"ap_config": {"ssid": "Setup", "key": "short", "security": 3}})
+m.start(serve="never")
 seen = []
 until(m, lambda s: s["ap_error"] and not seen.append(s), 30000)
 out(seen[0])

@@ -1,5 +1,6 @@
-"""wifimgr.platform.WlanCodes: WLAN.status() codes from the network module's STAT_* names only,
-whatever numbers a port gives them and whichever names it lacks (issue 14).
+"""wifimgr._wlan.WlanCodes (wifimgr.platform.wlan_codes()): WLAN.status() codes from the network
+module's STAT_* names only, whatever numbers a port gives them and whichever names it lacks
+(issue 14).
 
 The Pico W's numbers follow extmod/modnetwork.c (its STAT_* table for cyw43: STAT_IDLE
 CYW43_LINK_DOWN, STAT_CONNECTING CYW43_LINK_JOIN, STAT_WRONG_PASSWORD CYW43_LINK_BADAUTH,
@@ -19,7 +20,7 @@ ESP8266 = {"IDLE": 0, "CONNECTING": 1, "WRONG_PASSWORD": 2, "NO_AP_FOUND": 3,
            "CONNECT_FAIL": 4, "GOT_IP": 5}  # fmt: skip
 
 CODES = r"""
-from wifimgr.platform import WlanCodes
+from wifimgr._wlan import WlanCodes
 class Net:
     pass
 out_ = {}

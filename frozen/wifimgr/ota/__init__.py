@@ -27,7 +27,8 @@
 # (status(), unavailable(), pending_verify()) that the portal and the boot need; .http is the
 # HTTP(S) client, .image the app-image checks, .download one image into the other slot,
 # .manifest the release manifests, .journal the filesystem files that follow the firmware,
-# .rollback the health check that keeps or rolls back a new image. The flash is esp32.Partition
+# .rollback the health check that keeps or rolls back a new image, .managed the update and the
+# health check as the Manager runs them on its loop. The flash is esp32.Partition
 # on a board; only where there is none (the unix port) is the host stand-in, wifimgr.partition,
 # imported.
 
@@ -146,6 +147,33 @@ def status():
         )
     except OSError:
         pass
+    return out
+
+
+# The steps of an update (status()["state"]) the Manager shows while its own runs.
+_STEPS = ("checking", "connecting", "downloading", "verifying")
+
+
+def merged_status(mine):
+    """What the Manager's status()["ota"] shows: `mine`, the Manager's own update (running,
+    done, failed, up_to_date; None without one), with this module's details: while it runs,
+    the step (downloading, percent, ...) once it has begun this update; after it, what the
+    module says of the outcome (cause, version, slot). Without an update of the Manager's,
+    the module's own state (e.g. the health check after one), or None when idle."""
+    try:
+        progress = status()
+    except OSError as e:  # the boot record could not be read
+        progress = {"state": "idle", "status_error": str(e)}
+    if mine is None:
+        return progress if progress["state"] != "idle" else None
+    out = dict(mine)
+    if out["state"] != "running":
+        for k, v in progress.items():
+            if k not in ("state", "url", "error"):
+                out[k] = v
+    elif progress["state"] in _STEPS:
+        out.update(progress)
+        out["url"] = mine["url"]
     return out
 
 
