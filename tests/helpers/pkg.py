@@ -6,7 +6,8 @@ import json
 
 # Runs on MicroPython. `radio(aps)` installs the simulated radio with these access points on a
 # virtual clock `clock`; `ap(...)` builds one; `until(m, pred, ms)` runs the loop until
-# pred(status) or `ms` of virtual time; `out(x)` prints the result line.
+# pred(status) or `ms` of virtual time; `out(x)` prints the result line; `await request(port,
+# method, path, ...)` makes one HTTP request.
 PRELUDE = r"""
 import asyncio, json, os, sys
 from wifimgr import sim
@@ -31,6 +32,24 @@ def until(m, pred, ms=120000):
 
 def out(x):
     print(json.dumps(x))
+
+async def request(port, method, path, host="127.0.0.1", headers=(), body=b""):
+    # One HTTP/1.1 request to 127.0.0.1:port, Connection: close: (status, head, body bytes).
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n" % (
+        method, path, host, len(body))
+    w.write((head + "".join(h + "\r\n" for h in headers) + "\r\n").encode() + body)
+    await w.drain()
+    data = b""
+    while True:
+        chunk = await r.read(1024)
+        if not chunk:
+            break
+        data += chunk
+    w.close()
+    await w.wait_closed()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head.decode(), payload
 
 def read(path):
     try:

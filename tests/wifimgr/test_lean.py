@@ -109,48 +109,32 @@ portal = m._portal
 def loaded():
     return sorted(k for k in sys.modules if k.startswith("wifimgr.portal."))
 
-async def request(method, path, host="127.0.0.1", headers=(), body=b""):
-    r, w = await asyncio.open_connection("127.0.0.1", PORT)
-    head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n" % (
-        method, path, host, len(body))
-    w.write((head + "".join(h + "\r\n" for h in headers) + "\r\n").encode() + body)
-    await w.drain()
-    data = b""
-    while True:
-        chunk = await r.read(1024)
-        if not chunk:
-            break
-        data += chunk
-    w.close()
-    await w.wait_closed()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), head.decode(), payload
-
 async def main():
     seen = {"idle": [loaded(), portal.visit is None]}
-    st, _, _ = await request("GET", "/generate_204", host="connectivitycheck.gstatic.com")
+    st, _, _ = await request(PORT, "GET", "/generate_204", host="connectivitycheck.gstatic.com")
     seen["probe"] = [st, loaded(), portal.visit is None]
     # The visit ends after SESSION_IDLE_MS without a request: 1 s here.
     import wifimgr.portal.api as api
     api.SESSION_IDLE_MS = 1000
-    st, head, payload = await request("GET", "/api/session")
+    st, head, payload = await request(PORT, "GET", "/api/session")
     cookie = head.split("Set-Cookie: ")[1].split(";")[0]
     auth = ["Cookie: " + cookie, "X-Token: " + json.loads(payload)["token"],
             "Content-Type: application/x-www-form-urlencoded"]
     seen["session"] = [st, portal.visit is not None]
-    st, _, payload = await request("GET", "/")
+    st, _, payload = await request(PORT, "GET", "/")
     seen["page"] = [st, b"<html" in payload, loaded()]
-    st, _, payload = await request("POST", "/api/unlock", headers=auth, body=b"key=abcd-efgh-jkmn")
+    key = b"key=abcd-efgh-jkmn"
+    st, _, payload = await request(PORT, "POST", "/api/unlock", headers=auth, body=key)
     seen["unlock"] = [st, json.loads(payload)["error"], loaded()]
     # Another client keeps the visit: the first session, unused for more than 1 s, is over.
     for _ in range(8):
-        await request("GET", "/api/status")
+        await request(PORT, "GET", "/api/status")
         await asyncio.sleep_ms(200)
-    st, _, payload = await request("POST", "/api/rescan", headers=auth)
+    st, _, payload = await request(PORT, "POST", "/api/rescan", headers=auth)
     seen["expired"] = [st, json.loads(payload)["error"], portal.visit is not None]
     await asyncio.sleep_ms(1500)
     seen["left"] = [loaded(), portal.visit is None, "api" in dir(sys.modules["wifimgr.portal"])]
-    st, _, payload = await request("GET", "/api/session")
+    st, _, payload = await request(PORT, "GET", "/api/session")
     seen["again"] = [st, sorted(json.loads(payload)), loaded()]
     return seen
 

@@ -627,23 +627,8 @@ def short_once(obj, name):
     setattr(obj, name, short)
 
 async def get(path):
-    r, w = await asyncio.open_connection("127.0.0.1", PORT)
-    w.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
-    await w.drain()
-    data = b""
-    while True:
-        chunk = await r.read(1024)
-        if not chunk:
-            break
-        data += chunk
-        if b"\r\n\r\n" in data:
-            head, _, payload = data.partition(b"\r\n\r\n")
-            n = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
-            if n and len(payload) >= int(n[0].split(b":")[1]):
-                break
-    w.close()
-    head, _, payload = data.partition(b"\r\n\r\n")
-    return [head.split(b"\r\n")[0].decode(), head.decode().lower(), payload.decode()]
+    st, head, payload = await request(PORT, "GET", path)
+    return [head.split("\r\n")[0], head.lower(), payload.decode()]
 
 async def main():
     seen = {}
