@@ -61,19 +61,26 @@ def escape(text):
 
 
 def log(lvl, msg, *args):
+    # Never raises MemoryError: a line that finds no heap to be said with is lost, and the
+    # caller (a task's error handler, often) goes on; what matters is in status() as well.
     if lvl < level:
         return
-    if args:
-        msg = msg % args
-    msg = escape(msg)
-    if _attach() is not None:
-        _logger.log(lvl, "%s", msg)
-        return
-    # In pieces, nothing built for the line: what is said when the heap runs short must fit.
-    name = (
-        ("DEBUG", "INFO", "WARNING")[lvl // 10 - 1] if lvl in (DEBUG, INFO, WARNING) else "ERROR"
-    )
-    print(name, "wifimgr", msg, sep=":", file=sys.stderr)
+    try:
+        if args:
+            msg = msg % args
+        msg = escape(msg)
+        if _attach() is not None:
+            _logger.log(lvl, "%s", msg)
+            return
+        # In pieces, nothing built for the line: what is said when the heap runs short fits.
+        name = (
+            ("DEBUG", "INFO", "WARNING")[lvl // 10 - 1]
+            if lvl in (DEBUG, INFO, WARNING)
+            else "ERROR"
+        )
+        print(name, "wifimgr", msg, sep=":", file=sys.stderr)
+    except MemoryError:
+        pass
 
 
 def debug(msg, *args):

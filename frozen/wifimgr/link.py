@@ -896,11 +896,8 @@ class Link:
                 pause = 0
             except Exception as e:
                 pause = min(2 * pause, ERROR_PAUSE_MAX_MS) if pause else ERROR_PAUSE_MIN_MS
-                self._error = e
-                try:
-                    log.error("link: %s: %s (going on in %d ms)", type(e).__name__, e, pause)
-                except MemoryError:
-                    pass  # no heap to say it with now: status()["error"] says it later
+                self._error = e  # status()["error"], when the log line finds no heap
+                log.error("link: %s: %s (going on in %d ms)", type(e).__name__, e, pause)
             await self._sleep(pause or self._policy["poll_ms"])
 
     def _turn(self):

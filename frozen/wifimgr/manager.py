@@ -639,10 +639,7 @@ class Manager:
         if msg is not None:
             self._server_msgs[name] = msg
             self.errors.append(msg)
-            try:
-                report(msg + more)
-            except MemoryError:
-                pass  # the heap is that short: status()["errors"] has it, the next try logs it
+            report(msg + more)  # lost if the heap is that short: status()["errors"] has it
 
     def _servers_status(self, ap_active):
         # Per server: "serving", "missing" (wanted now but not running: errors says why) or

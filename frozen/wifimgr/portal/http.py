@@ -449,10 +449,7 @@ class Server:
         # Counted in stats (the page's status card shows them), said on the console, answered
         # 503 with the connection closed: what the request held is garbage now.
         self.stats["no_memory"] += 1
-        try:
-            log.error("portal: short of memory for a request (answered 503)")
-        except MemoryError:
-            pass
+        log.error("portal: short of memory for a request (answered 503)")
         writer.write(NO_MEMORY)
         await asyncio.wait_for_ms(writer.drain(), _WRITE_TIMEOUT_MS)
 
