@@ -76,10 +76,13 @@ class Portal:
         import asyncio
         import socket
 
+        import wifimgr
+
         try:
-            from . import _page  # noqa: F401  (portal.api serves it; it must be there now)
+            from . import _page  # noqa: F401  (portal.page serves it; it must be there now)
         except ImportError:
             raise ImportError("wifimgr.portal: the page is not built (run make, or mkpage.py)")
+        wifimgr.drop("portal._page")  # loaded again for each page request, as portal.page is
         # The server binds inside a task; a port already taken or an address not ours should
         # fail here, where the caller of start() sees it, not later in the background.
         s = socket.socket()

@@ -37,8 +37,11 @@ def _load():
     # stay in flash, or (as mip installs it) the file _page.FILE beside the module, streamed
     # from the filesystem so that it never sits on the heap. (gz: bytes or a function that
     # opens them, its length, the ETag, the size unzipped, the window it was made with)
+    import wifimgr
+
     from . import _page
 
+    wifimgr.drop("portal._page")  # the names below are all this request needs of it
     if _page.FILE is None:
         return _page.GZIP, len(_page.GZIP), _page.ETAG, _page.SIZE, _page.WBITS
     import os
