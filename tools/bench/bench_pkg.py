@@ -20,11 +20,12 @@ unix32` the 32-bit build's numbers, the ones that match a device, are reported a
 - heap_min_mpy_32bit: the smallest `-X heapsize` (bisected, 4 KiB steps) with which the
   package from .mpy brings up the access point, the portal and the DNS responder, on the real
   clock, and a phone's flow completes: a DNS answer, the page, a session, the scan, the
-  credentials tried and joined, provisioning finished. The simulated radio stands in for the
-  firmware's `network` module: its code is the build's frozen wifimgr.sim, as a device's radio
-  code is in its firmware, and the package modules it loaded are dropped before the .mpy
-  package is put first on sys.path. Its objects (scenario, interfaces: heap_min_sim_bytes in
-  heap_min_scenario) stay on the heap, where a device has the C objects of network.WLAN.
+  credentials tried, joined and stored, provisioning finished. The simulated radio stands in
+  for the firmware's `network` module: its code is the build's frozen wifimgr.sim, as a
+  device's radio code is in its firmware, and the package modules it loaded are dropped before
+  the .mpy package is put first on sys.path. Its objects (scenario, interfaces:
+  heap_min_sim_bytes in heap_min_scenario) stay on the heap, where a device has the C objects
+  of network.WLAN.
 The targets are in targets.py.
 """
 
@@ -231,10 +232,11 @@ def _phone(port, dns_port, deadline_s=30):
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)
-        if request("POST", "/api/finish", {})[0] != 200:
-            return False
         code, _, body = request("GET", "/api/networks")
-        return code == 200 and json.loads(body)["networks"] == ["Meadowbrook"]
+        if code != 200 or json.loads(body)["networks"] != ["Meadowbrook"]:
+            return False
+        # Last: the access point goes down with it (the link's linger ends), and the portal.
+        return request("POST", "/api/finish", {})[0] == 200
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
         return False
 
@@ -324,7 +326,7 @@ def run(ctx):
         heap, sim = _heap_min(unix32, ctx.root, tree)
         out["heap_min_mpy_32bit"] = heap
         out["heap_min_scenario"] = {
-            "flow": "DNS answer, page, session, scan, credentials joined, finish (%s)"
+            "flow": "DNS answer, page, session, scan, credentials joined and stored, finish (%s)"
             % PHONE_SCENARIO,
             "heap_min_sim_bytes": sim,
             "step_bytes": STEP,
