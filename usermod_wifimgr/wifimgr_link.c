@@ -43,7 +43,7 @@ typedef struct {
     mp_obj_t clock; // None on a device: the task runs on esp_timer
     mp_obj_t callbacks; // list
     mp_obj_t policy; // dict, as linkspec.check_policy() returned it
-    bool stepped; // virtual clock: linkspec.pump() steps the task from an asyncio task
+    bool stepped; // virtual clock: its pump() steps the task from an asyncio task
     bool sim;
     wifimgr_link_notify_t *notify; // outside the VM heap
     bool listed; // in MP_STATE_PORT(wifimgr_links)
@@ -64,15 +64,15 @@ static const char *const wifimgr_link_ap_errors[] = {
     "ap_config: password does not fit the security", "ap_config: refused by the WiFi driver",
 };
 
-static mp_obj_t wifimgr_link_module(void) {
-    mp_obj_t fromlist[1] = { MP_OBJ_NEW_QSTR(MP_QSTR_linkspec) };
-    mp_obj_t pkg = mp_import_name(MP_QSTR_wifimgr, mp_obj_new_tuple(1, fromlist),
-        MP_OBJ_NEW_SMALL_INT(0));
-    return mp_import_from(pkg, MP_QSTR_linkspec);
-}
-
+// wifimgr.linkspec.<fun>(*args), as wifimgr.call_dropped("linkspec", fun, *args) calls it:
+// loaded for the call and dropped after it unless something else keeps it (the twin does).
 static mp_obj_t wifimgr_link_call(qstr fun, size_t n, const mp_obj_t *args) {
-    return mp_call_function_n_kw(mp_load_attr(wifimgr_link_module(), fun), n, 0, args);
+    mp_obj_t pkg = mp_import_name(MP_QSTR_wifimgr, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    mp_obj_t call[2 + 2]; // n <= 2: parse_mac(text, field) takes the most
+    call[0] = MP_OBJ_NEW_QSTR(MP_QSTR_linkspec);
+    call[1] = MP_OBJ_NEW_QSTR(fun);
+    memcpy(call + 2, args, n * sizeof(mp_obj_t));
+    return mp_call_function_n_kw(mp_load_attr(pkg, MP_QSTR_call_dropped), 2 + n, 0, call);
 }
 
 static mp_obj_t wifimgr_link_name(const char *const *names, size_t i) {
@@ -498,9 +498,11 @@ static mp_obj_t wifimgr_link_start(mp_obj_t self_in) {
     wifimgr_links_count++;
     if (self->stepped) {
         wifimgr_link_dispatch(self_in);
-        mp_obj_t pump_args[3] = { self_in, self->clock,
-                                  wifimgr_link_dict_get(self->policy, MP_QSTR_poll_ms) };
-        mp_obj_t coro = wifimgr_link_call(MP_QSTR_pump, 3, pump_args);
+        mp_obj_t pump[4];
+        mp_load_method(self->clock, MP_QSTR_pump, pump);
+        pump[2] = self_in;
+        pump[3] = wifimgr_link_dict_get(self->policy, MP_QSTR_poll_ms);
+        mp_obj_t coro = mp_call_method_n_kw(2, 0, pump);
         mp_obj_t asyncio = mp_import_name(MP_QSTR_asyncio, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
         mp_call_function_1(mp_load_attr(asyncio, MP_QSTR_create_task), coro);
     }
@@ -625,7 +627,7 @@ static mp_obj_t wifimgr_link_scan_results(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_scan_results_obj, wifimgr_link_scan_results);
 
 // Link._advance(now_ms) -> running: on a virtual clock, runs what is due up to now_ms
-// (linkspec.pump calls it).
+// (the clock's pump() calls it: wifimgr.sim.VirtualClock).
 static mp_obj_t wifimgr_link_advance(mp_obj_t self_in, mp_obj_t now) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(self_in);
     if (self->stepped && self->task->running) {

@@ -30,17 +30,20 @@ def native(name):
 
 
 def call_dropped(module, function, *args, **kw):
-    """wifimgr.<module>.<function>(*args, **kw), with the module dropped after (drop()): code
-    that runs now and then (the config document's checks, the one-shot API, the portal's rare
-    routes, ...) is not kept between uses. Only for modules nothing else keeps imported."""
+    """wifimgr.<module>.<function>(*args, **kw), with the module dropped after (drop()) unless
+    it was loaded before the call (something keeps it: wifimgr.link keeps wifimgr.linkspec):
+    code that runs now and then (the config document's checks, the one-shot API, the portal's
+    rare routes, ...) is not kept between uses."""
     import sys
 
     name = "wifimgr." + module
+    kept = name in sys.modules
     __import__(name)
     try:
         return getattr(sys.modules[name], function)(*args, **kw)
     finally:
-        drop(module)
+        if not kept:
+            drop(module)
 
 
 def drop(module):

@@ -4,7 +4,7 @@ drops it after, so that a device from .mpy does not keep their bytecode on the h
 
 from micropython import const
 
-from wifimgr import linkspec
+from wifimgr import call_dropped
 from wifimgr.fields import (
     MAX_NETWORKS,
     SCHEMA,
@@ -212,7 +212,7 @@ def check(doc):
             if k in ("ap_policy", "ap_config"):
                 _err("link." + k, "is set through access_point, not link")
         try:
-            linkspec.check_policy(doc["link"])
+            call_dropped("linkspec", "check_policy", doc["link"])
         except ValueError as e:
             _err("link", str(e).replace("policy.", ""))
     last = doc.get("last_good")

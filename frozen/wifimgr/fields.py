@@ -4,7 +4,7 @@ for a check) without importing wifimgr.config."""
 
 from micropython import const
 
-from wifimgr import linkspec
+from wifimgr import call_dropped
 
 SCHEMA = const(3)
 START_POLICIES = ("always", "fallback", "never")
@@ -28,7 +28,8 @@ def check_ssid(ssid, key="ssid"):
     """The SSID as str; ConfigError unless it is 1 to 32 bytes of valid UTF-8 (the checks and
     their wording are wifimgr.linkspec's)."""
     try:
-        return linkspec.check_ssid(linkspec.check_text(ssid, key, 255), key).decode()
+        text = call_dropped("linkspec", "check_text", ssid, key, 255)
+        return call_dropped("linkspec", "check_ssid", text, key).decode()
     except ValueError as e:
         raise ConfigError(str(e), key)
 
@@ -37,7 +38,7 @@ def check_password(password, key="password"):
     """The WPA2 passphrase as str ("" for an open network); ConfigError unless
     wifimgr.linkspec.check_password() takes it."""
     try:
-        return linkspec.check_password(password, key)
+        return call_dropped("linkspec", "check_password", password, key)
     except ValueError as e:
         raise ConfigError(str(e), key)
 

@@ -1,13 +1,20 @@
-"""What both Link backends share: the policy's defaults and ranges, the argument checks, and
-the pump that steps a `_wifimgr.Link` on a virtual clock.
+"""What both Link backends share: the policy's defaults and ranges and the argument checks.
 
 `wifimgr.link.Link` (the Python twin) and `_wifimgr.Link` (C, wifimgr_link.c) both call these, so
-the two word every error alike and the C Link never imports the twin.
+the two word every error alike and the C Link never imports the twin. The C Link calls them
+through wifimgr.call_dropped(): with the C Link, nothing keeps this module between its uses.
 """
 
 from micropython import const
 
 MAX_CANDIDATES = const(8)  # what the state machine holds (core/link.h WM_LINK_MAX_CANDIDATES)
+
+
+def max_candidates():
+    """MAX_CANDIDATES, for a caller that does not keep this module (wifimgr.policy)."""
+    return MAX_CANDIDATES
+
+
 AP_POLICIES = ("always", "fallback", "never")
 
 POLICY_DEFAULTS = {
@@ -196,24 +203,3 @@ def parse_mac(text, field):
         except ValueError:
             raise ValueError("%s must be 6 bytes or aa:bb:cc:dd:ee:ff" % field)
     return check_bssid(text, field)
-
-
-async def pump(link, clock, poll_ms):
-    # Runs a `_wifimgr.Link` on a virtual clock (tests, benchmarks): the task has no thread
-    # then; this moves the clock to the task's next event (at most poll_ms on) and steps it.
-    # A step short of memory (the status it hands to the VM) is taken again poll_ms later,
-    # with the change still queued: a device's task is not on the heap and never stops.
-    import asyncio
-
-    while True:
-        try:
-            if not link._advance(clock.now_ms()):
-                return
-            nxt = link._next()
-        except MemoryError:
-            nxt = -1
-        now = clock.now_ms()
-        step = poll_ms if nxt < 0 else min(poll_ms, nxt - now)
-        if step > 0:
-            clock.advance(step)
-        await asyncio.sleep_ms(0)

@@ -20,7 +20,7 @@ import sys
 from micropython import const
 
 from wifimgr import _log as log
-from wifimgr.linkspec import MAX_CANDIDATES
+from wifimgr import call_dropped
 from wifimgr.store import SETUP_KEY
 
 _SEC_OPEN = const(0)
@@ -29,9 +29,10 @@ _SEC_WPA2 = const(3)
 
 def candidates(cfg):
     out = []
+    limit = call_dropped("linkspec", "max_candidates")
     for net in cfg.networks():
-        if len(out) == MAX_CANDIDATES:
-            log.warning("policy: only the first %d known networks are tried", MAX_CANDIDATES)
+        if len(out) == limit:
+            log.warning("policy: only the first %d known networks are tried", limit)
             break
         bssid = net.get("bssid")
         cand = {

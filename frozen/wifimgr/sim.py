@@ -98,6 +98,25 @@ class VirtualClock:
     def sleep_ms(self, ms):
         self.advance(ms)
 
+    async def pump(self, link, poll_ms):
+        # Runs a `_wifimgr.Link` on this clock (its start() creates this task): the task has no
+        # thread then; this moves the clock to the task's next event (at most poll_ms on) and
+        # steps it. A step short of memory (the status it hands to the VM) is taken again
+        # poll_ms later: a device's task is not on the heap and never stops.
+        import asyncio
+
+        while True:
+            try:
+                if not link._advance(self._now):
+                    return
+                nxt = link._next()
+            except MemoryError:
+                nxt = -1
+            step = poll_ms if nxt < 0 else min(poll_ms, nxt - self._now)
+            if step > 0:
+                self.advance(step)
+            await asyncio.sleep_ms(0)
+
 
 # Scenario keys of an access point, in the order they are checked: (name, types, default).
 # A default of None means required.

@@ -3,7 +3,7 @@
 `_wifimgr.Link` (port/link_task.c with port/radio_sim.c loaded with the same scenario).
 
 Each test builds a scenario, runs the link on the virtual clock (the Python driver's sleeps and
-the simulated scan move it; linkspec.pump moves it for the C task) and prints what it saw as JSON:
+the simulated scan move it; sim.VirtualClock.pump moves it for the C task) and prints what it saw as JSON:
 the status history, the connect calls that reached the radio and the final status.
 """
 

@@ -6,7 +6,7 @@ import json
 
 from micropython import const
 
-from wifimgr import linkspec
+from wifimgr import call_dropped
 
 from .http import HTTPError
 
@@ -47,7 +47,7 @@ def unquote(raw, field):
     """Percent-decodes form-encoded bytes into str; HTTPError naming `field` unless strict
     UTF-8."""
     try:
-        return linkspec.check_utf8(unquote_bytes(raw, field), field)
+        return call_dropped("linkspec", "check_utf8", unquote_bytes(raw, field), field)
     except ValueError as e:
         raise HTTPError(400, str(e), field)
 
@@ -106,7 +106,7 @@ class Fields:
         """`value` as every string a client sends must be: valid UTF-8 (no lone surrogate), at
         most _MAX_TEXT_BYTES; else HTTPError naming `field`."""
         try:
-            return linkspec.check_text(value, field, _MAX_TEXT_BYTES)
+            return call_dropped("linkspec", "check_text", value, field, _MAX_TEXT_BYTES)
         except ValueError as e:
             raise HTTPError(400, str(e), field)
 
@@ -125,6 +125,6 @@ def text(value, field):
     """Every string a client sends: valid UTF-8 (no lone surrogate), at most _MAX_TEXT_BYTES;
     else HTTPError naming `field`."""
     try:
-        return linkspec.check_text(value, field, _MAX_TEXT_BYTES)
+        return call_dropped("linkspec", "check_text", value, field, _MAX_TEXT_BYTES)
     except ValueError as e:
         raise HTTPError(400, str(e), field)
