@@ -162,14 +162,15 @@ static mp_obj_t wifimgr_link_dispatch(mp_obj_t self_in) {
     }
     #endif
     wm_link_task_status_t st;
-    while (self->task != NULL && wm_link_task_pop_change(self->task, &st)) {
+    uint32_t seq;
+    while (self->task != NULL && wm_link_task_peek_change(self->task, &st, &seq)) {
         size_t n;
         mp_obj_t *items;
         mp_obj_list_get(self->callbacks, &n, &items);
-        if (n == 0) {
-            continue;
-        }
-        mp_obj_t status = wifimgr_link_status_dict(&st);
+        // A MemoryError here leaves the change queued: the next dispatch delivers it (the next
+        // notify, or the next step of the clock's pump).
+        mp_obj_t status = n == 0 ? mp_const_none : wifimgr_link_status_dict(&st);
+        wm_link_task_drop_change(self->task, seq);
         for (size_t i = 0; i < n; i++) {
             // A broken callback must not stop the link: its exception is printed.
             mp_call_function_1_protected(items[i], status);

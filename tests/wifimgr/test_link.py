@@ -3,8 +3,8 @@
 `_wifimgr.Link` (port/link_task.c with port/radio_sim.c loaded with the same scenario).
 
 Each test builds a scenario, runs the link on the virtual clock (the Python driver's sleeps and
-the simulated scan move it; sim.VirtualClock.pump moves it for the C task) and prints what it saw as JSON:
-the status history, the connect calls that reached the radio and the final status.
+the simulated scan move it; sim.VirtualClock.pump moves it for the C task) and prints what it
+saw as JSON: the status history, the connect calls that reached the radio and the final status.
 """
 
 import json
@@ -485,8 +485,8 @@ def test_a_turn_of_the_twins_task_that_raises_is_told_and_the_link_goes_on(tmp_p
     The C Link cannot fail this way: its reducer and radio run in the link task
     (port/link_task.c), outside the VM and its heap, and never raise (STYLE.md, "Threads");
     only its VM side allocates, when wifimgr_link.c: wifimgr_link_dispatch() builds the status
-    for the callbacks, and a MemoryError there loses that status change only (the callbacks
-    are called protected, and the task notifies again at its next change)."""
+    for the callbacks, and a MemoryError there leaves that change queued for the next dispatch
+    (test_a_status_change_the_vm_had_no_heap_for_is_delivered_by_the_next_dispatch)."""
     mp = micropython_on("twin", tmp_path)
     r = run_json(
         mp,
@@ -522,6 +522,44 @@ out([told, logged, s["state"], s["errors"], s["ssid"]])
     assert told == ["link: MemoryError: memory allocation failed"], r
     assert logged == ["link: MemoryError: memory allocation failed (going on in 1000 ms)"], r
     assert (state, ssid, errors) == ("connected", "Home", []), r
+
+
+def test_a_status_change_the_vm_had_no_heap_for_is_delivered_by_the_next_dispatch(micropython):
+    """wifimgr_link.c: wifimgr_link_dispatch() peeks at the task's oldest change, builds its
+    status on the heap and only then takes it off the queue (port/link_task.c:
+    wm_link_task_peek_change, wm_link_task_drop_change). What was tried: every step of the
+    clock is taken first with the heap locked (micropython.heap_lock(): every allocation
+    raises MemoryError, as on a full heap), then again with it unlocked. Each change the
+    locked step could not hand over reaches the callback at the unlocked one, in order; before,
+    the change was taken off first and lost (the callback saw "connecting" only)."""
+    if not micropython.native:
+        pytest.skip("no _wifimgr.Link in this MicroPython: the native tier runs it")
+    body = (
+        "HOME = %s\n" % HOME
+        + r"""
+import micropython
+def drive(locked):
+    s = Setup([HOME], [net("Home")])
+    s.link.start()
+    refused = 0
+    while s.clock.now_ms() < 3000:
+        s.clock.advance(50)
+        if locked:
+            micropython.heap_lock()
+            try:
+                s.link._advance(s.clock.now_ms())
+            except MemoryError:
+                refused += 1
+            finally:
+                micropython.heap_unlock()
+        s.link._advance(s.clock.now_ms())
+    return [h[1] for h in s.history], refused
+print(json.dumps([drive(False), drive(True)]))
+"""
+    )
+    (free, _), (short, refused) = run(micropython, body, "native")
+    assert free == ["connecting", "getting_ip", "connected"], free
+    assert short == free and refused > 0, (short, refused)
 
 
 @pytest.mark.parametrize("turned_off", [True, False])

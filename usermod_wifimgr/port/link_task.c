@@ -163,6 +163,7 @@ static void push_change(wm_link_task_t *t, uint32_t now) {
     if (t->h_len == WM_LINK_TASK_HISTORY) {
         t->h_head = (t->h_head + 1) % WM_LINK_TASK_HISTORY;
         t->h_len--;
+        t->h_taken++;
         t->dropped_changes++;
     }
     t->history[(t->h_head + t->h_len) % WM_LINK_TASK_HISTORY] = t->status;
@@ -175,16 +176,25 @@ void wm_link_task_status(wm_link_task_t *t, wm_link_task_status_t *out) {
     pthread_mutex_unlock(&t->lock);
 }
 
-bool wm_link_task_pop_change(wm_link_task_t *t, wm_link_task_status_t *out) {
+bool wm_link_task_peek_change(wm_link_task_t *t, wm_link_task_status_t *out, uint32_t *seq) {
     pthread_mutex_lock(&t->lock);
     bool any = t->h_len > 0;
     if (any) {
         *out = t->history[t->h_head];
-        t->h_head = (t->h_head + 1) % WM_LINK_TASK_HISTORY;
-        t->h_len--;
+        *seq = t->h_taken;
     }
     pthread_mutex_unlock(&t->lock);
     return any;
+}
+
+void wm_link_task_drop_change(wm_link_task_t *t, uint32_t seq) {
+    pthread_mutex_lock(&t->lock);
+    if (t->h_len > 0 && t->h_taken == seq) {
+        t->h_head = (t->h_head + 1) % WM_LINK_TASK_HISTORY;
+        t->h_len--;
+        t->h_taken++;
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 size_t wm_link_task_records(wm_link_task_t *t, wm_link_record_t *out, size_t cap) {

@@ -158,6 +158,7 @@ typedef struct {
     wm_link_task_status_t history[WM_LINK_TASK_HISTORY];
     uint8_t h_head;
     uint8_t h_len;
+    uint32_t h_taken; // changes ever taken off the queue, read or dropped: the head's seq
     uint32_t dropped_changes;
 } wm_link_task_t;
 
@@ -213,8 +214,14 @@ int64_t wm_link_task_next(wm_link_task_t *t);
 // The current status.
 void wm_link_task_status(wm_link_task_t *t, wm_link_task_status_t *out);
 
-// Pops the oldest status change not read yet; false when there is none.
-bool wm_link_task_pop_change(wm_link_task_t *t, wm_link_task_status_t *out);
+// The oldest status change not read yet, left queued; false when there is none. `*seq` names
+// it for wm_link_task_drop_change().
+bool wm_link_task_peek_change(wm_link_task_t *t, wm_link_task_status_t *out, uint32_t *seq);
+
+// Takes the change that wm_link_task_peek_change() gave `seq` off the queue, unless the task
+// dropped it since (the queue was full). Peek, deliver, then drop: a change that could not be
+// delivered (MemoryError while the VM builds its status) is delivered by the next dispatch.
+void wm_link_task_drop_change(wm_link_task_t *t, uint32_t seq);
 
 // Copies at most `cap` records of the last scan; returns how many.
 size_t wm_link_task_records(wm_link_task_t *t, wm_link_record_t *out, size_t cap);
