@@ -68,7 +68,7 @@ static const char *const wifimgr_link_ap_errors[] = {
 // loaded for the call and dropped after it unless something else keeps it (the twin does).
 static mp_obj_t wifimgr_link_call(qstr fun, size_t n, const mp_obj_t *args) {
     mp_obj_t pkg = mp_import_name(MP_QSTR_wifimgr, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-    mp_obj_t call[2 + 2]; // n <= 2: parse_mac(text, field) takes the most
+    mp_obj_t call[2 + 3]; // n <= 3: check_hint and check_trial take the most
     call[0] = MP_OBJ_NEW_QSTR(MP_QSTR_linkspec);
     call[1] = MP_OBJ_NEW_QSTR(fun);
     memcpy(call + 2, args, n * sizeof(mp_obj_t));
@@ -415,13 +415,9 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(wifimgr_link_configure_obj, 2, 3,
 static mp_obj_t wifimgr_link_remember(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     wifimgr_link_obj_t *self = wifimgr_link_ready(args[0]);
-    mp_obj_t ssid = wifimgr_link_call(MP_QSTR_check_ssid, 1, &args[1]);
-    mp_obj_t mac_args[2] = { args[2], MP_OBJ_NEW_QSTR(MP_QSTR_bssid) };
-    mp_obj_t bssid = wifimgr_link_call(MP_QSTR_parse_mac, 2, mac_args);
-    if (bssid == mp_const_none) {
-        mp_raise_ValueError(MP_ERROR_TEXT("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff"));
-    }
-    mp_obj_t channel = wifimgr_link_call(MP_QSTR_check_channel, 1, &args[3]);
+    mp_obj_t *hint;
+    mp_obj_get_array_fixed_n(wifimgr_link_call(MP_QSTR_check_hint, 3, &args[1]), 3, &hint);
+    mp_obj_t ssid = hint[0], bssid = hint[1], channel = hint[2];
     size_t len;
     const char *s = mp_obj_str_get_data(ssid, &len);
     mp_buffer_info_t b;
@@ -573,12 +569,11 @@ static MP_DEFINE_CONST_FUN_OBJ_1(wifimgr_link_finish_obj, wifimgr_link_finish);
 // Link.try_credentials(ssid, password, hidden=False)
 static mp_obj_t wifimgr_link_try(size_t n_args, const mp_obj_t *args) {
     wifimgr_link_obj_t *self = wifimgr_link_ready(args[0]);
-    mp_obj_t ssid = wifimgr_link_call(MP_QSTR_check_ssid, 1, &args[1]);
-    mp_obj_t password = wifimgr_link_call(MP_QSTR_check_password, 1, &args[2]);
     mp_obj_t hidden = n_args > 3 ? args[3] : mp_const_false;
-    if (hidden != mp_const_true && hidden != mp_const_false) {
-        mp_raise_ValueError(MP_ERROR_TEXT("hidden must be True or False"));
-    }
+    mp_obj_t trial_args[3] = { args[1], args[2], hidden };
+    mp_obj_t *trial;
+    mp_obj_get_array_fixed_n(wifimgr_link_call(MP_QSTR_check_trial, 3, trial_args), 2, &trial);
+    mp_obj_t ssid = trial[0], password = trial[1];
     if (!self->task->running) {
         mp_raise_msg(&mp_type_OSError, MP_ERROR_TEXT("link is not started"));
     }

@@ -28,8 +28,7 @@ def check_ssid(ssid, key="ssid"):
     """The SSID as str; ConfigError unless it is 1 to 32 bytes of valid UTF-8 (the checks and
     their wording are wifimgr.linkspec's)."""
     try:
-        text = call_dropped("linkspec", "check_text", ssid, key, 255)
-        return call_dropped("linkspec", "check_ssid", text, key).decode()
+        return call_dropped("linkspec", "check_ssid_text", ssid, key)
     except ValueError as e:
         raise ConfigError(str(e), key)
 

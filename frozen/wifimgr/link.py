@@ -73,11 +73,9 @@ from wifimgr import platform
 from wifimgr.linkspec import (
     AP_POLICIES,
     check_candidates,
-    check_channel,
-    check_password,
+    check_hint,
     check_policy,
-    check_ssid,
-    parse_mac,
+    check_trial,
 )
 
 # States, as in core/link.h.
@@ -787,11 +785,7 @@ class Link:
         self._passwords = [p for _, p, _, _ in cands]
 
     def remember(self, ssid, bssid, channel):
-        ssid = check_ssid(ssid)
-        bssid = parse_mac(bssid, "bssid")
-        if bssid is None:
-            raise ValueError("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff")
-        channel = check_channel(channel)
+        ssid, bssid, channel = check_hint(ssid, bssid, channel)
         self._m.remember(ssid, bssid, channel)
         self._last_good = (ssid.decode(), _mac(bssid), channel)
 
@@ -822,10 +816,7 @@ class Link:
         self._queue.append(("rescan",))
 
     def try_credentials(self, ssid, password, hidden=False):
-        ssid = check_ssid(ssid)
-        password = check_password(password)
-        if not isinstance(hidden, bool):
-            raise ValueError("hidden must be True or False")
+        ssid, password = check_trial(ssid, password, hidden)
         if self._task is None:
             raise OSError("link is not started")
         self._queue.append(("try", ssid, hidden, password))

@@ -203,3 +203,27 @@ def parse_mac(text, field):
         except ValueError:
             raise ValueError("%s must be 6 bytes or aa:bb:cc:dd:ee:ff" % field)
     return check_bssid(text, field)
+
+
+def check_ssid_text(ssid, field="ssid"):
+    """The SSID as str: valid UTF-8 (check_text), 1 to 32 bytes (check_ssid); what a
+    configuration holds."""
+    return check_ssid(check_text(ssid, field, 255), field).decode()
+
+
+def check_hint(ssid, bssid, channel):
+    """Link.remember()'s arguments as (ssid bytes, bssid bytes, channel)."""
+    ssid = check_ssid(ssid)
+    bssid = parse_mac(bssid, "bssid")
+    if bssid is None:
+        raise ValueError("bssid must be 6 bytes or aa:bb:cc:dd:ee:ff")
+    return ssid, bssid, check_channel(channel)
+
+
+def check_trial(ssid, password, hidden):
+    """Link.try_credentials()'s arguments as (ssid bytes, password)."""
+    ssid = check_ssid(ssid)
+    password = check_password(password)
+    if not isinstance(hidden, bool):
+        raise ValueError("hidden must be True or False")
+    return ssid, password
